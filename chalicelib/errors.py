@@ -1,0 +1,87 @@
+"""The application's error hierarchy. No HTTP and no AWS here: api/http.py maps classes to statuses."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details or {}
+
+
+class InvalidInput(AppError):
+    code = "invalid_input"
+
+
+class Unauthenticated(AppError):
+    code = "unauthenticated"
+
+
+class Forbidden(AppError):
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    code = "not_found"
+
+
+class Conflict(AppError):
+    code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    code = "unsupported_media_type"
+
+
+class RateLimitedByUs(AppError):
+    """We refuse: the caller sent too much (our own limits)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# --- channel errors (CHANNELS.md §2.3). The stream handler decides retry vs. fail from the class. ---
+
+
+class ChannelError(AppError):
+    code = "channel_error"
+
+
+class NotSupported(ChannelError):
+    code = "not_supported"
+
+
+class WindowClosed(ChannelError):
+    code = "window_closed"
+
+
+class RecipientUnavailable(ChannelError):
+    code = "recipient_unavailable"
+
+
+class PermanentError(ChannelError):
+    code = "provider_rejected"
+
+
+class TransientError(ChannelError):
+    code = "provider_unavailable"
+
+
+class RateLimited(TransientError):
+    code = "provider_rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

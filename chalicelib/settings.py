@@ -1,0 +1,69 @@
+"""Settings read once from the environment into a frozen dataclass.
+
+`load()` is called when dependencies are wired (services/deps.py), never at import time, so tests
+can pass a plain dict. A missing required variable fails with its name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class MissingSetting(RuntimeError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"environment variable {name} is required")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Settings:
+    main_table: str
+    idempotency_table: str
+    connections_table: str
+    region: str
+    stage: str  # "embedded" on a laptop, the Chalice stage name in AWS
+    telegram_api_url: str
+    files_bucket: str  # S3 bucket for attachments; empty in embedded mode
+    files_dir: str  # embedded-mode file store
+    signing_key: str  # HMAC key for short-lived file links (embedded mode)
+    public_url: str  # where webhooks and links point, e.g. http://127.0.0.1:8000
+    websocket_endpoint: str  # post-to-connection endpoint; empty: no live updates
+    send_max_attempts: int
+    send_backoff_seconds: float
+    send_max_wait_seconds: float
+    max_body_bytes: int
+
+    @property
+    def embedded(self) -> bool:
+        return self.stage == "embedded"
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "")
+    if not value:
+        raise MissingSetting(name)
+    return value
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    stage = env.get("ZABOTA_STAGE", "embedded")
+    return Settings(
+        main_table=_required(env, "MAIN_TABLE"),
+        idempotency_table=_required(env, "IDEMPOTENCY_TABLE"),
+        connections_table=_required(env, "CONNECTIONS_TABLE"),
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        stage=stage,
+        telegram_api_url=env.get("TELEGRAM_API_URL", "https://api.telegram.org").rstrip("/"),
+        files_bucket=env.get("FILES_BUCKET", ""),
+        files_dir=env.get("FILES_DIR", ".data/files"),
+        signing_key=env.get("SIGNING_KEY", "") if stage != "embedded" else env.get("SIGNING_KEY", "embedded-dev-key"),
+        public_url=env.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+        websocket_endpoint=env.get("WEBSOCKET_ENDPOINT", "").rstrip("/"),
+        send_max_attempts=int(env.get("SEND_MAX_ATTEMPTS", "5")),
+        send_backoff_seconds=float(env.get("SEND_BACKOFF_SECONDS", "0.5")),
+        send_max_wait_seconds=float(env.get("SEND_MAX_WAIT_SECONDS", "30")),
+        max_body_bytes=int(env.get("MAX_BODY_BYTES", str(1024 * 1024))),
+    )
