@@ -1,0 +1,35 @@
+"""Administration: stream records that kept failing (parked), and who am I."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.routing import Ctx, route
+from chalicelib.auth.permissions import ACTIONS, allowed
+from chalicelib.store import repo
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/admin/parked", "GET", permission="workspace:admin", tag="admin",
+       summary="Stream records that failed every retry and were set aside")
+def list_parked(ctx: Ctx) -> dict[str, Any]:
+    items = []
+    for item in repo.list_parked(ctx.workspace_id):
+        record = json.loads(item.record)
+        items.append({"id": item.sk, "source": item.source, "error": item.error, "parked_at": item.created_at,
+                      "event_name": record.get("eventName"),
+                      "keys": record.get("dynamodb", {}).get("Keys")})
+    return {"items": items, "next_cursor": None}
+
+
+@route(bp, "/me", "GET", permission="conversations:read", tag="admin",
+       summary="The caller: workspace, role and what the role allows")
+def get_me(ctx: Ctx) -> dict[str, Any]:
+    p = ctx.principal
+    assert p is not None
+    return {"workspace_id": p.workspace_id, "role": p.role, "subject": p.subject, "name": p.name,
+            "permissions": sorted(a for a in ACTIONS if allowed(p.role, a))}

@@ -1,0 +1,129 @@
+"""Operator REST API: the inbox, one conversation, its messages, replies, notes, status and tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api import schemas
+from chalicelib.api.http import json_object
+from chalicelib.api.routing import Ctx, route
+from chalicelib.api.serialize import contact_json, conversation_json, message_json
+from chalicelib.domain.model import STATUSES
+from chalicelib.errors import InvalidInput
+from chalicelib.services import replies
+from chalicelib.store import repo
+
+bp = Blueprint(__name__)
+
+LIST_QUERY = {
+    "status": {"enum": list(STATUSES), "default": "new"},
+    "channel_id": {"type": "string"}, "assignee": {"type": "string"},
+    "unassigned": {"type": "boolean"}, "tag": {"type": "string"}, "no_tag": {"type": "boolean"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25},
+    "cursor": {"type": "string", "description": "next_cursor of the previous page"},
+}
+
+
+def _limit(ctx: Ctx, default: int = 25, maximum: int = 100) -> int:
+    raw = ctx.query("limit", str(default)) or str(default)
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise InvalidInput(f"limit must be 1..{maximum}")
+    return int(raw)
+
+
+def _flag(ctx: Ctx, name: str) -> bool:
+    return (ctx.query(name) or "").lower() in ("1", "true", "yes")
+
+
+@route(bp, "/conversations", "GET", permission="conversations:read", tag="conversations",
+       summary="List conversations by status, newest activity first", query=LIST_QUERY,
+       response=schemas.page_of(schemas.CONVERSATION))
+def list_conversations(ctx: Ctx) -> dict[str, Any]:
+    status = ctx.query("status", "new") or "new"
+    if status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+    try:
+        page = repo.query_inbox(
+            ctx.workspace_id, status=status, limit=_limit(ctx), cursor=ctx.query("cursor"),
+            assignee=ctx.query("assignee"), unassigned=_flag(ctx, "unassigned"),
+            channel_id=ctx.query("channel_id"), tag=ctx.query("tag"), no_tag=_flag(ctx, "no_tag"),
+        )
+    except ValueError as err:
+        raise InvalidInput("invalid cursor") from err
+    return {"items": [conversation_json(c) for c in page.items], "next_cursor": page.cursor}
+
+
+@route(bp, "/conversations/{conversation_id}", "GET", permission="conversations:read", tag="conversations",
+       summary="One conversation with its client card", response=schemas.CONVERSATION)
+def get_conversation(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
+    conv = repo.require_conversation(ctx.workspace_id, conversation_id)
+    contact = repo.get_contact(ctx.workspace_id, conv.contact_id)
+    identities, history = repo.contact_history(ctx.workspace_id, conv.contact_id) if contact else ([], [])
+    return {
+        **conversation_json(conv),
+        "contact": contact_json(contact, identities) if contact else None,
+        "history": [conversation_json(c) for c in history if c.conversation_id != conversation_id],
+    }
+
+
+@route(bp, "/conversations/{conversation_id}/messages", "GET", permission="conversations:read",
+       tag="conversations", summary="Messages, newest first; `before` pages back, `after` catches up",
+       query={"before": {"type": "string"}, "after": {"type": "string"},
+              "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+       response=schemas.page_of(schemas.MESSAGE))
+def list_messages(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
+    repo.require_conversation(ctx.workspace_id, conversation_id)
+    items, cursor = repo.list_messages(ctx.workspace_id, conversation_id, limit=_limit(ctx, 50, 200),
+                                       before=ctx.query("before"), after=ctx.query("after"))
+    return {"items": [message_json(m, ctx.deps.files) for m in items], "next_cursor": cursor}
+
+
+@route(bp, "/conversations/{conversation_id}/replies", "POST", permission="conversations:reply",
+       tag="conversations", summary="Answer the customer (sent through the channel from the stream)",
+       request=schemas.REPLY, response=schemas.MESSAGE, status=202)
+def post_reply(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
+    req = replies.parse_reply(json_object(ctx.request.raw_body))
+    message = replies.send_reply(ctx.deps, ctx.principal, conversation_id, req)  # type: ignore[arg-type]
+    return message_json(message, ctx.deps.files)
+
+
+@route(bp, "/conversations/{conversation_id}/notes", "POST", permission="conversations:manage",
+       tag="conversations", summary="Internal note, never sent to the customer", request=schemas.NOTE,
+       response=schemas.MESSAGE, status=201)
+def post_note(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
+    body = json_object(ctx.request.raw_body)
+    note = replies.add_note(ctx.deps, ctx.principal, conversation_id, body.get("text"))  # type: ignore[arg-type]
+    return message_json(note, ctx.deps.files)
+
+
+@route(bp, "/conversations/{conversation_id}", "PATCH", permission="conversations:manage",
+       tag="conversations", summary="Change status and/or tags", request=schemas.CONVERSATION_PATCH,
+       response=schemas.CONVERSATION)
+def patch_conversation(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
+    body = json_object(ctx.request.raw_body)
+    conv = replies.update_conversation(ctx.deps, ctx.principal, conversation_id, body)  # type: ignore[arg-type]
+    return conversation_json(conv)
+
+
+@route(bp, "/conversations/{conversation_id}/read", "POST", permission="conversations:manage",
+       tag="conversations", summary="Mark the conversation read (unread count to zero)",
+       response=schemas.CONVERSATION)
+def post_read(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
+    return conversation_json(replies.mark_read(ctx.deps, ctx.principal, conversation_id))  # type: ignore[arg-type]
+
+
+@route(bp, "/conversations/{conversation_id}/messages/{message_id}/retry", "POST",
+       permission="conversations:reply", tag="conversations", summary="Send a failed reply again",
+       response=schemas.MESSAGE, status=202)
+def post_retry(ctx: Ctx, conversation_id: str, message_id: str) -> dict[str, Any]:
+    message = replies.retry(ctx.deps, ctx.principal, conversation_id, message_id)  # type: ignore[arg-type]
+    return message_json(message, ctx.deps.files)
+
+
+@route(bp, "/uploads", "POST", permission="conversations:reply", tag="conversations",
+       summary="Upload an attachment for a reply (base64 in JSON, up to 10 MB)", request=schemas.UPLOAD,
+       status=201, max_body=14 * 1024 * 1024)
+def post_upload(ctx: Ctx) -> dict[str, Any]:
+    return replies.store_upload(ctx.deps, ctx.principal, json_object(ctx.request.raw_body))  # type: ignore[arg-type]

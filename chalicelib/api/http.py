@@ -1,0 +1,75 @@
+"""The only mapping from error class to HTTP status, and the JSON helpers every view uses.
+
+Error bodies are `{"error": {"code": ..., "message": ...}}`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Response
+
+from chalicelib import errors
+
+STATUS: list[tuple[type[errors.AppError], int]] = [
+    (errors.InvalidInput, 400),
+    (errors.Unauthenticated, 401),
+    (errors.Forbidden, 403),
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.PayloadTooLarge, 413),
+    (errors.UnsupportedMediaType, 415),
+    (errors.RateLimitedByUs, 429),
+    (errors.WindowClosed, 422),
+    (errors.NotSupported, 422),
+    (errors.ChannelError, 502),
+]
+
+
+def status_of(err: errors.AppError) -> int:
+    for cls, status in STATUS:
+        if isinstance(err, cls):
+            return status
+    return 500
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        headers={"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def error_response(err: errors.AppError) -> Response:
+    status = status_of(err)
+    body: dict[str, Any] = {"code": err.code, "message": err.message}
+    if err.details:
+        body["details"] = err.details
+    headers = {}
+    if isinstance(err, errors.RateLimitedByUs):
+        headers["Retry-After"] = str(err.retry_after)
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return json_response({"error": body}, status, headers)
+
+
+def internal_error() -> Response:
+    return json_response({"error": {"code": "internal", "message": "internal error"}}, 500)
+
+
+def parse_json(raw: bytes | None) -> Any:
+    if not raw:
+        raise errors.InvalidInput("request body must be JSON")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise errors.InvalidInput(f"malformed JSON: {err}") from err
+
+
+def json_object(raw: bytes | None) -> dict[str, Any]:
+    body = parse_json(raw)
+    if not isinstance(body, dict):
+        raise errors.InvalidInput("request body must be a JSON object")
+    return body

@@ -1,0 +1,27 @@
+"""Provider webhooks: `POST /webhooks/{kind}/{channel_id}`. Thin: verify, dedupe, store, acknowledge."""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.routing import PUBLIC, Ctx, route
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.domain.model import iso
+from chalicelib.services.webhooks import receive_webhook
+
+bp = Blueprint(__name__)
+
+WEBHOOK_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
+
+
+@route(bp, "/webhooks/{kind}/{channel_id}", "POST", permission=PUBLIC, tag="webhooks",
+       summary="A provider's webhook (authenticated by the channel's secret or signature)",
+       content_types=WEBHOOK_TYPES, max_body=256 * 1024)
+def post_webhook(ctx: Ctx, kind: str, channel_id: str) -> Response:
+    req = ctx.request
+    request = WebhookRequest(
+        method="POST", headers=ctx.headers, query=dict(req.query_params or {}), raw_body=req.raw_body or b"",
+        request_id=(req.context or {}).get("requestId", ""), received_at=iso(ctx.deps.now()),
+    )
+    result = receive_webhook(ctx.deps, kind, channel_id, request)
+    return Response(body=result.body, status_code=result.status, headers={"Content-Type": result.content_type})

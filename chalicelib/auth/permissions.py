@@ -1,0 +1,36 @@
+"""Who may do what: the one table of role × action (seed 002 names the five roles). Checked in one place,
+`api/routing.py`, for every route; every route declares its action.
+"""
+
+from __future__ import annotations
+
+ROLES = ("readonly", "moderator", "operator", "analyst", "admin")
+
+ACTIONS = {
+    "conversations:read": "see conversations, messages, contacts and channels",
+    "conversations:reply": "answer customers, retry a failed reply, upload attachments",
+    "conversations:manage": "change status and tags, mark read, write internal notes",
+    "messages:moderate": "delete or hide messages and comments, block customers",
+    "analytics:read": "see reports and dashboards",
+    "channels:manage": "connect, change and check channels",
+    "workspace:admin": "API keys, members, settings, parked stream records",
+    "inbound:write": "create customer messages through the integration API",
+}
+
+_ALL = frozenset(ACTIONS)
+
+MATRIX: dict[str, frozenset[str]] = {
+    "readonly": frozenset({"conversations:read"}),
+    # "can view, tag, close without answering, delete comments, block users; cannot answer" (seed 002)
+    "moderator": frozenset({"conversations:read", "conversations:manage", "messages:moderate"}),
+    "operator": frozenset({"conversations:read", "conversations:reply", "conversations:manage",
+                           "messages:moderate", "inbound:write"}),
+    "analyst": frozenset({"conversations:read", "analytics:read"}),
+    "admin": _ALL,
+}
+
+
+def allowed(role: str, action: str) -> bool:
+    if action not in ACTIONS:
+        raise KeyError(f"undeclared action {action!r}")
+    return action in MATRIX.get(role, frozenset())

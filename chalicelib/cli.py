@@ -1,0 +1,67 @@
+"""Command line: `python -m chalicelib.cli <command>`.
+
+  migrate                                   create or migrate the tables (idempotent)
+  create-workspace --workspace W [--name N] [--language ru|en]
+  create-api-key --workspace W --role R [--name N]   prints only the key
+  create-channel --workspace W --kind K --name N [--credential key=value ...] [--no-register]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chalicelib.auth.keys import create_api_key
+from chalicelib.auth.permissions import ROLES
+from chalicelib.errors import AppError
+from chalicelib.services import channels
+from chalicelib.services.deps import deps
+from chalicelib.store import repo, schema
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description="Zabota administration")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="create or migrate the tables")
+    ws = sub.add_parser("create-workspace", help="create a workspace (brand)")
+    ws.add_argument("--workspace", required=True)
+    ws.add_argument("--name")
+    ws.add_argument("--language", default="ru", choices=["ru", "en"])
+    key = sub.add_parser("create-api-key", help="print a new API key")
+    key.add_argument("--workspace", required=True)
+    key.add_argument("--role", required=True, choices=ROLES)
+    key.add_argument("--name", default="cli")
+    ch = sub.add_parser("create-channel", help="connect a channel")
+    ch.add_argument("--workspace", required=True)
+    ch.add_argument("--kind", required=True)
+    ch.add_argument("--name", required=True)
+    ch.add_argument("--credential", action="append", default=[], metavar="KEY=VALUE")
+    ch.add_argument("--no-register", action="store_true", help="do not register the webhook with the provider")
+    args = parser.parse_args(argv)
+    d = deps()
+    try:
+        if args.command == "migrate":
+            for change in schema.migrate(d.settings) or ["tables are up to date"]:
+                print(change)
+        elif args.command == "create-workspace":
+            created = repo.put_workspace(args.workspace, args.name or args.workspace, language=args.language,
+                                         now=d.now())
+            print("created" if created else "exists")
+        elif args.command == "create-api-key":
+            print(create_api_key(args.workspace, args.role, name=args.name, now=d.now()))
+        elif args.command == "create-channel":
+            creds = dict(c.split("=", 1) for c in args.credential)
+            if repo.get_workspace(args.workspace) is None:
+                raise AppError(f"workspace {args.workspace!r} does not exist")
+            channel = channels.create_channel(d, args.workspace, args.kind, args.name, creds,
+                                              register=not args.no_register)
+            print(channel.id)
+            print(channels.webhook_url(d, channel), file=sys.stderr)
+    except AppError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

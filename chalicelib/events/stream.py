@@ -1,0 +1,51 @@
+"""The DynamoDB Streams handler: Powertools batch processing with partial failures.
+
+Side effects are idempotent (conditional writes; Powertools idempotency around provider calls), because a
+stream checkpoints at the lowest failed record and successful records come back (Powertools batch docs).
+Bad input and permanent errors are logged and skipped so a poison record cannot block the shard.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from chalice import Blueprint
+
+from chalicelib.errors import InvalidInput, PermanentError
+from chalicelib.observability import logger
+from chalicelib.services.changes import handle_change
+from chalicelib.services.deps import deps
+from chalicelib.store import repo
+
+bp = Blueprint(__name__)
+
+# Chalice needs an ARN at declaration; infra/ replaces it with the table's real stream (DEPLOY-NOTES §2).
+STREAM_ARN = os.environ.get(
+    "MAIN_TABLE_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/zabota-main/stream/placeholder")
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    raw = record.raw_event
+    data = raw.get("dynamodb", {})
+    new = repo.decode(data["NewImage"]) if data.get("NewImage") else None
+    old = repo.decode(data["OldImage"]) if data.get("OldImage") else None
+    if new is None:
+        return  # REMOVE (TTL expiry, deletes): nothing to do
+    correlation = getattr(new, "correlation_id", "") or data.get("SequenceNumber", "")
+    logger.set_correlation_id(correlation)
+    try:
+        handle_change(deps(), raw.get("eventName", ""), new, old)
+    except (InvalidInput, PermanentError) as err:
+        logger.warning("record skipped", extra={"code": err.code, "sequence": data.get("SequenceNumber")})
+
+
+@bp.on_dynamodb_record(stream_arn=STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",
+                       name="handle_stream")
+def handle_stream(event: Any) -> dict[str, Any]:
+    return process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=processor,
+                                    context=event.context)

@@ -1,0 +1,217 @@
+"""The local runner of embedded mode: `python -m chalicelib.local.runner` (what `make run` starts).
+
+One process runs the same handlers as AWS would: the Chalice app under `/api`, the stream handler fed by
+the stream pump, the schedule handler every `TICK_SECONDS`, the WebSocket handlers behind an emulated API
+Gateway, and the built-in fake providers under `/_fake/<kind>`. DynamoDB Local runs as a child process
+with its data in `.data/`. Ctrl-C stops everything; the next start keeps all data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib.local import env as local_env
+from chalicelib.local.dynamodb import DynamoDBLocal, port_in_use
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+logger = logging.getLogger("zabota.runner")
+
+
+@dataclass
+class StackConfig:
+    port: int = 8000
+    host: str = "127.0.0.1"
+    data_dir: str = str(REPO_ROOT / ".data")
+    in_memory: bool = False
+    ddb_port: int | None = None
+    tick_seconds: float = 60.0
+    start_pump: bool = True
+    pump_backoff_base: float = 0.5
+    pump_max_attempts: int = 5
+    seed_demo: bool = True
+
+
+class EmbeddedStack:
+    """Everything `make run` starts, as one object (tests start it too, in memory and on free ports)."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.ddb: DynamoDBLocal | None = None
+        self.pump: Any = None
+        self.ticker: Any = None
+        self.hub: Any = None
+        self.fake_telegram: Any = None
+        self.demo: Any = None
+        self._server: Any = None
+        self._server_thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.host}:{self.config.port}"
+
+    def start(self) -> EmbeddedStack:
+        cfg = self.config
+        if port_in_use(cfg.port, cfg.host):
+            raise RuntimeError(f"port {cfg.port} is in use: stop what runs there or start with PORT=<other port>")
+        os.makedirs(cfg.data_dir, exist_ok=True)
+        ddb_port = cfg.ddb_port or (cfg.port + 1 if not cfg.in_memory else None)
+        if ddb_port is not None and port_in_use(ddb_port, cfg.host):
+            raise RuntimeError(f"port {ddb_port} (DynamoDB Local) is in use: stop what runs there or set DDB_PORT")
+        self.ddb = DynamoDBLocal(port=ddb_port, in_memory=cfg.in_memory,
+                                 data_dir=None if cfg.in_memory else os.path.join(cfg.data_dir, "dynamodb"))
+        self.ddb.start()
+        local_env.apply(local_env.embedded_environ(port=cfg.port, ddb_port=self.ddb.port, data_dir=cfg.data_dir,
+                                                   host=cfg.host))
+        self._wire()
+        return self
+
+    def _wire(self) -> None:
+        from chalicelib.local.fakes.telegram import FakeTelegram
+        from chalicelib.local.http import ChaliceGateway, LocalHTTPServer, Response, make_handler, serve_static
+        from chalicelib.local.stream_pump import StreamPump
+        from chalicelib.local.ticker import Ticker
+        from chalicelib.local.websocket import WebSocketHub
+        from chalicelib.services.deps import deps, override
+        from chalicelib.store import schema
+
+        override(None)
+        d = deps()
+        schema.migrate(d.settings)
+        import app as app_module
+
+        app = app_module.app
+        handlers = app.handler_map
+        self.fake_telegram = FakeTelegram()
+        cfg = self.config
+        self.hub = WebSocketHub(handlers["ws_connect"], handlers["ws_message"], handlers["ws_disconnect"],
+                                domain_name=f"{cfg.host}:{cfg.port}", stage="api", api_id="local")
+        files = d.files
+
+        def file_route(request: Any) -> Any:
+            from chalicelib.errors import AppError
+
+            try:
+                data, ctype, name = files.open_link(request.path.lstrip("/"))  # type: ignore[attr-defined]
+            except AppError as err:
+                return Response.json(403 if err.code != "not_found" else 404, {"error": {"code": err.code,
+                                                                                         "message": err.message}})
+            return Response(200, {"Content-Type": ctype, "Cache-Control": "private, max-age=300",
+                                  "Content-Disposition": f'inline; filename="{name}"'}, data)
+
+        def ws_route(request: Any) -> Any:
+            self.hub.serve(request.raw)
+            return None
+
+        def mgmt_route(request: Any) -> Any:
+            status, headers, body = self.hub.handle_management(request.method, request.path, request.body)
+            return Response(status, headers, body)
+
+        def fake_route(request: Any) -> Any:
+            path = request.path + (f"?{request.query}" if request.query else "")
+            status, headers, body = self.fake_telegram.handle(request.method, path, dict(request.headers.items()),
+                                                              request.body)
+            return Response(status, headers, body)
+
+        frontend = REPO_ROOT / "frontend" / "dist"
+        if not (frontend / "index.html").exists():
+            frontend = REPO_ROOT / "frontend" / "public"
+        routes = [
+            ("/api", ChaliceGateway(app, stage="api")),
+            ("/_files", file_route),
+            ("/_ws", mgmt_route),
+            ("/ws", ws_route),
+            ("/_fake/telegram", fake_route),
+            ("/", serve_static(frontend)),
+        ]
+        self._server = LocalHTTPServer((cfg.host, cfg.port), make_handler(routes, max_body=16 * 1024 * 1024))
+        self._server_thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+        self._server_thread.start()
+        if cfg.seed_demo:
+            from chalicelib.local import demo
+
+            self.fake_telegram.add_bot(demo.TELEGRAM_TOKEN, demo.TELEGRAM_BOT)
+            self.demo = demo.seed(d)
+        assert self.ddb is not None
+        self.pump = StreamPump(
+            handlers["handle_stream"], table_names=[d.settings.main_table], endpoint=self.ddb.endpoint,
+            checkpoint_path=os.path.join(cfg.data_dir, "stream-checkpoints.json"), park=self._park,
+            backoff_base=cfg.pump_backoff_base, max_attempts=cfg.pump_max_attempts,
+        )
+        if cfg.start_pump:
+            self.pump.start()
+        self.ticker = Ticker(handlers["every_minute"], cfg.tick_seconds)
+        self.ticker.start()
+
+    @staticmethod
+    def _park(record: dict[str, Any], error: str) -> None:
+        """A record that kept failing: keep it where the workspace's admin sees it (GET /api/admin/parked)."""
+        from chalicelib.domain.model import utcnow
+        from chalicelib.store import keys, repo
+
+        pk = record.get("dynamodb", {}).get("Keys", {}).get("pk", {}).get("S", "")
+        ws = keys.workspace_of_pk(pk) or record.get("dynamodb", {}).get("NewImage", {}).get(
+            "workspace_id", {}).get("S", "_system")
+        repo.park_record(ws, "main-table-stream", record, error, now=utcnow())
+
+    def stop(self) -> None:
+        for part in (self.ticker, self.pump):
+            if part is not None:
+                part.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self.ddb is not None:
+            self.ddb.stop()
+
+    def __enter__(self) -> EmbeddedStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.local.runner")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR", str(REPO_ROOT / ".data")))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    ddb_port = int(os.environ["DDB_PORT"]) if os.environ.get("DDB_PORT") else None
+    stack = EmbeddedStack(StackConfig(port=args.port, data_dir=args.data_dir, ddb_port=ddb_port,
+                                      tick_seconds=float(os.environ.get("TICK_SECONDS", "60"))))
+    try:
+        stack.start()
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        stack.stop()
+        return 1
+    from chalicelib.local import demo
+    from chalicelib.services.deps import deps
+
+    key = demo.admin_key(deps())
+    print(f"\nZabota is running at {stack.url}/", flush=True)
+    print(f"  API:      {stack.url}/api/  (OpenAPI: {stack.url}/api/openapi.json)")
+    print(f"  Admin API key for workspace 'demo': {key}")
+    print(f"  Demo Telegram webhook: {stack.url}/api/webhooks/telegram/{demo.TELEGRAM_CHANNEL}")
+    print("  Ctrl-C stops everything; data stays in .data/ (make reset wipes it).\n", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    print("stopping…", file=sys.stderr)
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""What happens when the main table changes: the stream handler's dispatch table (one record at a time).
+
+inbound INSERT            -> contact, identity, conversation, message
+conversation INSERT       -> auto-greeting (once)
+message out + pending     -> send through the channel (once per generation)
+message in + provider file -> copy the attachment into our storage
+conversation / message    -> live update to the workspace's consoles
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.api.serialize import conversation_json, message_json
+from chalicelib.domain.model import InboundEvent
+from chalicelib.services import inbound, media, outbound
+from chalicelib.services.deps import Deps
+from chalicelib.store.models import ConversationItem, InboundItem, MainItem, MessageItem
+
+
+def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem | None) -> None:
+    if isinstance(new, InboundItem) and event_name == "INSERT":
+        inbound.process_inbound(d, InboundEvent.from_json(new.event))
+    elif isinstance(new, ConversationItem):
+        if event_name == "INSERT":
+            outbound.greet(d, new)
+        push(d, new.workspace_id or "", {"type": "conversation.updated", "conversation": conversation_json(new)})
+    elif isinstance(new, MessageItem):
+        previous = old if isinstance(old, MessageItem) else None
+        if outbound.needs_delivery(new, previous):
+            outbound.deliver(d, new)
+        elif media.needs_fetch(new):
+            media.fetch_attachments(d, new)
+        kind = "message.new" if event_name == "INSERT" else "message.updated"
+        push(d, new.workspace_id or "", {"type": kind, "conversation_id": new.conversation_id,
+                                         "message": message_json(new, d.files)})
+
+
+def push(d: Deps, workspace_id: str, payload: dict[str, Any]) -> None:
+    if workspace_id and d.settings.websocket_endpoint:
+        d.live.broadcast(workspace_id, payload)

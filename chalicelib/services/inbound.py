@@ -1,0 +1,37 @@
+"""Turn a stored inbound event into contact, identity, conversation and message (run from the stream).
+
+Every step is idempotent: ids derive from the event, writes are conditional, so a redelivered record
+changes nothing twice.
+"""
+
+from __future__ import annotations
+
+from chalicelib.domain.model import InboundEvent, contact_id_for, conversation_id_for, derived_id, parse_iso
+from chalicelib.observability import logger
+from chalicelib.services.deps import Deps
+from chalicelib.store import repo
+
+MESSAGE_EVENTS = ("message", "comment")
+
+
+def message_id_for(event: InboundEvent) -> str:
+    return derived_id("m", parse_iso(event.received_at), event.dedupe_key)
+
+
+def process_inbound(d: Deps, event: InboundEvent) -> None:
+    now = d.now()
+    conv_id = conversation_id_for(event.workspace_id, event.channel_id, event.external_conversation_id)
+    logger.append_keys(kind=event.channel_kind, channel_id=event.channel_id, conversation_id=conv_id,
+                       external_message_id=event.external_message_id)
+    if event.event_type in MESSAGE_EVENTS:
+        contact_id = repo.ensure_identity(
+            event, contact_id_for(event.workspace_id, event.channel_id, event.sender.external_user_id), now=now)
+        name = event.sender.display_name or event.sender.username or event.sender.external_user_id
+        conv = repo.ensure_conversation(event, conv_id, contact_id, name, now=now)
+        repo.record_inbound_message(event, conv, message_id_for(event), now=now)
+    elif event.event_type in ("message_edited", "comment_edited"):
+        repo.apply_inbound_edit(event, conv_id)
+    elif event.event_type in ("message_deleted", "comment_deleted"):
+        repo.apply_inbound_delete(event, conv_id)
+    else:
+        logger.info("inbound event ignored", extra={"event_type": event.event_type})

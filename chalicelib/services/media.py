@@ -1,0 +1,52 @@
+"""Copy inbound attachments from the provider into our storage (run from the stream).
+
+Provider URLs expire or carry tokens (Telegram's file URL embeds the bot token), so the console only ever
+sees our own short-lived links.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.errors import ChannelError, TransientError
+from chalicelib.observability import logger
+from chalicelib.services.deps import Deps
+from chalicelib.store import repo
+from chalicelib.store.files import safe_name
+from chalicelib.store.models import MessageItem
+
+
+def needs_fetch(message: MessageItem) -> bool:
+    return message.direction == "in" and any(
+        a.get("file_ref") and not a.get("storage_key") and not a.get("fetch_error") for a in message.attachments or []
+    )
+
+
+def storage_key(message: MessageItem, index: int, file_name: str) -> str:
+    return f"{message.workspace_id}/{message.conversation_id}/{message.message_id}/{index}-{safe_name(file_name)}"
+
+
+def fetch_attachments(d: Deps, message: MessageItem) -> None:
+    channel = repo.get_channel(message.channel_id)
+    if channel is None:
+        return
+    adapter = d.adapters.get(channel.kind)
+    updated: list[dict[str, Any]] = []
+    for index, att in enumerate(message.attachments or []):
+        att = dict(att)
+        if att.get("file_ref") and not att.get("storage_key"):
+            try:
+                fetched = adapter.fetch_media(channel, att["file_ref"])
+            except TransientError:
+                raise  # the record is retried
+            except ChannelError as err:
+                logger.warning("attachment not fetched", extra={"code": err.code})
+                att["fetch_error"] = err.message
+            else:
+                name = att.get("file_name") or fetched.file_name
+                key = storage_key(message, index, name)
+                d.files.put(key, fetched.data, att.get("mime_type") or fetched.mime_type)
+                att.update(storage_key=key, file_name=name, size_bytes=len(fetched.data),
+                           mime_type=att.get("mime_type") or fetched.mime_type)
+        updated.append(att)
+    repo.set_attachments(message, updated)

@@ -1,0 +1,127 @@
+"""Send outbound messages (operator replies, greetings) through the channel adapter, from the stream.
+
+A message is written as `pending`; this sends it and records `sent` (provider id) or `failed` (reason).
+The provider call is wrapped in Powertools idempotency keyed on message id and generation, so a
+redelivered stream record never sends twice; a retry by the operator bumps the generation.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from chalicelib.channels.base import ConvRef, OutboundMedia
+from chalicelib.domain.greeting import greeting_text
+from chalicelib.domain.model import Attachment, derived_id, iso, parse_iso
+from chalicelib.errors import ChannelError, RateLimited, TransientError
+from chalicelib.observability import logger
+from chalicelib.services.deps import Deps
+from chalicelib.store import repo
+from chalicelib.store.models import ConversationItem, MessageItem
+
+GREETING_KINDS = frozenset({"telegram", "vk", "ok", "whatsapp", "instagram", "messenger", "email", "widget"})
+
+
+def needs_delivery(new: MessageItem, old: MessageItem | None) -> bool:
+    if new.direction != "out" or new.status != "pending":
+        return False
+    return old is None or old.status != "pending" or old.generation != new.generation
+
+
+def backoff_seconds(d: Deps, attempt: int) -> float:
+    base = d.settings.send_backoff_seconds * (2 ** (attempt - 1))
+    return min(base, d.settings.send_max_wait_seconds) * (0.5 + random.random() / 2)
+
+
+def _call_provider(d: Deps, message: MessageItem, conv: ConversationItem) -> dict[str, Any]:
+    channel = repo.get_channel(message.channel_id)
+    if channel is None:
+        return {"ok": False, "code": "channel_missing", "message": "the channel was removed", "attempts": 0}
+    adapter = d.adapters.get(channel.kind)
+    ref = ConvRef(conv.external_conversation_id, conv.external_thread_id)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            ext_id = _send(d, adapter, channel, ref, message)
+            return {"ok": True, "external_message_id": ext_id, "attempts": attempt}
+        except TransientError as err:
+            wait = max(err.retry_after, 0.0) if isinstance(err, RateLimited) else backoff_seconds(d, attempt)
+            if attempt >= d.settings.send_max_attempts or wait > d.settings.send_max_wait_seconds:
+                return {"ok": False, "code": err.code, "message": err.message, "attempts": attempt}
+            logger.info("send retry", extra={"attempt": attempt, "wait_s": round(wait, 2), "code": err.code})
+            d.sleep(wait)
+        except ChannelError as err:
+            return {"ok": False, "code": err.code, "message": err.message, "attempts": attempt}
+
+
+def _send(d: Deps, adapter: Any, channel: Any, ref: ConvRef, message: MessageItem) -> str:
+    reply_to = message.reply_to_external_id or None
+    key = message.message_id
+    files = [Attachment.from_dict(a) for a in (message.attachments or [])]
+    if not files:
+        return str(adapter.send_text(channel, ref, message.text, reply_to=reply_to, idempotency_key=key)
+                   .external_message_id)
+    first_id = ""
+    for index, att in enumerate(files):
+        data, ctype = d.files.get(att.storage_key)
+        media = OutboundMedia(kind=att.kind, file_name=att.file_name, mime_type=att.mime_type or ctype, data=data)
+        result = adapter.send_media(channel, ref, media, caption=message.text if index == 0 else None,
+                                    reply_to=reply_to if index == 0 else None, idempotency_key=f"{key}-{index}")
+        first_id = first_id or result.external_message_id
+    return first_id
+
+
+@lru_cache(maxsize=1)
+def _idempotent_sender(table_name: str) -> Any:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(table_name=table_name)
+    config = IdempotencyConfig(expires_after_seconds=7 * 24 * 3600, raise_on_no_idempotency_key=True)
+
+    @idempotent_function(data_keyword_argument="job", persistence_store=persistence, config=config)
+    def send_once(job: dict[str, str], d: Deps, message: MessageItem, conv: ConversationItem) -> dict[str, Any]:
+        return _call_provider(d, message, conv)
+
+    return send_once
+
+
+def deliver(d: Deps, message: MessageItem) -> None:
+    ws = message.workspace_id or ""
+    conv = repo.get_conversation(ws, message.conversation_id)
+    if conv is None:
+        repo.mark_failed(message, "conversation_missing", "the conversation was removed", attempts=0)
+        return
+    logger.append_keys(conversation_id=message.conversation_id, message_id=message.message_id)
+    job = {"key": f"send#{ws}#{message.message_id}#{message.generation}"}
+    outcome = _idempotent_sender(d.settings.idempotency_table)(job=job, d=d, message=message, conv=conv)
+    if outcome["ok"]:
+        repo.mark_sent(message, outcome["external_message_id"], conv.external_conversation_id,
+                       attempts=outcome["attempts"], now=d.now())
+    else:
+        logger.warning("send failed", extra={"code": outcome["code"], "attempts": outcome["attempts"]})
+        repo.mark_failed(message, outcome["code"], outcome["message"], attempts=outcome["attempts"])
+
+
+def greet(d: Deps, conv: ConversationItem) -> bool:
+    """The workspace's auto-greeting for a new conversation, written exactly once (E1)."""
+    if conv.channel_kind not in GREETING_KINDS:
+        return False
+    workspace = repo.get_workspace(conv.workspace_id or "")
+    if workspace is None or not workspace.greeting_enabled:
+        return False
+    greetings = workspace.greetings.as_dict() if hasattr(workspace.greetings, "as_dict") else workspace.greetings
+    text = greeting_text(greetings, conv.language or workspace.language)
+    at = parse_iso(conv.created_at or conv.last_activity_at) + timedelta(milliseconds=1)
+    message = repo.new_message(
+        conv.workspace_id or "", conv.conversation_id, derived_id("m", at, "greeting", conv.conversation_id),
+        channel_id=conv.channel_id, direction="out", origin="greeting", author_id="bot", text=text,
+        status="pending", created_at=iso(at),
+    )
+    return repo.put_message_once(message)

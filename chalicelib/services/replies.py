@@ -1,0 +1,170 @@
+"""Operator use cases on a conversation: reply, note, status, tags, read, retry, upload."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.auth.keys import Principal
+from chalicelib.domain.model import STATUSES, iso, new_id
+from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.services.deps import Deps
+from chalicelib.store import repo
+from chalicelib.store.files import safe_name
+from chalicelib.store.models import ConversationItem, MessageItem
+
+MAX_TEXT = 10_000
+MAX_TAGS = 20
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReplyRequest:
+    text: str
+    reply_to: str | None
+    upload_ids: tuple[str, ...]
+
+
+def parse_reply(body: dict[str, Any]) -> ReplyRequest:
+    text = body.get("text", "")
+    if not isinstance(text, str) or len(text) > MAX_TEXT:
+        raise InvalidInput(f"text must be a string of at most {MAX_TEXT} characters")
+    uploads = body.get("attachments", [])
+    if not isinstance(uploads, list) or not all(isinstance(u, str) for u in uploads) or len(uploads) > 10:
+        raise InvalidInput("attachments must be a list of at most 10 upload ids")
+    if not text.strip() and not uploads:
+        raise InvalidInput("a reply needs text or an attachment")
+    reply_to = body.get("reply_to")
+    if reply_to is not None and not isinstance(reply_to, str):
+        raise InvalidInput("reply_to must be a message id")
+    return ReplyRequest(text.strip(), reply_to or None, tuple(uploads))
+
+
+def _kind_of(mime: str) -> str:
+    if mime.startswith("image/"):
+        return "image"
+    if mime in ("audio/ogg", "audio/opus"):
+        return "voice"
+    if mime.startswith("audio/"):
+        return "audio"
+    if mime.startswith("video/"):
+        return "video"
+    return "document"
+
+
+def upload_key(ws: str, upload_id: str) -> str:
+    return f"{ws}/uploads/{upload_id}"
+
+
+def store_upload(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    name = body.get("file_name")
+    mime = body.get("mime_type") or "application/octet-stream"
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("file_name is required")
+    try:
+        data = base64.b64decode(body.get("data_base64", ""), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise InvalidInput("data_base64 must be base64") from err
+    if not data:
+        raise InvalidInput("the file is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InvalidInput(f"files up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+    upload_id = f"u_{secrets.token_hex(8)}.{safe_name(name)}"
+    d.files.put(upload_key(principal.workspace_id, upload_id), data, mime)
+    return {"upload_id": upload_id, "file_name": safe_name(name), "mime_type": mime, "size_bytes": len(data),
+            "kind": _kind_of(mime)}
+
+
+def _attachments(d: Deps, ws: str, upload_ids: tuple[str, ...]) -> list[dict[str, Any]]:
+    found = []
+    for upload_id in upload_ids:
+        if "/" in upload_id or not upload_id.startswith("u_"):
+            raise InvalidInput(f"unknown upload {upload_id}")
+        key = upload_key(ws, upload_id)
+        try:
+            data, mime = d.files.get(key)
+        except NotFound as err:
+            raise InvalidInput(f"unknown upload {upload_id}") from err
+        found.append({"kind": _kind_of(mime), "mime_type": mime, "file_name": upload_id.split(".", 1)[1],
+                      "size_bytes": len(data), "storage_key": key})
+    return found
+
+
+def send_reply(d: Deps, principal: Principal, conv_id: str, req: ReplyRequest) -> MessageItem:
+    ws = principal.workspace_id
+    conv = repo.require_conversation(ws, conv_id)
+    reply_to_external = None
+    if req.reply_to:
+        quoted = repo.get_message(ws, conv_id, req.reply_to)
+        if quoted is None:
+            raise InvalidInput(f"message {req.reply_to} is not in this conversation")
+        reply_to_external = quoted.external_message_id
+    now = d.now()
+    message = repo.new_message(
+        ws, conv_id, new_id("m", now), channel_id=conv.channel_id, direction="out", origin="operator",
+        author_id=principal.subject, text=req.text, attachments=_attachments(d, ws, req.upload_ids),
+        reply_to_id=req.reply_to, reply_to_external_id=reply_to_external, status="pending", created_at=iso(now),
+    )
+    return repo.add_outbound_message(conv, message, now=now, counts_as_response=True)
+
+
+def add_note(d: Deps, principal: Principal, conv_id: str, text: str) -> MessageItem:
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+        raise InvalidInput(f"a note needs text (at most {MAX_TEXT} characters)")
+    ws = principal.workspace_id
+    conv = repo.require_conversation(ws, conv_id)
+    now = d.now()
+    note = repo.new_message(ws, conv_id, new_id("m", now), channel_id=conv.channel_id, direction="note",
+                            origin="operator", author_id=principal.subject, text=text.strip(), status="received",
+                            created_at=iso(now))
+    return repo.add_outbound_message(conv, note, now=now, counts_as_response=False)
+
+
+def parse_tags(value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_TAGS:
+        raise InvalidInput(f"tags must be a list of at most {MAX_TAGS} strings")
+    tags: list[str] = []
+    for tag in value:
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > 50:
+            raise InvalidInput("each tag is a non-empty string of at most 50 characters")
+        if tag.strip() not in tags:
+            tags.append(tag.strip())
+    return tags
+
+
+def update_conversation(d: Deps, principal: Principal, conv_id: str, body: dict[str, Any]) -> ConversationItem:
+    status = body.get("status")
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+    tags = parse_tags(body["tags"]) if "tags" in body else None
+    if status is None and tags is None:
+        raise InvalidInput("send status and/or tags")
+    now = iso(d.now())
+
+    def mutate(conv: ConversationItem) -> list[Any]:
+        actions: list[Any] = []
+        if tags is not None and tags != list(conv.tags or []):
+            actions.append(ConversationItem.tags.set(tags))
+        if status == "closed" and conv.status != "closed":
+            actions.append(ConversationItem.closed_at.set(now))
+        return actions
+
+    return repo.change_conversation(principal.workspace_id, conv_id, mutate,
+                                    status=(lambda conv: status) if status else None)
+
+
+def mark_read(d: Deps, principal: Principal, conv_id: str) -> ConversationItem:
+    return repo.change_conversation(
+        principal.workspace_id, conv_id,
+        lambda conv: [ConversationItem.unread_count.set(0)] if conv.unread_count else [],
+    )
+
+
+def retry(d: Deps, principal: Principal, conv_id: str, message_id: str) -> MessageItem:
+    message = repo.get_message(principal.workspace_id, conv_id, message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} not found")
+    return repo.retry_message(message)

@@ -1,0 +1,37 @@
+"""Receive a provider webhook: find the channel, let its adapter verify and normalise, store each new event.
+
+The path is thin on purpose (ARCHITECTURE.md): one channel read (cached while warm) and one conditional put
+per event. Everything else happens from the stream.
+"""
+
+from __future__ import annotations
+
+from chalicelib.channels.base import WebhookRequest, WebhookResult
+from chalicelib.domain.model import Channel, InboundEvent
+from chalicelib.errors import NotFound
+from chalicelib.observability import logger
+from chalicelib.services.deps import Deps
+from chalicelib.store import repo
+
+
+def channel_for_webhook(kind: str, channel_id: str) -> Channel:
+    channel = repo.get_channel(channel_id)
+    if channel is None or channel.kind != kind or not channel.enabled:
+        raise NotFound(f"no {kind} channel {channel_id}")
+    return channel
+
+
+def receive_webhook(d: Deps, kind: str, channel_id: str, request: WebhookRequest) -> WebhookResult:
+    channel = channel_for_webhook(kind, channel_id)
+    result = d.adapters.get(kind).parse_webhook(channel, request)
+    raw = request.raw_body.decode("utf-8", "replace") if result.events else None
+    for event in result.events:
+        stored = repo.put_inbound(event, raw, now=d.now())
+        logger.info("inbound event", extra={"kind": kind, "channel_id": channel_id, "duplicate": not stored,
+                                            "external_event_id": event.external_event_id})
+    return result
+
+
+def store_events(d: Deps, events: list[InboundEvent]) -> list[bool]:
+    """Store events that did not come through a provider webhook (integration API). True: new."""
+    return [repo.put_inbound(e, None, now=d.now()) for e in events]

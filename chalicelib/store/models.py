@@ -1,0 +1,251 @@
+"""pynamodb models. They only declare: keys, attributes, indexes. Logic lives in services/.
+
+One main table (`pk`, `sk`, `type`) holds every entity a conversation needs; three overloaded GSIs serve
+the access paths (docs/ARCHITECTURE.md lists them). Two small tables have their own life cycle: the
+Powertools idempotency records and the WebSocket connections.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.settings import Settings
+
+
+class _Gsi(GlobalSecondaryIndex):  # type: ignore[type-arg]
+    class Meta:
+        projection = AllProjection()
+
+
+class Gsi1(_Gsi):
+    """Lists: inbox by status sorted by last activity; channels of a workspace; API keys; due timers."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi2(_Gsi):
+    """Conversations by assignee (or `-` for unassigned), then status, then last activity."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi3(_Gsi):
+    """A contact's history: its identities and its conversations across channels."""
+
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class MainItem(Model):
+    """Base of every main-table entity."""
+
+    class Meta:
+        table_name = "zabota-main"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    type = UnicodeAttribute()
+    workspace_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute(null=True)  # TTL (epoch seconds)
+
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+
+    gsi1 = Gsi1()
+    gsi2 = Gsi2()
+    gsi3 = Gsi3()
+
+
+class WorkspaceItem(MainItem):
+    name = UnicodeAttribute()
+    language = UnicodeAttribute(default="ru")
+    greeting_enabled = BooleanAttribute(default=True)
+    greetings = MapAttribute[str, Any](default=dict)  # {"ru": "...", "en": "..."}
+
+
+class ChannelItem(MainItem):
+    kind = UnicodeAttribute()
+    name = UnicodeAttribute()
+    enabled = BooleanAttribute(default=True)
+    secrets = MapAttribute[str, Any](default=dict)  # never returned by the API
+    settings = MapAttribute[str, Any](default=dict)
+    health = MapAttribute[str, Any](default=dict)
+
+
+class ContactItem(MainItem):
+    display_name = UnicodeAttribute(default="")
+    username = UnicodeAttribute(default="")
+    phone = UnicodeAttribute(default="")
+    email = UnicodeAttribute(default="")
+    avatar_url = UnicodeAttribute(default="")
+    language = UnicodeAttribute(default="")
+    notes = UnicodeAttribute(default="")
+
+
+class IdentityItem(MainItem):
+    contact_id = UnicodeAttribute()
+    channel_id = UnicodeAttribute()
+    channel_kind = UnicodeAttribute()
+    external_user_id = UnicodeAttribute()
+    display_name = UnicodeAttribute(default="")
+    username = UnicodeAttribute(default="")
+
+
+class ConversationItem(MainItem):
+    conversation_id = UnicodeAttribute()
+    channel_id = UnicodeAttribute()
+    channel_kind = UnicodeAttribute()
+    contact_id = UnicodeAttribute()
+    contact_name = UnicodeAttribute(default="")
+    external_conversation_id = UnicodeAttribute()
+    external_thread_id = UnicodeAttribute(default="")
+    surface = UnicodeAttribute(default="private")
+    title = UnicodeAttribute(default="")
+    language = UnicodeAttribute(default="")
+    status = UnicodeAttribute(default="new")
+    assignee_id = UnicodeAttribute(null=True)
+    tags = ListAttribute[str](of=UnicodeAttribute, default=list)
+    last_activity_at = UnicodeAttribute()
+    last_message_preview = UnicodeAttribute(default="")
+    last_message_direction = UnicodeAttribute(default="in")
+    last_inbound_at = UnicodeAttribute(null=True)
+    first_inbound_at = UnicodeAttribute(null=True)
+    first_response_at = UnicodeAttribute(null=True)
+    first_response_seconds = NumberAttribute(null=True)
+    unread_count = NumberAttribute(default=0)
+    message_count = NumberAttribute(default=0)
+    closed_at = UnicodeAttribute(null=True)
+
+
+class MessageItem(MainItem):
+    message_id = UnicodeAttribute()
+    conversation_id = UnicodeAttribute()
+    channel_id = UnicodeAttribute()
+    direction = UnicodeAttribute()  # in | out | note | system
+    origin = UnicodeAttribute(default="customer")  # customer | operator | greeting | api
+    author_id = UnicodeAttribute(default="")
+    text = UnicodeAttribute(default="")
+    attachments = JSONAttribute(default=list)  # list of Attachment dicts
+    reply_to_id = UnicodeAttribute(null=True)  # ours
+    reply_to_external_id = UnicodeAttribute(null=True)  # the provider's
+    external_message_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="received")  # received | pending | sent | failed
+    error_code = UnicodeAttribute(null=True)
+    error_message = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    generation = NumberAttribute(default=1)  # bumped by "retry": a new send attempt
+    edited = BooleanAttribute(default=False)
+    edit_count = NumberAttribute(default=0)
+    deleted = BooleanAttribute(default=False)
+    occurred_at = UnicodeAttribute(null=True)
+    sent_at = UnicodeAttribute(null=True)
+    correlation_id = UnicodeAttribute(default="")
+
+
+class ExternalMessageItem(MainItem):
+    """Pointer from a provider's message id to ours (edits, replies that quote a message)."""
+
+    conversation_id = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+
+
+class InboundItem(MainItem):
+    """One verified, deduplicated inbound event: the webhook's only write. The stream does the rest."""
+
+    channel_id = UnicodeAttribute()
+    event = UnicodeAttribute()  # InboundEvent JSON
+    raw = UnicodeAttribute(null=True)  # the provider's payload, when small enough
+
+
+class ApiKeyItem(MainItem):
+    key_id = UnicodeAttribute()
+    name = UnicodeAttribute(default="")
+    role = UnicodeAttribute()
+    revoked = BooleanAttribute(default=False)
+
+
+class TimerItem(MainItem):
+    kind = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    target = MapAttribute[str, Any](default=dict)
+
+
+class ParkedItem(MainItem):
+    """A stream record that kept failing, kept for an admin to see (and replay)."""
+
+    source = UnicodeAttribute()
+    error = UnicodeAttribute()
+    record = UnicodeAttribute()  # the Lambda-shaped record, JSON
+
+
+class ConnectionsByWorkspace(GlobalSecondaryIndex):  # type: ignore[type-arg]
+    class Meta:
+        index_name = "by_workspace"
+        projection = KeysOnlyProjection()
+
+    workspace_id = UnicodeAttribute(hash_key=True)
+    connection_id = UnicodeAttribute(range_key=True)
+
+
+class ConnectionItem(Model):
+    """A live WebSocket connection (its own table: short life, no stream)."""
+
+    class Meta:
+        table_name = "zabota-connections"
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    workspace_id = UnicodeAttribute()
+    principal_id = UnicodeAttribute(default="")
+    connected_at = UnicodeAttribute()
+    expires_at = NumberAttribute()
+    by_workspace = ConnectionsByWorkspace()
+
+
+MAIN_MODELS: tuple[type[MainItem], ...] = (
+    WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
+    ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
+)
+TYPE_OF: dict[type[MainItem], str] = {
+    WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
+    ConversationItem: "conversation", MessageItem: "message", ExternalMessageItem: "extmsg",
+    InboundItem: "inbound", ApiKeyItem: "apikey", TimerItem: "timer", ParkedItem: "parked",
+}
+MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
+
+
+def configure(settings: Settings) -> None:
+    """Point the models at this stage's tables (before first use; pynamodb caches one connection per class)."""
+    for cls in MAIN_MODELS:
+        cls.Meta.table_name = settings.main_table
+    MainItem.Meta.table_name = settings.main_table
+    ConnectionItem.Meta.table_name = settings.connections_table

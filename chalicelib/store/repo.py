@@ -1,0 +1,687 @@
+"""Repository functions: every DynamoDB read and write of the app goes through here.
+
+Writes that must happen together use one TransactWrite; writes that may be retried (stream records come
+back after partial failures) are conditional, so a retry changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.model import Channel, InboundEvent, iso, parse_iso, preview
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.store import keys
+from chalicelib.store.models import (
+    MODEL_OF,
+    TYPE_OF,
+    ApiKeyItem,
+    ChannelItem,
+    ContactItem,
+    ConversationItem,
+    ExternalMessageItem,
+    IdentityItem,
+    InboundItem,
+    MainItem,
+    MessageItem,
+    ParkedItem,
+    TimerItem,
+    WorkspaceItem,
+)
+
+DEDUPE_TTL = timedelta(days=8)  # WhatsApp retries for 7 days (CHANNELS.md §2.1)
+RAW_LIMIT = 64 * 1024
+CHANNEL_CACHE_SECONDS = 30.0
+
+
+def _typed(cls: type[MainItem], pk: str, sk: str, **attrs: Any) -> Any:
+    return cls(pk, sk, type=TYPE_OF[cls], **attrs)
+
+
+def _conditional_failed(err: Exception) -> bool:
+    cause = getattr(err, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
+
+
+def _cancel_codes(err: TransactWriteError) -> list[str | None]:
+    return [r.code if r else None for r in err.cancellation_reasons]
+
+
+def _connection() -> Connection:
+    return MainItem._get_connection().connection
+
+
+# --- workspaces and channels -------------------------------------------------------------------------
+
+
+def get_workspace(ws: str) -> WorkspaceItem | None:
+    pk, sk = keys.workspace(ws)
+    try:
+        return WorkspaceItem.get(pk, sk)
+    except DoesNotExist:
+        return None
+
+
+def put_workspace(ws: str, name: str, *, language: str, now: datetime, greetings: dict[str, str] | None = None) -> bool:
+    """Create a workspace unless it exists. Returns True when created."""
+    pk, sk = keys.workspace(ws)
+    item = _typed(WorkspaceItem, pk, sk, workspace_id=ws, name=name, language=language, created_at=iso(now),
+                  greetings=greetings or {})
+    try:
+        item.save(condition=WorkspaceItem.pk.does_not_exist())
+        return True
+    except PutError as err:
+        if _conditional_failed(err):
+            return False
+        raise
+
+
+_channel_cache: dict[str, tuple[float, Channel]] = {}
+
+
+def _to_channel(item: ChannelItem) -> Channel:
+    return Channel(
+        id=item.pk.removeprefix("CH#"), workspace_id=item.workspace_id or "", kind=item.kind, name=item.name,
+        secrets=dict(item.secrets.as_dict() if hasattr(item.secrets, "as_dict") else item.secrets or {}),
+        settings=dict(item.settings.as_dict() if hasattr(item.settings, "as_dict") else item.settings or {}),
+        enabled=item.enabled,
+    )
+
+
+def get_channel(channel_id: str, *, cached: bool = True) -> Channel | None:
+    """The channel by its id alone (webhook URLs carry nothing else). Warm Lambdas keep it for 30 s."""
+    hit = _channel_cache.get(channel_id)
+    if cached and hit and hit[0] > time.monotonic():
+        return hit[1]
+    pk, sk = keys.channel(channel_id)
+    try:
+        channel = _to_channel(ChannelItem.get(pk, sk))
+    except DoesNotExist:
+        return None
+    _channel_cache[channel_id] = (time.monotonic() + CHANNEL_CACHE_SECONDS, channel)
+    return channel
+
+
+def forget_cached_channels() -> None:
+    _channel_cache.clear()
+
+
+def put_channel(channel: Channel, *, now: datetime) -> None:
+    pk, sk = keys.channel(channel.id)
+    item = _typed(
+        ChannelItem, pk, sk, workspace_id=channel.workspace_id, kind=channel.kind, name=channel.name,
+        enabled=channel.enabled, secrets=channel.secrets, settings=channel.settings, created_at=iso(now),
+        gsi1pk=keys.channels_of(channel.workspace_id), gsi1sk=f"{iso(now)}#{channel.id}",
+    )
+    item.save()
+    _channel_cache.pop(channel.id, None)
+
+
+def list_channels(ws: str) -> list[ChannelItem]:
+    return list(ChannelItem.gsi1.query(keys.channels_of(ws)))
+
+
+def set_channel_health(channel_id: str, health: dict[str, Any]) -> None:
+    pk, sk = keys.channel(channel_id)
+    ChannelItem(pk, sk).update(actions=[ChannelItem.health.set(health)])
+
+
+# --- inbound: the webhook's one write ----------------------------------------------------------------
+
+
+def put_inbound(event: InboundEvent, raw: str | None, *, now: datetime) -> bool:
+    """Store a verified event unless its dedupe key was seen. Returns False for a duplicate."""
+    pk, sk = keys.inbound(event.dedupe_key)
+    item = _typed(
+        InboundItem, pk, sk, workspace_id=event.workspace_id, channel_id=event.channel_id, event=event.to_json(),
+        raw=raw if raw is not None and len(raw) <= RAW_LIMIT else None, created_at=iso(now),
+        expires_at=int((now + DEDUPE_TTL).timestamp()),
+    )
+    # DynamoDB deletes expired items within days, not at once: an expired key counts as unseen.
+    condition = InboundItem.pk.does_not_exist() | (InboundItem.expires_at < int(now.timestamp()))
+    try:
+        item.save(condition=condition)
+        return True
+    except PutError as err:
+        if _conditional_failed(err):
+            return False
+        raise
+
+
+# --- contacts and identities -------------------------------------------------------------------------
+
+
+def ensure_identity(event: InboundEvent, contact_id: str, *, now: datetime) -> str:
+    """The contact behind the event's sender, creating contact and identity together the first time."""
+    ws, sender = event.workspace_id, event.sender
+    ipk, isk = keys.identity(ws, event.channel_id, sender.external_user_id)
+    try:
+        return IdentityItem.get(ipk, isk).contact_id
+    except DoesNotExist:
+        pass
+    cpk, csk = keys.contact(ws, contact_id)
+    history = keys.contact_history(ws, contact_id)
+    contact = _typed(
+        ContactItem, cpk, csk, workspace_id=ws, display_name=sender.display_name, username=sender.username,
+        phone=sender.phone, email=sender.email, avatar_url=sender.avatar_url, language=sender.language,
+        created_at=iso(now),
+    )
+    identity = _typed(
+        IdentityItem, ipk, isk, workspace_id=ws, contact_id=contact_id, channel_id=event.channel_id,
+        channel_kind=event.channel_kind, external_user_id=sender.external_user_id,
+        display_name=sender.display_name, username=sender.username, created_at=iso(now),
+        gsi3pk=history, gsi3sk=f"IDENT#{event.channel_id}#{sender.external_user_id}",
+    )
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(contact, condition=ContactItem.pk.does_not_exist())
+            tx.save(identity, condition=IdentityItem.pk.does_not_exist())
+    except TransactWriteError as err:
+        if "ConditionalCheckFailed" not in _cancel_codes(err):
+            raise
+        return IdentityItem.get(ipk, isk).contact_id  # created meanwhile (a retry or a parallel record)
+    return contact_id
+
+
+def get_contact(ws: str, contact_id: str) -> ContactItem | None:
+    pk, sk = keys.contact(ws, contact_id)
+    try:
+        return ContactItem.get(pk, sk)
+    except DoesNotExist:
+        return None
+
+
+def decode(raw: dict[str, Any]) -> MainItem | None:
+    """A raw main-table item (AttributeValue map, as in a stream image) as its model, by its `type`."""
+    cls = MODEL_OF.get(raw.get("type", {}).get("S", ""))
+    return cls.from_raw_data(raw) if cls else None
+
+
+def _raw_query(index: str, hash_value: str, *, forward: bool) -> Iterator[MainItem]:
+    conn = MainItem._get_connection()
+    start = None
+    while True:
+        page = conn.query(hash_value, index_name=index, scan_index_forward=forward, exclusive_start_key=start)
+        for raw in page.get("Items", []):
+            item = decode(raw)
+            if item is not None:
+                yield item
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return
+
+
+def contact_history(ws: str, contact_id: str) -> tuple[list[IdentityItem], list[ConversationItem]]:
+    """A contact's identities in every channel and its conversations, newest activity first (C2)."""
+    identities: list[IdentityItem] = []
+    conversations: list[ConversationItem] = []
+    for item in _raw_query("gsi3", keys.contact_history(ws, contact_id), forward=False):
+        if isinstance(item, IdentityItem):
+            identities.append(item)
+        elif isinstance(item, ConversationItem):
+            conversations.append(item)
+    return identities, conversations
+
+
+# --- conversations -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConvIndex:
+    status: str
+    assignee_id: str | None
+    last_activity_at: str
+
+
+def index_attrs(ws: str, conv_id: str, contact_id: str, state: ConvIndex) -> dict[str, str]:
+    """The GSI keys of a conversation follow its status, assignee and last activity."""
+    return {
+        "gsi1pk": keys.inbox(ws, state.status),
+        "gsi1sk": f"{state.last_activity_at}#{conv_id}",
+        "gsi2pk": keys.assignee(ws, state.assignee_id),
+        "gsi2sk": f"{state.status}#{state.last_activity_at}#{conv_id}",
+        "gsi3pk": keys.contact_history(ws, contact_id),
+        "gsi3sk": f"CONV#{state.last_activity_at}#{conv_id}",
+    }
+
+
+def get_conversation(ws: str, conv_id: str, *, consistent: bool = False) -> ConversationItem | None:
+    pk, sk = keys.conversation(ws, conv_id)
+    try:
+        return ConversationItem.get(pk, sk, consistent_read=consistent)
+    except DoesNotExist:
+        return None
+
+
+def require_conversation(ws: str, conv_id: str) -> ConversationItem:
+    conv = get_conversation(ws, conv_id, consistent=True)
+    if conv is None:
+        raise NotFound(f"conversation {conv_id} not found")
+    return conv
+
+
+def ensure_conversation(event: InboundEvent, conv_id: str, contact_id: str, contact_name: str, *,
+                        now: datetime) -> ConversationItem:
+    existing = get_conversation(event.workspace_id, conv_id, consistent=True)
+    if existing is not None:
+        return existing
+    ws = event.workspace_id
+    pk, sk = keys.conversation(ws, conv_id)
+    at = event.received_at or iso(now)
+    conv = _typed(
+        ConversationItem, pk, sk, workspace_id=ws, conversation_id=conv_id, channel_id=event.channel_id,
+        channel_kind=event.channel_kind, contact_id=contact_id, contact_name=contact_name,
+        external_conversation_id=event.external_conversation_id, external_thread_id=event.external_thread_id,
+        surface=event.surface, title=event.conversation_title, language=event.sender.language, status="new",
+        last_activity_at=at, created_at=at, tags=[], unread_count=0, message_count=0,
+        **index_attrs(ws, conv_id, contact_id, ConvIndex("new", None, at)),
+    )
+    try:
+        conv.save(condition=ConversationItem.pk.does_not_exist())
+    except PutError as err:
+        if not _conditional_failed(err):
+            raise
+        found = get_conversation(ws, conv_id, consistent=True)
+        assert found is not None
+        return found
+    return conv
+
+
+def _index_guard(conv: ConversationItem) -> Any:
+    """Condition: the fields the index keys derive from have not changed since we read them."""
+    guard = ConversationItem.status == conv.status
+    if conv.assignee_id:
+        guard &= ConversationItem.assignee_id == conv.assignee_id
+    else:
+        guard &= ConversationItem.assignee_id.does_not_exist()
+    return guard & (ConversationItem.last_activity_at == conv.last_activity_at)
+
+
+def _index_actions(conv: ConversationItem, state: ConvIndex) -> list[Any]:
+    attrs = index_attrs(conv.workspace_id or "", conv.conversation_id, conv.contact_id, state)
+    return [getattr(ConversationItem, name).set(value) for name, value in attrs.items()]
+
+
+def _later(a: str, b: str) -> str:
+    return a if a >= b else b
+
+
+def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_id: str, *, now: datetime,
+                           retries: int = 5) -> bool:
+    """Write a customer's message and bump the conversation in one transaction.
+
+    Returns False when the message was already recorded (a redelivered stream record). A closed
+    conversation reopens as new (B9).
+    """
+    ws = event.workspace_id
+    mpk, msk = keys.message(ws, conv.conversation_id, message_id)
+    reply_to_id = None
+    if event.reply_to_external_message_id:
+        reply_to_id = find_message_id(ws, event.channel_id, event.external_conversation_id,
+                                      event.reply_to_external_message_id)
+    message = _typed(
+        MessageItem, mpk, msk, workspace_id=ws, message_id=message_id, conversation_id=conv.conversation_id,
+        channel_id=event.channel_id, direction="in", origin="customer" if event.channel_kind != "api" else "api",
+        author_id=conv.contact_id, text=event.text, attachments=[a.__dict__ for a in event.attachments],
+        reply_to_id=reply_to_id, reply_to_external_id=event.reply_to_external_message_id or None,
+        external_message_id=event.external_message_id or None, status="received", occurred_at=event.occurred_at,
+        created_at=event.received_at or iso(now), correlation_id=event.correlation_id,
+    )
+    pointer = None
+    if event.external_message_id:
+        ppk, psk = keys.external_message(ws, event.channel_id, event.external_conversation_id,
+                                         event.external_message_id)
+        pointer = _typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=conv.conversation_id,
+                         message_id=message_id)
+    at = event.received_at or iso(now)
+    for _ in range(retries):
+        status = "new" if conv.status == "closed" else conv.status
+        activity = _later(conv.last_activity_at, at)
+        actions = [
+            ConversationItem.last_activity_at.set(activity),
+            ConversationItem.last_message_preview.set(preview(event.text, event.attachments)),
+            ConversationItem.last_message_direction.set("in"),
+            ConversationItem.last_inbound_at.set(at),
+            ConversationItem.first_inbound_at.set(ConversationItem.first_inbound_at | at),
+            ConversationItem.unread_count.add(1),
+            ConversationItem.message_count.add(1),
+            ConversationItem.status.set(status),
+            *_index_actions(conv, ConvIndex(status, conv.assignee_id, activity)),
+        ]
+        if conv.status == "closed":
+            actions.append(ConversationItem.closed_at.remove())
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                tx.save(message, condition=MessageItem.pk.does_not_exist())
+                if pointer is not None:
+                    tx.save(pointer)
+                tx.update(conv, actions=actions, condition=_index_guard(conv))
+            return True
+        except TransactWriteError as err:
+            codes = _cancel_codes(err)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return False  # recorded before
+            if "ConditionalCheckFailed" not in codes:
+                raise
+            fresh = get_conversation(ws, conv.conversation_id, consistent=True)
+            assert fresh is not None
+            conv = fresh
+    raise Conflict("conversation kept changing while recording a message")
+
+
+def find_message_id(ws: str, channel_id: str, ext_conv: str, ext_msg: str) -> str | None:
+    pk, sk = keys.external_message(ws, channel_id, ext_conv, ext_msg)
+    try:
+        return ExternalMessageItem.get(pk, sk).message_id
+    except DoesNotExist:
+        return None
+
+
+def apply_inbound_edit(event: InboundEvent, conv_id: str) -> bool:
+    """A customer edited a message: replace its text, once per edit event."""
+    ws = event.workspace_id
+    msg_id = find_message_id(ws, event.channel_id, event.external_conversation_id, event.external_message_id)
+    if msg_id is None:
+        return False
+    pk, sk = keys.message(ws, conv_id, msg_id)
+    item = MessageItem(pk, sk)
+    try:
+        item.update(
+            actions=[MessageItem.text.set(event.text), MessageItem.edited.set(True),
+                     MessageItem.edit_count.add(1), MessageItem.correlation_id.set(event.correlation_id),
+                     MessageItem.occurred_at.set(event.occurred_at)],
+            condition=MessageItem.pk.exists() & (MessageItem.occurred_at < event.occurred_at),
+        )
+        return True
+    except UpdateError as err:
+        if _conditional_failed(err):
+            return False  # an older or repeated edit
+        raise
+
+
+def apply_inbound_delete(event: InboundEvent, conv_id: str) -> bool:
+    ws = event.workspace_id
+    msg_id = find_message_id(ws, event.channel_id, event.external_conversation_id, event.external_message_id)
+    if msg_id is None:
+        return False
+    pk, sk = keys.message(ws, conv_id, msg_id)
+    MessageItem(pk, sk).update(actions=[MessageItem.deleted.set(True)], condition=MessageItem.pk.exists())
+    return True
+
+
+# --- outbound ----------------------------------------------------------------------------------------
+
+
+def add_outbound_message(conv: ConversationItem, message: MessageItem, *, now: datetime,
+                         counts_as_response: bool, retries: int = 5) -> MessageItem:
+    """Write an outbound message as `pending` (the stream sends it) and bump the conversation."""
+    ws = conv.workspace_id or ""
+    at = message.created_at or iso(now)
+    for _ in range(retries):
+        actions: list[Any] = [
+            ConversationItem.last_message_preview.set(preview(message.text, message.attachments or [])),
+            ConversationItem.last_message_direction.set(message.direction),
+        ]
+        status = conv.status
+        activity = conv.last_activity_at
+        if counts_as_response:
+            status = "in_progress" if conv.status == "new" else conv.status
+            activity = _later(conv.last_activity_at, at)
+            actions += [ConversationItem.unread_count.set(0), ConversationItem.last_activity_at.set(activity),
+                        ConversationItem.status.set(status)]
+            if conv.first_response_at is None and conv.first_inbound_at:
+                seconds = max(0, int((parse_iso(at) - parse_iso(conv.first_inbound_at)).total_seconds()))
+                actions += [ConversationItem.first_response_at.set(at),
+                            ConversationItem.first_response_seconds.set(seconds)]
+            actions += _index_actions(conv, ConvIndex(status, conv.assignee_id, activity))
+        guard = _index_guard(conv) & (
+            ConversationItem.first_response_at.exists() if conv.first_response_at
+            else ConversationItem.first_response_at.does_not_exist()
+        )
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                tx.save(message, condition=MessageItem.pk.does_not_exist())
+                tx.update(conv, actions=actions, condition=guard)
+            return message
+        except TransactWriteError as err:
+            codes = _cancel_codes(err)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return get_message(ws, conv.conversation_id, message.message_id) or message
+            if "ConditionalCheckFailed" not in codes:
+                raise
+            fresh = get_conversation(ws, conv.conversation_id, consistent=True)
+            if fresh is None:
+                raise NotFound(f"conversation {conv.conversation_id} not found") from err
+            conv = fresh
+    raise Conflict("conversation kept changing while adding a reply")
+
+
+def put_message_once(message: MessageItem) -> bool:
+    """Save a message unless it exists (greetings: exactly once per conversation)."""
+    try:
+        message.save(condition=MessageItem.pk.does_not_exist())
+        return True
+    except PutError as err:
+        if _conditional_failed(err):
+            return False
+        raise
+
+
+def new_message(ws: str, conv_id: str, message_id: str, **attrs: Any) -> MessageItem:
+    pk, sk = keys.message(ws, conv_id, message_id)
+    return _typed(MessageItem, pk, sk, workspace_id=ws, message_id=message_id, conversation_id=conv_id, **attrs)
+
+
+def get_message(ws: str, conv_id: str, message_id: str) -> MessageItem | None:
+    pk, sk = keys.message(ws, conv_id, message_id)
+    try:
+        return MessageItem.get(pk, sk, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def mark_sent(message: MessageItem, external_message_id: str, ext_conv: str, *, attempts: int, now: datetime) -> bool:
+    ws = message.workspace_id or ""
+    ppk, psk = keys.external_message(ws, message.channel_id, ext_conv, external_message_id)
+    pointer = _typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=message.conversation_id,
+                     message_id=message.message_id)
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.update(
+                message,
+                actions=[MessageItem.status.set("sent"), MessageItem.external_message_id.set(external_message_id),
+                         MessageItem.sent_at.set(iso(now)), MessageItem.attempts.set(attempts),
+                         MessageItem.error_code.remove(), MessageItem.error_message.remove()],
+                condition=(MessageItem.status == "pending") & (MessageItem.generation == message.generation),
+            )
+            tx.save(pointer)
+        return True
+    except TransactWriteError as err:
+        if "ConditionalCheckFailed" in _cancel_codes(err):
+            return False
+        raise
+
+
+def mark_failed(message: MessageItem, code: str, text: str, *, attempts: int) -> bool:
+    try:
+        message.update(
+            actions=[MessageItem.status.set("failed"), MessageItem.error_code.set(code),
+                     MessageItem.error_message.set(text[:500]), MessageItem.attempts.set(attempts)],
+            condition=(MessageItem.status == "pending") & (MessageItem.generation == message.generation),
+        )
+        return True
+    except UpdateError as err:
+        if _conditional_failed(err):
+            return False
+        raise
+
+
+def retry_message(message: MessageItem) -> MessageItem:
+    """A failed message goes back to pending with a new generation: the stream sends it again."""
+    try:
+        message.update(
+            actions=[MessageItem.status.set("pending"), MessageItem.generation.add(1), MessageItem.attempts.set(0),
+                     MessageItem.error_code.remove(), MessageItem.error_message.remove()],
+            condition=MessageItem.status == "failed",
+        )
+    except UpdateError as err:
+        if _conditional_failed(err):
+            raise Conflict("only a failed message can be retried") from err
+        raise
+    return message
+
+
+def set_attachments(message: MessageItem, attachments: list[dict[str, Any]]) -> None:
+    message.update(actions=[MessageItem.attachments.set(attachments)])
+
+
+def list_messages(ws: str, conv_id: str, *, limit: int, before: str | None = None, after: str | None = None
+                  ) -> tuple[list[MessageItem], str | None]:
+    """Newest first, paging back with `before`; or oldest first from just `after` a message (catch-up)."""
+    pk, _ = keys.conversation(ws, conv_id)
+    if after:
+        cond, forward = MessageItem.sk > f"{keys.MESSAGE_PREFIX}{after}", True
+    elif before:  # "MSG#" < every message key < "MSG#<before>"
+        cond, forward = MessageItem.sk.between(keys.MESSAGE_PREFIX, f"{keys.MESSAGE_PREFIX}{before}"), False
+    else:
+        cond, forward = MessageItem.sk.startswith(keys.MESSAGE_PREFIX), False
+    found = MessageItem.query(pk, cond, scan_index_forward=forward, limit=limit + 2)
+    items = [m for m in found if m.message_id != before][: limit + 1]
+    more = len(items) > limit
+    items = items[:limit]
+    return items, (items[-1].message_id if more else None)
+
+
+# --- conversation changes by operators ---------------------------------------------------------------
+
+
+def change_conversation(ws: str, conv_id: str, mutate: Callable[[ConversationItem], list[Any] | None], *,
+                        status: Callable[[ConversationItem], str] | None = None, retries: int = 5
+                        ) -> ConversationItem:
+    """Apply operator changes with an optimistic guard on the fields the indexes derive from."""
+    for _ in range(retries):
+        conv = require_conversation(ws, conv_id)
+        actions = mutate(conv) or []
+        new_status = status(conv) if status else conv.status
+        if new_status != conv.status:
+            actions.append(ConversationItem.status.set(new_status))
+            actions += _index_actions(conv, ConvIndex(new_status, conv.assignee_id, conv.last_activity_at))
+        if not actions:
+            return conv
+        try:
+            conv.update(actions=actions, condition=_index_guard(conv))
+            return conv
+        except UpdateError as err:
+            if not _conditional_failed(err):
+                raise
+    raise Conflict("conversation kept changing; try again")
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[ConversationItem]
+    cursor: str | None
+
+
+def query_inbox(ws: str, *, status: str, limit: int, cursor: str | None, assignee: str | None = None,
+                unassigned: bool = False, channel_id: str | None = None, tag: str | None = None,
+                no_tag: bool = False) -> Page:
+    """Conversations by status (newest activity first), optionally by assignee; filters applied in the query."""
+    flt = None
+
+    def both(a: Any, b: Any) -> Any:
+        return b if a is None else a & b
+
+    if channel_id:
+        flt = both(flt, ConversationItem.channel_id == channel_id)
+    if tag:
+        flt = both(flt, ConversationItem.tags.contains(tag))
+    if no_tag:
+        flt = both(flt, ConversationItem.tags.does_not_exist() | (ConversationItem.tags.size() == 0))
+    start = json.loads(cursor) if cursor else None
+    if assignee or unassigned:
+        who = None if unassigned else assignee
+        result = ConversationItem.gsi2.query(
+            keys.assignee(ws, who), ConversationItem.gsi2sk.startswith(f"{status}#"), filter_condition=flt,
+            scan_index_forward=False, limit=limit, last_evaluated_key=start, page_size=max(limit, 25),
+        )
+    else:
+        result = ConversationItem.gsi1.query(
+            keys.inbox(ws, status), filter_condition=flt, scan_index_forward=False, limit=limit,
+            last_evaluated_key=start, page_size=max(limit, 25),
+        )
+    items = list(result)
+    last = result.last_evaluated_key
+    return Page(items, json.dumps(last, separators=(",", ":")) if last and len(items) >= limit else None)
+
+
+# --- API keys ----------------------------------------------------------------------------------------
+
+
+def put_api_key(ws: str, key_hash: str, key_id: str, role: str, name: str, *, now: datetime) -> None:
+    pk, sk = keys.api_key(key_hash)
+    _typed(ApiKeyItem, pk, sk, workspace_id=ws, key_id=key_id, role=role, name=name, created_at=iso(now),
+           gsi1pk=keys.api_keys_of(ws), gsi1sk=f"{iso(now)}#{key_id}").save()
+
+
+def get_api_key(key_hash: str) -> ApiKeyItem | None:
+    pk, sk = keys.api_key(key_hash)
+    try:
+        return ApiKeyItem.get(pk, sk)
+    except DoesNotExist:
+        return None
+
+
+# --- parked stream records ---------------------------------------------------------------------------
+
+
+def park_record(ws: str, source: str, record: dict[str, Any], error: str, *, now: datetime) -> None:
+    seq = str(record.get("dynamodb", {}).get("SequenceNumber", ""))
+    _typed(ParkedItem, keys.parked(ws), f"{iso(now)}#{seq}", workspace_id=ws, source=source, error=error[:1000],
+           record=json.dumps(record, default=str), created_at=iso(now)).save()
+
+
+def list_parked(ws: str, *, limit: int = 100) -> Iterator[ParkedItem]:
+    return ParkedItem.query(keys.parked(ws), scan_index_forward=False, limit=limit)
+
+
+# --- timers ------------------------------------------------------------------------------------------
+
+
+def put_timer(ws: str, timer_id: str, kind: str, due_at: str, target: dict[str, Any], *, now: datetime) -> None:
+    shard = int(stable_shard(timer_id), 16) % keys.TIMER_SHARDS
+    pk, sk = keys.timer(ws, timer_id)
+    _typed(TimerItem, pk, sk, workspace_id=ws, kind=kind, due_at=due_at, target=target, created_at=iso(now),
+           gsi1pk=keys.timers_due(shard), gsi1sk=f"{due_at}#{timer_id}").save()
+
+
+def stable_shard(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:4]
+
+
+def due_timers(now: datetime, *, limit: int = 100) -> Iterator[TimerItem]:
+    for shard in range(keys.TIMER_SHARDS):
+        yield from TimerItem.gsi1.query(keys.timers_due(shard), TimerItem.gsi1sk <= f"{iso(now)}#~", limit=limit)
+
+
+def claim_timer(timer: TimerItem) -> bool:
+    """Delete a due timer; only the caller whose delete succeeds fires it (exactly once)."""
+    from pynamodb.exceptions import DeleteError
+
+    try:
+        timer.delete(condition=TimerItem.pk.exists())
+        return True
+    except DeleteError as err:
+        if _conditional_failed(err):
+            return False
+        raise
