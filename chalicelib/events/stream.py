@@ -47,5 +47,6 @@ def record_handler(record: DynamoDBRecord) -> None:
 @bp.on_dynamodb_record(stream_arn=STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",
                        name="handle_stream")
 def handle_stream(event: Any) -> dict[str, Any]:
+    deps().lambda_context = event.context
     return process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=processor,
                                     context=event.context)

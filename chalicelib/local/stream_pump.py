@@ -123,6 +123,8 @@ def _json_item(item: dict[str, Any]) -> dict[str, Any]:
 
 def _json_value(value: dict[str, Any]) -> dict[str, Any]:
     """AttributeValue as it appears in Lambda's JSON event: binary values base64-encoded."""
+    if not value:  # DynamoDB Local's stream gives an empty map ({"M": {}}) as {}: restore what AWS sends
+        return {"M": {}}
     (kind, inner), = value.items()
     if kind == "B":
         return {"B": _b64(inner)}

@@ -22,6 +22,7 @@ class Deps:
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
     _adapters: Adapters | None = field(default=None, repr=False)
+    lambda_context: Any = field(default=None, repr=False)  # set per invocation by event handlers
 
     @cached_property
     def adapters(self) -> Adapters:

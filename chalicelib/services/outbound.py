@@ -89,7 +89,7 @@ def _idempotent_sender(table_name: str) -> Any:
     def send_once(job: dict[str, str], d: Deps, message: MessageItem, conv: ConversationItem) -> dict[str, Any]:
         return _call_provider(d, message, conv)
 
-    return send_once
+    return send_once, config
 
 
 def deliver(d: Deps, message: MessageItem) -> None:
@@ -100,7 +100,10 @@ def deliver(d: Deps, message: MessageItem) -> None:
         return
     logger.append_keys(conversation_id=message.conversation_id, message_id=message.message_id)
     job = {"key": f"send#{ws}#{message.message_id}#{message.generation}"}
-    outcome = _idempotent_sender(d.settings.idempotency_table)(job=job, d=d, message=message, conv=conv)
+    send_once, config = _idempotent_sender(d.settings.idempotency_table)
+    if d.lambda_context is not None:
+        config.register_lambda_context(d.lambda_context)
+    outcome = send_once(job=job, d=d, message=message, conv=conv)
     if outcome["ok"]:
         repo.mark_sent(message, outcome["external_message_id"], conv.external_conversation_id,
                        attempts=outcome["attempts"], now=d.now())

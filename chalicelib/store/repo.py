@@ -15,6 +15,7 @@ from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.model import Channel, InboundEvent, iso, parse_iso, preview
@@ -605,7 +606,7 @@ def query_inbox(ws: str, *, status: str, limit: int, cursor: str | None, assigne
     if tag:
         flt = both(flt, ConversationItem.tags.contains(tag))
     if no_tag:
-        flt = both(flt, ConversationItem.tags.does_not_exist() | (ConversationItem.tags.size() == 0))
+        flt = both(flt, ConversationItem.tags.does_not_exist() | (size(ConversationItem.tags) == 0))
     start = json.loads(cursor) if cursor else None
     if assignee or unassigned:
         who = None if unassigned else assignee

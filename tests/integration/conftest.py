@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:  # lets `pytest tests/integration/...` import chalicelib without an install
-    sys.path.insert(0, str(REPO_ROOT))
-
-from chalicelib.local.dynamodb import DynamoDBLocal  # noqa: E402
+from chalicelib.local.dynamodb import DynamoDBLocal
 
 
 @pytest.fixture(autouse=True)

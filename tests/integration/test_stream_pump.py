@@ -372,3 +372,37 @@ def test_a_parent_shard_is_read_to_its_end_before_its_child_and_is_remembered_as
     streams.records["child"].append(raw_record(4, "c2"))
     assert make().drain(timeout=5) == 1
     assert handler.delivered()[-1] == "c2"
+
+
+# --- DynamoDB Local itself ------------------------------------------------------------------------------------------
+
+
+def test_starting_dynamodb_local_on_a_busy_port_fails_with_a_clear_error(dynamodb_local: DynamoDBLocal) -> None:
+    with pytest.raises(RuntimeError, match=f"port {dynamodb_local.port} is in use"):
+        DynamoDBLocal(port=dynamodb_local.port, in_memory=True).start()
+
+
+def test_a_persistent_dynamodb_local_keeps_tables_and_stream_position_across_restarts(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data" / "dynamodb"
+    checkpoint = tmp_path / "checkpoints.json"
+    counts: Counter[str] = Counter()
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        counts.update(key_of(r) for r in event["Records"])
+
+    def pump(server: DynamoDBLocal, table: Table) -> StreamPump:
+        return StreamPump(handler, table_names=[table.name], endpoint=server.endpoint, checkpoint_path=str(checkpoint),
+                          park=lambda record, error: None)
+
+    with DynamoDBLocal(data_dir=data_dir) as server:
+        table = Table(server.endpoint)
+        table.put("before-1", "before-2")
+        assert pump(server, table).drain() == 2
+    assert (data_dir / "dynamodb-local.log").exists()
+
+    with DynamoDBLocal(data_dir=data_dir) as server:
+        table.client = boto3.client("dynamodb", endpoint_url=server.endpoint, region_name="us-east-1")
+        assert table.client.describe_table(TableName=table.name)["Table"]["LatestStreamArn"] == table.stream_arn
+        table.put("after")
+        assert pump(server, table).drain() == 1
+    assert counts == Counter({"before-1": 1, "before-2": 1, "after": 1})
