@@ -18,5 +18,9 @@ for event_type in ("dynamodb", "scheduled", "websocket"):
 
 for blueprint in (docs, webhooks, conversations, channels, inbound, admin):
     app.register_blueprint(blueprint.bp)
-for blueprint in (stream, schedules, websocket):
+for blueprint in (stream, schedules):
     app.register_blueprint(blueprint.bp)
+
+ws_connect = app.on_ws_connect(name="ws_connect")(websocket.ws_connect)
+ws_message = app.on_ws_message(name="ws_message")(websocket.ws_message)
+ws_disconnect = app.on_ws_disconnect(name="ws_disconnect")(websocket.ws_disconnect)

@@ -16,7 +16,7 @@ if str(REPO_ROOT) not in sys.path:
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator["EmbeddedStack"]:  # noqa: F821
+def stack() -> Iterator[EmbeddedStack]:  # noqa: F821
     """The real runner: HTTP server, Chalice app under /api, stream pump (drained by tests), fake Telegram."""
     from chalicelib.local.dynamodb import free_port
     from chalicelib.local.runner import EmbeddedStack, StackConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.store.files import FileStore
-from chalicelib.store.models import ChannelItem, ContactItem, ConversationItem, IdentityItem, MessageItem
+from chalicelib.store.models import ChannelItem, ContactItem, ConversationItem, IdentityItem, MessageItem, plain
 
 
 def conversation_json(c: ConversationItem) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def contact_json(c: ContactItem, identities: list[IdentityItem]) -> dict[str, An
 
 def channel_json(c: ChannelItem, public_url: str) -> dict[str, Any]:
     channel_id = c.pk.removeprefix("CH#")
-    health = c.health.as_dict() if hasattr(c.health, "as_dict") else dict(c.health or {})
+    health = plain(c.health)
     return {
         "id": channel_id, "kind": c.kind, "name": c.name, "enabled": c.enabled, "created_at": c.created_at,
         "webhook_url": f"{public_url}/api/webhooks/{c.kind}/{channel_id}" if c.kind != "api" else None,

@@ -1,11 +1,13 @@
-"""The WebSocket API: consoles connect for live updates (API key in `?token=`; browsers cannot set headers)."""
+"""The WebSocket API: consoles connect for live updates (API key in `?token=`; browsers cannot set headers).
+
+Chalice only wraps WebSocket handlers registered on the app itself (a Blueprint has no `websocket_api`, so it
+would hand Lambda the bare function), hence `app.py` registers these three by name.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
-
-from chalice import Blueprint
 
 from chalicelib.auth.keys import authenticate_key
 from chalicelib.auth.permissions import allowed
@@ -14,14 +16,11 @@ from chalicelib.observability import logger
 from chalicelib.services.deps import deps
 from chalicelib.store import connections
 
-bp = Blueprint(__name__)
-
 
 def _reply(status: int, body: str = "") -> dict[str, Any]:
     return {"statusCode": status, "body": body}
 
 
-@bp.on_ws_connect(name="ws_connect")
 def ws_connect(event: Any) -> dict[str, Any]:
     token = (event.to_dict().get("queryStringParameters") or {}).get("token", "")
     try:
@@ -36,7 +35,6 @@ def ws_connect(event: Any) -> dict[str, Any]:
     return _reply(200)
 
 
-@bp.on_ws_message(name="ws_message")
 def ws_message(event: Any) -> dict[str, Any]:
     try:
         body = json.loads(event.body or "{}")
@@ -47,7 +45,6 @@ def ws_message(event: Any) -> dict[str, Any]:
     return _reply(200)
 
 
-@bp.on_ws_disconnect(name="ws_disconnect")
 def ws_disconnect(event: Any) -> dict[str, Any]:
     connections.forget(event.connection_id)
     return _reply(200)

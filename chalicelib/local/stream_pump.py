@@ -161,7 +161,7 @@ def outcome_of(result: Any, records: list[dict[str, Any]]) -> _Outcome:
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """``base * 2**(attempt-1)`` capped at ``cap``, with "equal jitter" (between half and all of it)."""
-    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    delay = min(cap, base * 2.0 ** max(0, attempt - 1))
     return delay / 2 + random.uniform(0, delay / 2)
 
 
@@ -176,7 +176,8 @@ class CheckpointStore:
         self._streams: dict[str, dict[str, Any]] = self._load()
 
     def sequence(self, stream_arn: str, shard_id: str) -> str | None:
-        return self._stream(stream_arn)["sequences"].get(shard_id)
+        sequence = self._stream(stream_arn)["sequences"].get(shard_id)
+        return None if sequence is None else str(sequence)
 
     def is_finished(self, stream_arn: str, shard_id: str) -> bool:
         return shard_id in self._stream(stream_arn)["finished"]

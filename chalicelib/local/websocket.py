@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import IO, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from chalicelib.local.http import Request, Response, Route
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_MESSAGE = 128 * 1024
+MAX_SKIPPED_FRAME = 16 * 1024 * 1024
 CLOSE_GRACE_SECONDS = 2.0
 
 OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
@@ -46,13 +47,18 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any] | None]
 # --- RFC 6455 frames ------------------------------------------------------------------------------------------------
 
 
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class ProtocolError(Exception):
     """The peer broke RFC 6455; ``code`` is the close code to answer with."""
 
-    def __init__(self, code: int, reason: str) -> None:
+    def __init__(self, code: int, reason: str, *, in_sync: bool = False) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.in_sync = in_sync  # the stream is still at a frame boundary, so the close handshake can finish
 
 
 @dataclass
@@ -88,7 +94,7 @@ def close_payload(code: int, reason: str = "") -> bytes:
     return struct.pack("!H", code) + reason.encode("utf-8")[:123]
 
 
-def read_frame(stream: IO[bytes], *, max_size: int = MAX_MESSAGE, require_mask: bool = True) -> Frame:
+def read_frame(stream: Readable, *, max_size: int = MAX_MESSAGE, require_mask: bool = True) -> Frame:
     """Read one frame; raises ``EOFError`` when the peer hung up and ``ProtocolError`` on a broken frame."""
     first, second = _read_exact(stream, 2)
     if first & 0x70:
@@ -106,14 +112,17 @@ def read_frame(stream: IO[bytes], *, max_size: int = MAX_MESSAGE, require_mask: 
     if opcode not in (OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG):
         raise ProtocolError(CLOSE_PROTOCOL_ERROR, "unknown opcode")
     if length > max_size:
-        raise ProtocolError(CLOSE_TOO_BIG, "frame too big")
+        in_sync = length <= MAX_SKIPPED_FRAME
+        if in_sync:
+            _skip(stream, length + (4 if masked else 0))
+        raise ProtocolError(CLOSE_TOO_BIG, "frame too big", in_sync=in_sync)
     mask = _read_exact(stream, 4) if masked else None
     payload = _read_exact(stream, length)
     return Frame(fin, opcode, _unmask(payload, mask) if mask else payload)
 
 
 def read_message(
-    stream: IO[bytes], on_control: Callable[[Frame], bool], *, max_size: int = MAX_MESSAGE, require_mask: bool = True
+    stream: Readable, on_control: Callable[[Frame], bool], *, max_size: int = MAX_MESSAGE, require_mask: bool = True
 ) -> tuple[int, bytes] | None:
     """One whole (possibly fragmented) data message as (opcode, payload); control frames go to ``on_control``,
     which returns False to stop (a close frame). Returns None when stopped."""
@@ -131,17 +140,25 @@ def read_message(
         opcode = frame.opcode if opcode is None else opcode
         size += len(frame.payload)
         if size > max_size:
-            raise ProtocolError(CLOSE_TOO_BIG, "message too big")
+            raise ProtocolError(CLOSE_TOO_BIG, "message too big", in_sync=True)
         parts.append(frame.payload)
         if frame.fin:
             return opcode, b"".join(parts)
 
 
-def _read_exact(stream: IO[bytes], count: int) -> bytes:
+def _read_exact(stream: Readable, count: int) -> bytes:
     data = stream.read(count) if count else b""
     if len(data) < count:
         raise EOFError("connection closed")
     return data
+
+
+def _skip(stream: Readable, count: int) -> None:
+    while count > 0:
+        chunk = stream.read(min(count, 65536))
+        if not chunk:
+            raise EOFError("connection closed")
+        count -= len(chunk)
 
 
 def _unmask(payload: bytes, mask: bytes) -> bytes:
@@ -316,7 +333,7 @@ class WebSocketHub:
             elif frame.opcode == OP_CLOSE:
                 code, reason = _parse_close(frame.payload)
                 closing.append((code, reason))
-                connection.close(code if code not in (CLOSE_NO_STATUS, CLOSE_ABNORMAL) else CLOSE_NORMAL)
+                connection.close(_echo_code(code))
                 return False
             return True
 
@@ -329,6 +346,8 @@ class WebSocketHub:
                 self._on_message(connection, *message)
         except ProtocolError as exc:
             connection.close(exc.code, exc.reason)
+            if exc.in_sync:
+                _await_close(handler.rfile, on_control)
             return exc.code, exc.reason
         except (EOFError, OSError):
             return (closing[0] if closing else (CLOSE_ABNORMAL, "Going away"))
@@ -340,7 +359,7 @@ class WebSocketHub:
             try:
                 body, encoded = payload.decode("utf-8"), False
             except UnicodeDecodeError as exc:
-                raise ProtocolError(CLOSE_INVALID_DATA, "text is not UTF-8") from exc
+                raise ProtocolError(CLOSE_INVALID_DATA, "text is not UTF-8", in_sync=True) from exc
         else:
             body, encoded = base64.b64encode(payload).decode("ascii"), True
         event = self._message_event(connection, body, encoded)
@@ -472,6 +491,22 @@ def _status_of(answer: Any) -> int:
         except (TypeError, ValueError):
             return 500
     return 200
+
+
+def _await_close(stream: Readable, on_control: Callable[[Frame], bool]) -> None:
+    """After we sent a close frame: drop data until the client's close frame, its hang-up or the close timer."""
+    try:
+        while True:
+            frame = read_frame(stream)
+            if frame.opcode >= OP_CLOSE and not on_control(frame):
+                return
+    except (ProtocolError, EOFError, OSError):
+        return
+
+
+def _echo_code(code: int) -> int:
+    """The code to answer a client's close frame with (never one RFC 6455 forbids on the wire)."""
+    return code if 1000 <= code < 5000 and code not in (1004, CLOSE_NO_STATUS, CLOSE_ABNORMAL, 1015) else CLOSE_NORMAL
 
 
 def _parse_close(payload: bytes) -> tuple[int, str]:

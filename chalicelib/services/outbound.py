@@ -19,7 +19,7 @@ from chalicelib.errors import ChannelError, RateLimited, TransientError
 from chalicelib.observability import logger
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
-from chalicelib.store.models import ConversationItem, MessageItem
+from chalicelib.store.models import ConversationItem, MessageItem, plain
 
 GREETING_KINDS = frozenset({"telegram", "vk", "ok", "whatsapp", "instagram", "messenger", "email", "widget"})
 
@@ -119,8 +119,7 @@ def greet(d: Deps, conv: ConversationItem) -> bool:
     workspace = repo.get_workspace(conv.workspace_id or "")
     if workspace is None or not workspace.greeting_enabled:
         return False
-    greetings = workspace.greetings.as_dict() if hasattr(workspace.greetings, "as_dict") else workspace.greetings
-    text = greeting_text(greetings, conv.language or workspace.language)
+    text = greeting_text(plain(workspace.greetings), conv.language or workspace.language)
     at = parse_iso(conv.created_at or conv.last_activity_at) + timedelta(milliseconds=1)
     message = repo.new_message(
         conv.workspace_id or "", conv.conversation_id, derived_id("m", at, "greeting", conv.conversation_id),

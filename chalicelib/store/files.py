@@ -1,6 +1,7 @@
 """Attachment storage behind one small interface: S3 in AWS, a folder (`.data/files`) in embedded mode.
 
-The console gets short-lived links: S3 presigned URLs in AWS, HMAC-signed `/_files/<token>` links served by the local runner.
+The console gets short-lived links: S3 presigned URLs in AWS, HMAC-signed `/_files/<token>` links served by the
+local runner in embedded mode.
 """
 
 from __future__ import annotations

@@ -23,6 +23,13 @@ from pynamodb.models import Model
 from chalicelib.settings import Settings
 
 
+def plain(value: Any) -> dict[str, Any]:
+    """A MapAttribute's value as a plain dict (pynamodb gives a MapAttribute or a dict, by how it was loaded)."""
+    if value is None:
+        return {}
+    return dict(value.as_dict() if hasattr(value, "as_dict") else value)
+
+
 class _Gsi(GlobalSecondaryIndex):  # type: ignore[type-arg]
     class Meta:
         projection = AllProjection()
@@ -134,7 +141,7 @@ class ConversationItem(MainItem):
     language = UnicodeAttribute(default="")
     status = UnicodeAttribute(default="new")
     assignee_id = UnicodeAttribute(null=True)
-    tags = ListAttribute[str](of=UnicodeAttribute, default=list)
+    tags = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     last_activity_at = UnicodeAttribute()
     last_message_preview = UnicodeAttribute(default="")
     last_message_direction = UnicodeAttribute(default="in")

@@ -36,6 +36,7 @@ from chalicelib.store.models import (
     ParkedItem,
     TimerItem,
     WorkspaceItem,
+    plain,
 )
 
 DEDUPE_TTL = timedelta(days=8)  # WhatsApp retries for 7 days (CHANNELS.md §2.1)
@@ -91,8 +92,7 @@ _channel_cache: dict[str, tuple[float, Channel]] = {}
 def _to_channel(item: ChannelItem) -> Channel:
     return Channel(
         id=item.pk.removeprefix("CH#"), workspace_id=item.workspace_id or "", kind=item.kind, name=item.name,
-        secrets=dict(item.secrets.as_dict() if hasattr(item.secrets, "as_dict") else item.secrets or {}),
-        settings=dict(item.settings.as_dict() if hasattr(item.settings, "as_dict") else item.settings or {}),
+        secrets=plain(item.secrets), settings=plain(item.settings),
         enabled=item.enabled,
     )
 
@@ -548,6 +548,7 @@ def list_messages(ws: str, conv_id: str, *, limit: int, before: str | None = Non
                   ) -> tuple[list[MessageItem], str | None]:
     """Newest first, paging back with `before`; or oldest first from just `after` a message (catch-up)."""
     pk, _ = keys.conversation(ws, conv_id)
+    cond: Any
     if after:
         cond, forward = MessageItem.sk > f"{keys.MESSAGE_PREFIX}{after}", True
     elif before:  # "MSG#" < every message key < "MSG#<before>"

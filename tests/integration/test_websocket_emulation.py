@@ -265,7 +265,23 @@ def test_an_unknown_connection_is_gone(management: Any) -> None:
 def test_a_frame_over_128_kb_closes_the_connection_with_message_too_big(client: Client, events: Events) -> None:
     client.send_text("x" * (128 * 1024 + 1))
     frame = client.receive()
+    client.send(OP_CLOSE, frame.payload)
+    wait_until(lambda: len(events.disconnect) == 1, timeout=1.5)
+
     assert frame.opcode == OP_CLOSE
     assert int.from_bytes(frame.payload[:2], "big") == CLOSE_TOO_BIG
-    wait_until(lambda: len(events.disconnect) == 1)
+    assert events.disconnect[0]["requestContext"]["disconnectStatusCode"] == CLOSE_TOO_BIG
+    assert events.message == []
+
+
+def test_a_message_exactly_128_kb_is_delivered(client: Client, events: Events) -> None:
+    client.send_text("y" * (128 * 1024))
+    wait_until(lambda: len(events.message) == 1)
+    assert len(events.message[0]["body"]) == 128 * 1024
+
+
+def test_invalid_utf8_text_closes_the_connection_with_1007(client: Client, events: Events) -> None:
+    client.send(OP_TEXT, b"\xff\xfe")
+    frame = client.receive()
+    assert (frame.opcode, int.from_bytes(frame.payload[:2], "big")) == (OP_CLOSE, 1007)
     assert events.message == []
