@@ -141,7 +141,7 @@ def conversation_id_for(workspace_id: str, channel_id: str, external_conversatio
 
 def contact_id_for(workspace_id: str, channel_id: str, external_user_id: str) -> str:
     """The contact first created for an identity; merging (C2) later points identities elsewhere."""
-    return "p_" + stable_hash(workspace_id, channel_id, external_user_id)
+    return "p_" + stable_hash("contact", workspace_id, channel_id, external_user_id)
 
 
 def preview(text: str, attachments: list[Attachment] | list[dict], limit: int = 140) -> str:

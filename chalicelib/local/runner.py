@@ -165,6 +165,8 @@ class EmbeddedStack:
         for part in (self.ticker, self.pump):
             if part is not None:
                 part.stop()
+        if self.hub is not None:
+            self.hub.close_all()  # consoles see close code 1001 and $disconnect runs
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -184,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR", str(REPO_ROOT / ".data")))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     ddb_port = int(os.environ["DDB_PORT"]) if os.environ.get("DDB_PORT") else None
     stack = EmbeddedStack(StackConfig(port=args.port, data_dir=args.data_dir, ddb_port=ddb_port,
                                       tick_seconds=float(os.environ.get("TICK_SECONDS", "60"))))
