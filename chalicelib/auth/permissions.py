@@ -34,3 +34,19 @@ def allowed(role: str, action: str) -> bool:
     if action not in ACTIONS:
         raise KeyError(f"undeclared action {action!r}")
     return action in MATRIX.get(role, frozenset())
+
+
+def matrix_markdown() -> str:
+    """docs/PERMISSIONS.md, generated from the table above (a test keeps the file in step)."""
+    lines = [
+        "# Permissions: role × action", "",
+        "Roles as seed 002 names them. Enforced in one place (`chalicelib/api/routing.py`) for every route; every",
+        "route declares its action, and `tests/e2e/test_role_matrix.py` calls every route with every role.",
+        "Source of truth: `chalicelib/auth/permissions.py` (this page is generated from it).", "",
+        "| action | what | " + " | ".join(ROLES) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in ROLES) + " |",
+    ]
+    for action, what in ACTIONS.items():
+        marks = " | ".join("✓" if action in MATRIX[role] else "" for role in ROLES)
+        lines.append(f"| `{action}` | {what} | {marks} |")
+    return "\n".join(lines) + "\n"

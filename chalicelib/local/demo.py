@@ -33,5 +33,17 @@ def seed(d: Deps) -> Demo:
     return Demo(WORKSPACE, telegram, created)
 
 
+def sample_update_json() -> str:
+    """A Telegram update as a customer's first message, with a fresh update_id (the webhook dedupes on it)."""
+    import json
+    import time
+
+    now = int(time.time())
+    return json.dumps({"update_id": now, "message": {
+        "message_id": now % 100000, "date": now, "text": "Здравствуйте! Где мой заказ?",
+        "from": {"id": 5550001, "is_bot": False, "first_name": "Anna", "language_code": "ru"},
+        "chat": {"id": 5550001, "type": "private", "first_name": "Anna"}}}, ensure_ascii=False)
+
+
 def admin_key(d: Deps) -> str:
     return create_api_key(WORKSPACE, "admin", name="make run", now=d.now())

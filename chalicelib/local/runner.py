@@ -203,7 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nZabota is running at {stack.url}/", flush=True)
     print(f"  API:      {stack.url}/api/  (OpenAPI: {stack.url}/api/openapi.json)")
     print(f"  Admin API key for workspace 'demo': {key}")
-    print(f"  Demo Telegram webhook: {stack.url}/api/webhooks/telegram/{demo.TELEGRAM_CHANNEL}")
+    secret = stack.demo.telegram.secrets["webhook_secret"]
+    print("  Write as a Telegram customer of the demo bot:")
+    print(f"    curl -H 'X-Telegram-Bot-Api-Secret-Token: {secret}' -H 'Content-Type: application/json' \\\n"
+          f"      -d '{demo.sample_update_json()}' \\\n      {stack.url}/api/webhooks/telegram/{demo.TELEGRAM_CHANNEL}")
+    print(f"  What the bot sent: {stack.url}/_fake/telegram/_sent")
     print("  Ctrl-C stops everything; data stays in .data/ (make reset wipes it).\n", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

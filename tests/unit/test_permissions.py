@@ -32,3 +32,12 @@ def test_analyst_reads_and_analyses_but_changes_nothing():
 
 def test_every_role_is_in_the_matrix():
     assert set(MATRIX) == set(ROLES)
+
+
+def test_the_permissions_page_matches_the_table():
+    from pathlib import Path
+
+    from chalicelib.auth.permissions import matrix_markdown
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "PERMISSIONS.md"
+    assert page.read_text(encoding="utf-8") == matrix_markdown(), "regenerate docs/PERMISSIONS.md"
