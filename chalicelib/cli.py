@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from chalicelib.auth.keys import create_api_key
@@ -38,6 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     ch.add_argument("--credential", action="append", default=[], metavar="KEY=VALUE")
     ch.add_argument("--no-register", action="store_true", help="do not register the webhook with the provider")
     args = parser.parse_args(argv)
+    if "MAIN_TABLE" not in os.environ:  # a laptop shell: talk to the embedded stack that `make run` started
+        from chalicelib.local import env
+
+        env.apply(env.embedded_environ(port=int(os.environ.get("PORT", "8000")),
+                                       ddb_port=int(os.environ.get("DDB_PORT", "0") or 0)
+                                       or int(os.environ.get("PORT", "8000")) + 1,
+                                       data_dir=os.environ.get("DATA_DIR", ".data")))
     d = deps()
     try:
         if args.command == "migrate":
@@ -60,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     except AppError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 2
+    except Exception as err:  # noqa: BLE001 - a CLI answers with one line, not a traceback
+        from botocore.exceptions import EndpointConnectionError
+
+        if isinstance(err, EndpointConnectionError):
+            print("error: DynamoDB is not reachable; start `make run` first (or set AWS_ENDPOINT_URL_DYNAMODB)",
+                  file=sys.stderr)
+            return 1
+        raise
     return 0
 
 

@@ -18,9 +18,21 @@ WEBHOOK_TYPES = ["application/json", "text/plain", "application/x-www-form-urlen
        summary="A provider's webhook (authenticated by the channel's secret or signature)",
        content_types=WEBHOOK_TYPES, max_body=256 * 1024)
 def post_webhook(ctx: Ctx, kind: str, channel_id: str) -> Response:
+    return _handle(ctx, kind, channel_id)
+
+
+@route(bp, "/webhooks/{kind}/{channel_id}", "GET", permission=PUBLIC, tag="webhooks",
+       summary="A provider's verification handshake (Meta: hub.mode / hub.verify_token / hub.challenge)",
+       query={"hub.mode": {"type": "string"}, "hub.verify_token": {"type": "string"},
+              "hub.challenge": {"type": "string"}})
+def get_webhook(ctx: Ctx, kind: str, channel_id: str) -> Response:
+    return _handle(ctx, kind, channel_id)
+
+
+def _handle(ctx: Ctx, kind: str, channel_id: str) -> Response:
     req = ctx.request
     request = WebhookRequest(
-        method="POST", headers=ctx.headers, query=dict(req.query_params or {}), raw_body=req.raw_body or b"",
+        method=req.method, headers=ctx.headers, query=dict(req.query_params or {}), raw_body=req.raw_body or b"",
         request_id=(req.context or {}).get("requestId", ""), received_at=iso(ctx.deps.now()),
     )
     result = receive_webhook(ctx.deps, kind, channel_id, request)

@@ -32,10 +32,35 @@ class WebhookResult:
 
 @dataclass(frozen=True)
 class ConvRef:
-    """Where to send: the provider's chat, plus thread / business-connection ids where they exist."""
+    """Where to send: the provider's chat, plus thread / business-connection ids where they exist.
+
+    `last_inbound_at` (ISO-8601 UTC, "" if unknown) lets adapters with a reply window (WhatsApp, Meta: 24 h)
+    refuse with `WindowClosed` before calling the provider. `surface` is private | group | comment.
+    """
 
     external_conversation_id: str
     external_thread_id: str = ""
+    last_inbound_at: str = ""
+    surface: str = "private"
+
+
+@dataclass(frozen=True)
+class CommentRef:
+    """A public comment to answer: VK wall comment, Instagram / Facebook comment."""
+
+    external_comment_id: str
+    post_id: str
+    conv: ConvRef
+    author_external_id: str = ""
+
+
+@dataclass(frozen=True)
+class Template:
+    """A provider-approved template (WhatsApp outside the 24-hour window)."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +100,37 @@ class ChannelAdapter(Protocol):
 
     def fetch_media(self, channel: Channel, file_ref: str) -> FetchedMedia: ...
 
-    def register_webhook(self, channel: Channel, url: str) -> None: ...
+    def register_webhook(self, channel: Channel, url: str) -> dict[str, Any] | None:
+        """Register our webhook with the provider where it allows; may return settings to keep on the channel
+        (e.g. VK's confirmation code). Raises ChannelError subclasses."""
+        ...
 
     def check_health(self, channel: Channel) -> dict[str, Any]: ...
+
+
+class CommentsAdapter(Protocol):
+    """Optional: channels with public comments (VK, Instagram, Messenger/Facebook Pages)."""
+
+    def reply_comment(self, channel: Channel, comment: CommentRef, text: str, *, private: bool,
+                      idempotency_key: str) -> SendResult: ...
+
+    def delete_comment(self, channel: Channel, comment: CommentRef) -> None: ...
+
+    def hide_comment(self, channel: Channel, comment: CommentRef, hidden: bool) -> None: ...
+
+
+class ModerationAdapter(Protocol):
+    """Optional: edit / delete our sent messages and block a customer where the provider allows."""
+
+    def edit_text(self, channel: Channel, conv: ConvRef, external_message_id: str, text: str) -> SendResult: ...
+
+    def delete(self, channel: Channel, conv: ConvRef, external_message_id: str) -> None: ...
+
+    def block(self, channel: Channel, conv: ConvRef, external_user_id: str) -> None: ...
+
+
+class TemplateAdapter(Protocol):
+    """Optional: template messages (WhatsApp outside the customer-service window)."""
+
+    def send_template(self, channel: Channel, conv: ConvRef, template: Template, *,
+                      idempotency_key: str) -> SendResult: ...

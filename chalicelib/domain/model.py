@@ -105,6 +105,12 @@ class InboundEvent:
     is_deleted: bool = False
     conversation_title: str = ""
     correlation_id: str = ""
+    # "out": a message the brand sent outside Zabota (VK admin UI, an echo); recorded, never sent again
+    direction: str = "in"
+    # comment: {post_id, parent_comment_id, permalink, private_reply_until}
+    comment: dict[str, Any] = field(default_factory=dict)
+    # status / read: {message_id, state (sent delivered read failed), error_code, error_title}
+    status: dict[str, Any] = field(default_factory=dict)
     schema: int = 1
 
     @property

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from chalicelib.local import fakes
+
 TABLES = {
     "MAIN_TABLE": "zabota-main",
     "IDEMPOTENCY_TABLE": "zabota-idempotency",
@@ -24,7 +26,7 @@ def embedded_environ(*, port: int, ddb_port: int, data_dir: str, host: str = "12
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_ENDPOINT_URL_DYNAMODB": ddb,
         "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": ddb,
-        "TELEGRAM_API_URL": f"{base}/_fake/telegram",
+        **fakes.environ(base),
         "WEBSOCKET_ENDPOINT": f"{base}/_ws",
         "PUBLIC_URL": base,
         "FILES_DIR": os.path.join(data_dir, "files"),

@@ -48,10 +48,14 @@ class EmbeddedStack:
         self.pump: Any = None
         self.ticker: Any = None
         self.hub: Any = None
-        self.fake_telegram: Any = None
+        self.fakes: dict[str, Any] = {}
         self.demo: Any = None
         self._server: Any = None
         self._server_thread: threading.Thread | None = None
+
+    @property
+    def fake_telegram(self) -> Any:
+        return self.fakes["telegram"]
 
     @property
     def url(self) -> str:
@@ -74,7 +78,7 @@ class EmbeddedStack:
         return self
 
     def _wire(self) -> None:
-        from chalicelib.local.fakes.telegram import FakeTelegram
+        from chalicelib.local import fakes
         from chalicelib.local.http import ChaliceGateway, LocalHTTPServer, Response, make_handler, serve_static
         from chalicelib.local.stream_pump import StreamPump
         from chalicelib.local.ticker import Ticker
@@ -89,7 +93,7 @@ class EmbeddedStack:
 
         app = app_module.app
         handlers = app.handler_map
-        self.fake_telegram = FakeTelegram()
+        self.fakes = {name: fakes.build(name) for name in fakes.FAKES}
         cfg = self.config
         self.hub = WebSocketHub(handlers["ws_connect"], handlers["ws_message"], handlers["ws_disconnect"],
                                 domain_name=f"{cfg.host}:{cfg.port}", stage="api", api_id="local")
@@ -114,11 +118,13 @@ class EmbeddedStack:
             status, headers, body = self.hub.handle_management(request.method, request.path, request.body)
             return Response(status, headers, body)
 
-        def fake_route(request: Any) -> Any:
-            path = request.path + (f"?{request.query}" if request.query else "")
-            status, headers, body = self.fake_telegram.handle(request.method, path, dict(request.headers.items()),
-                                                              request.body)
-            return Response(status, headers, body)
+        def fake_route(fake: Any) -> Any:
+            def route(request: Any) -> Any:
+                path = request.path + (f"?{request.query}" if request.query else "")
+                status, headers, body = fake.handle(request.method, path, dict(request.headers.items()), request.body)
+                return Response(status, headers, body)
+
+            return route
 
         frontend = REPO_ROOT / "frontend" / "dist"
         if not (frontend / "index.html").exists():
@@ -128,7 +134,7 @@ class EmbeddedStack:
             ("/_files", file_route),
             ("/_ws", mgmt_route),
             ("/ws", ws_route),
-            ("/_fake/telegram", fake_route),
+            *((f"/_fake/{name}", fake_route(fake)) for name, fake in self.fakes.items()),
             ("/", serve_static(frontend)),
         ]
         self._server = LocalHTTPServer((cfg.host, cfg.port), make_handler(routes, max_body=16 * 1024 * 1024))
@@ -137,8 +143,7 @@ class EmbeddedStack:
         if cfg.seed_demo:
             from chalicelib.local import demo
 
-            self.fake_telegram.add_bot(demo.TELEGRAM_TOKEN, demo.TELEGRAM_BOT)
-            self.demo = demo.seed(d)
+            self.demo = demo.seed(d, self.fakes)
         assert self.ddb is not None
         self.pump = StreamPump(
             handlers["handle_stream"], table_names=[d.settings.main_table], endpoint=self.ddb.endpoint,

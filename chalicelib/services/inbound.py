@@ -23,7 +23,14 @@ def process_inbound(d: Deps, event: InboundEvent) -> None:
     conv_id = conversation_id_for(event.workspace_id, event.channel_id, event.external_conversation_id)
     logger.append_keys(kind=event.channel_kind, channel_id=event.channel_id, conversation_id=conv_id,
                        external_message_id=event.external_message_id)
-    if event.event_type in MESSAGE_EVENTS:
+    if event.event_type in MESSAGE_EVENTS and event.direction == "out":
+        if repo.find_message_id(event.workspace_id, event.channel_id, event.external_conversation_id,
+                                event.external_message_id):
+            return  # the echo of a message we sent ourselves
+        conv = repo.get_conversation(event.workspace_id, conv_id, consistent=True)
+        if conv is not None:  # the brand wrote in the network's own interface: show it in the thread
+            repo.record_inbound_message(event, conv, message_id_for(event), now=now)
+    elif event.event_type in MESSAGE_EVENTS:
         contact_id = repo.ensure_identity(
             event, contact_id_for(event.workspace_id, event.channel_id, event.sender.external_user_id), now=now)
         name = event.sender.display_name or event.sender.username or event.sender.external_user_id
@@ -33,5 +40,7 @@ def process_inbound(d: Deps, event: InboundEvent) -> None:
         repo.apply_inbound_edit(event, conv_id)
     elif event.event_type in ("message_deleted", "comment_deleted"):
         repo.apply_inbound_delete(event, conv_id)
+    elif event.event_type in ("status", "read"):
+        repo.apply_delivery_status(event, conv_id)
     else:
         logger.info("inbound event ignored", extra={"event_type": event.event_type})

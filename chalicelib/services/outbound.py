@@ -12,10 +12,10 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-from chalicelib.channels.base import ConvRef, OutboundMedia
+from chalicelib.channels.base import CommentRef, ConvRef, OutboundMedia, Template
 from chalicelib.domain.greeting import greeting_text
 from chalicelib.domain.model import Attachment, derived_id, iso, parse_iso
-from chalicelib.errors import ChannelError, RateLimited, TransientError
+from chalicelib.errors import ChannelError, NotSupported, RateLimited, TransientError
 from chalicelib.observability import logger
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
@@ -40,7 +40,7 @@ def _call_provider(d: Deps, message: MessageItem, conv: ConversationItem) -> dic
     if channel is None:
         return {"ok": False, "code": "channel_missing", "message": "the channel was removed", "attempts": 0}
     adapter = d.adapters.get(channel.kind)
-    ref = ConvRef(conv.external_conversation_id, conv.external_thread_id)
+    ref = ConvRef(conv.external_conversation_id, conv.external_thread_id, conv.last_inbound_at or "", conv.surface)
     attempt = 0
     while True:
         attempt += 1
@@ -60,6 +60,18 @@ def _call_provider(d: Deps, message: MessageItem, conv: ConversationItem) -> dic
 def _send(d: Deps, adapter: Any, channel: Any, ref: ConvRef, message: MessageItem) -> str:
     reply_to = message.reply_to_external_id or None
     key = message.message_id
+    if message.template:
+        t = plain(message.template)
+        template = Template(t["name"], t.get("language", "ru"), tuple(t.get("parameters", ())))
+        return str(_optional(adapter, "send_template")(channel, ref, template, idempotency_key=key)
+                   .external_message_id)
+    if ref.surface == "comment":
+        comment = plain(message.comment)
+        target = CommentRef(external_comment_id=reply_to or comment.get("comment_id", ""),
+                            post_id=comment.get("post_id") or ref.external_thread_id, conv=ref,
+                            author_external_id=comment.get("author_id", ""))
+        return str(_optional(adapter, "reply_comment")(channel, target, message.text, private=bool(message.private),
+                                                       idempotency_key=key).external_message_id)
     files = [Attachment.from_dict(a) for a in (message.attachments or [])]
     if not files:
         return str(adapter.send_text(channel, ref, message.text, reply_to=reply_to, idempotency_key=key)
@@ -72,6 +84,12 @@ def _send(d: Deps, adapter: Any, channel: Any, ref: ConvRef, message: MessageIte
                                     reply_to=reply_to if index == 0 else None, idempotency_key=f"{key}-{index}")
         first_id = first_id or result.external_message_id
     return first_id
+
+
+def _optional(adapter: Any, method: str) -> Any:
+    if not hasattr(adapter, method):
+        raise NotSupported(f"{adapter.kind} channels cannot do {method.replace('_', ' ')}")
+    return getattr(adapter, method)
 
 
 @lru_cache(maxsize=1)

@@ -177,6 +177,10 @@ class MessageItem(MainItem):
     occurred_at = UnicodeAttribute(null=True)
     sent_at = UnicodeAttribute(null=True)
     correlation_id = UnicodeAttribute(default="")
+    delivery = UnicodeAttribute(null=True)  # provider-reported: sent | delivered | read | failed
+    comment = MapAttribute[str, Any](null=True)  # for comments: post_id, parent_comment_id, permalink, ...
+    private = BooleanAttribute(default=False)  # a private reply to a public comment (Instagram, Facebook)
+    template = MapAttribute[str, Any](null=True)  # WhatsApp template: name, language, parameters
 
 
 class ExternalMessageItem(MainItem):

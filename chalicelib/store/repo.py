@@ -328,13 +328,20 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
     if event.reply_to_external_message_id:
         reply_to_id = find_message_id(ws, event.channel_id, event.external_conversation_id,
                                       event.reply_to_external_message_id)
+    inbound = event.direction != "out"
+    if inbound:
+        origin = "customer" if event.channel_kind != "api" else "api"
+    else:
+        origin = "provider"  # written by the brand in the network's own interface
     message = _typed(
         MessageItem, mpk, msk, workspace_id=ws, message_id=message_id, conversation_id=conv.conversation_id,
-        channel_id=event.channel_id, direction="in", origin="customer" if event.channel_kind != "api" else "api",
-        author_id=conv.contact_id, text=event.text, attachments=[a.__dict__ for a in event.attachments],
-        reply_to_id=reply_to_id, reply_to_external_id=event.reply_to_external_message_id or None,
-        external_message_id=event.external_message_id or None, status="received", occurred_at=event.occurred_at,
-        created_at=event.received_at or iso(now), correlation_id=event.correlation_id,
+        channel_id=event.channel_id, direction="in" if inbound else "out", origin=origin,
+        author_id=conv.contact_id if inbound else event.sender.external_user_id, text=event.text,
+        attachments=[a.__dict__ for a in event.attachments], reply_to_id=reply_to_id,
+        reply_to_external_id=event.reply_to_external_message_id or None,
+        external_message_id=event.external_message_id or None, status="received" if inbound else "sent",
+        occurred_at=event.occurred_at, created_at=event.received_at or iso(now), correlation_id=event.correlation_id,
+        comment=event.comment or None,
     )
     pointer = None
     if event.external_message_id:
@@ -344,20 +351,21 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
                          message_id=message_id)
     at = event.received_at or iso(now)
     for _ in range(retries):
-        status = "new" if conv.status == "closed" else conv.status
+        status = "new" if conv.status == "closed" and inbound else conv.status
         activity = _later(conv.last_activity_at, at)
         actions = [
             ConversationItem.last_activity_at.set(activity),
             ConversationItem.last_message_preview.set(preview(event.text, event.attachments)),
-            ConversationItem.last_message_direction.set("in"),
-            ConversationItem.last_inbound_at.set(at),
-            ConversationItem.first_inbound_at.set(ConversationItem.first_inbound_at | at),
-            ConversationItem.unread_count.add(1),
+            ConversationItem.last_message_direction.set(message.direction),
             ConversationItem.message_count.add(1),
             ConversationItem.status.set(status),
             *_index_actions(conv, ConvIndex(status, conv.assignee_id, activity)),
         ]
-        if conv.status == "closed":
+        if inbound:
+            actions += [ConversationItem.last_inbound_at.set(at),
+                        ConversationItem.first_inbound_at.set(ConversationItem.first_inbound_at | at),
+                        ConversationItem.unread_count.add(1)]
+        if conv.status == "closed" and inbound:
             actions.append(ConversationItem.closed_at.remove())
         try:
             with TransactWrite(connection=_connection()) as tx:
@@ -405,6 +413,34 @@ def apply_inbound_edit(event: InboundEvent, conv_id: str) -> bool:
     except UpdateError as err:
         if _conditional_failed(err):
             return False  # an older or repeated edit
+        raise
+
+
+def apply_delivery_status(event: InboundEvent, conv_id: str) -> bool:
+    """The provider reports delivered / read / failed for one of our messages (WhatsApp, Messenger)."""
+    ws, status = event.workspace_id, event.status
+    msg_id = find_message_id(ws, event.channel_id, event.external_conversation_id, str(status.get("message_id", "")))
+    if msg_id is None:
+        return False
+    order = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
+    state = str(status.get("state", ""))
+    if state not in order:
+        return False
+    pk, sk = keys.message(ws, conv_id, msg_id)
+    actions: list[Any] = [MessageItem.delivery.set(state)]
+    if state == "failed":
+        actions.append(MessageItem.error_code.set(str(status.get("error_code") or "provider_failed")))
+        actions.append(MessageItem.error_message.set(str(status.get("error_title") or "the provider failed it")))
+    lower = [s for s, rank in order.items() if rank < order[state]]
+    condition = MessageItem.pk.exists()
+    if lower:
+        condition &= MessageItem.delivery.does_not_exist() | MessageItem.delivery.is_in(*lower)
+    try:
+        MessageItem(pk, sk).update(actions=actions, condition=condition)
+        return True
+    except UpdateError as err:
+        if _conditional_failed(err):
+            return False  # an older status arriving late never overwrites a newer one
         raise
 
 
