@@ -22,3 +22,24 @@ def build(name: str) -> Any:
 
 def environ(base_url: str) -> dict[str, str]:
     return {var: f"{base_url}/_fake/{name}" for name, (var, _) in FAKES.items()}
+
+
+# --- the customer simulator's contract (embedded mode only) -------------------------------------------------
+#
+# Each fake module may offer two functions so the simulator page can "write as a customer" in that channel:
+#
+#   simulate_customer(channel: Channel, *, user_id: str, name: str, text: str, reply_to: str | None = None)
+#       -> SimulatedRequest  (the provider's native webhook request for that message, signed / authenticated with
+#          the channel's secrets exactly as the provider would)
+#   customer_view(fake, external_conversation_id: str) -> list[dict]
+#       -> what the customer sees from the brand, oldest first: {"text", "attachments": [...], "at", "id"}
+
+
+class SimulatedRequest:
+    """A provider's webhook request: posted by the simulator through the real webhook path."""
+
+    def __init__(self, method: str, query: str, headers: dict[str, str], body: bytes) -> None:
+        self.method = method
+        self.query = query  # "" or "k=v&..." appended to /api/webhooks/<kind>/<channel_id>
+        self.headers = headers
+        self.body = body

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
 import mimetypes
 import re
@@ -673,3 +674,38 @@ class FakeTelegramServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.stop()
+
+
+# --- the customer simulator (see chalicelib/local/fakes/__init__.py) ---------------------------------------------
+
+_sim_update_ids = itertools.count(int(time.time()) * 10)
+
+
+def simulate_customer(channel: Any, *, user_id: str, name: str, text: str, reply_to: str | None = None) -> Any:
+    """The update Telegram would post when a private-chat customer writes to the bot."""
+    from chalicelib.local.fakes import SimulatedRequest
+
+    chat_id = int(user_id) if user_id.lstrip("-").isdigit() else abs(hash(user_id)) % 10**9
+    now = int(time.time())
+    message: Json = {
+        "message_id": next(_sim_update_ids) % 10**9, "date": now, "text": text,
+        "from": {"id": chat_id, "is_bot": False, "first_name": name, "language_code": "ru"},
+        "chat": {"id": chat_id, "type": "private", "first_name": name},
+    }
+    if reply_to:
+        message["reply_to_message"] = {"message_id": int(reply_to), "date": now, "chat": {"id": chat_id,
+                                                                                          "type": "private"}}
+    body = json.dumps({"update_id": next(_sim_update_ids), "message": message}).encode()
+    headers = {"Content-Type": "application/json",
+               "X-Telegram-Bot-Api-Secret-Token": channel.secrets.get("webhook_secret", "")}
+    return SimulatedRequest("POST", "", headers, body)
+
+
+def customer_view(fake: FakeTelegram, external_conversation_id: str) -> list[Json]:
+    """What the customer sees from the bots in that chat, oldest first."""
+    view = []
+    for m in fake.sent(external_conversation_id):
+        view.append({"id": str(m["message_id"]), "text": m.get("text") or m.get("caption") or "",
+                     "attachments": [k for k in ("photo", "document", "voice", "audio", "video") if k in m],
+                     "at": m.get("date")})
+    return view
