@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test test-unit test-integration lint type bench reset fmt clean
+.PHONY: setup run test test-unit test-integration lint type bench reset fmt clean frontend chromium package deploy destroy
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -19,8 +19,22 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-run: setup
+run: setup frontend
 	$(BIN)/python -m chalicelib.local.runner --port $(PORT)
+
+# The console, the simulator and widget.js (frontend/dist), rebuilt only when a source changed.
+FRONTEND_SOURCES := $(shell find frontend/src frontend/static -type f 2>/dev/null) frontend/index.html \
+	frontend/simulator/index.html frontend/vite.config.mts frontend/tsconfig.json
+frontend: frontend/dist/.built
+
+frontend/dist/.built: node_modules/.installed $(FRONTEND_SOURCES)
+	npm run --silent build
+	@touch $@
+
+# The browser tests drive Debian's Chromium (never a downloaded browser); CI runs as root on a clean machine.
+chromium:
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: setup
 	$(BIN)/ruff check .
@@ -28,7 +42,7 @@ lint: setup
 type: setup
 	$(BIN)/mypy
 
-test: setup lint type
+test: setup lint type frontend chromium
 	$(BIN)/pytest -q
 
 test-unit: setup
@@ -39,6 +53,16 @@ test-integration: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+# AWS (docs/DEPLOY.md): `package` needs no credentials; `deploy` and `destroy` use the caller's (STACK=zabota).
+package: $(VENV)/.installed
+	$(BIN)/python -m infra.package --out out
+
+deploy: package frontend
+	infra/deploy.sh deploy
+
+destroy:
+	infra/deploy.sh destroy
 
 fmt: setup
 	$(BIN)/ruff check --fix .

@@ -1,9 +1,11 @@
 """Zabota: the Chalice app. Wiring only: the logger middleware and the blueprints, one per area."""
 
 from aws_lambda_powertools.logging import correlation_paths
-from chalice import Chalice, ConvertToMiddleware
+from chalice import Chalice, ConvertToMiddleware, Rate
 
-from chalicelib.api import admin, channels, conversations, docs, inbound, webhooks
+from chalicelib.api import admin, channels, conversations, docs, inbound, webhooks, widget
+from chalicelib.api import auth as auth_api
+from chalicelib.api import team as team_api
 from chalicelib.events import schedules, stream, websocket
 from chalicelib.observability import logger
 
@@ -16,11 +18,15 @@ app.register_middleware(
 for event_type in ("dynamodb", "scheduled", "websocket"):
     app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)), event_type)
 
-for blueprint in (docs, webhooks, conversations, channels, inbound, admin):
+for blueprint in (docs, webhooks, conversations, channels, inbound, admin, widget):
     app.register_blueprint(blueprint.bp)
-for blueprint in (stream, schedules):
+for blueprint in (auth_api, team_api):  # team and access (docs/TEAM.md)
     app.register_blueprint(blueprint.bp)
-
+# Event handlers live on the app itself: Lambda imports `app` for them, so the middleware above applies
+# (Chalice would point Lambda at a blueprint's own module and skip it; WebSocket handlers need the app anyway).
+handle_stream = app.on_dynamodb_record(stream_arn=stream.STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",
+                                       name="handle_stream")(stream.handle_stream)
+every_minute = app.schedule(Rate(1, unit=Rate.MINUTES), name="every_minute")(schedules.every_minute)
 ws_connect = app.on_ws_connect(name="ws_connect")(websocket.ws_connect)
 ws_message = app.on_ws_message(name="ws_message")(websocket.ws_message)
 ws_disconnect = app.on_ws_disconnect(name="ws_disconnect")(websocket.ws_disconnect)

@@ -74,8 +74,7 @@ def _post(session: requests.Session, channel: harness.Channel, chats: list[int],
           counter: DynamoCallCounter) -> tuple[Counter[str], Counter[str]]:
     counter.take()
     for chat in chats:
-        status, _ = harness.post(session, channel, harness.encode(harness.telegram_update(chat, "calls")))
-        statuses[status] += 1
+        statuses[harness.post(session, channel, harness.encode(harness.telegram_update(chat, "calls"))).status] += 1
     return counter.take()
 
 

@@ -49,7 +49,7 @@ class DynamoCallCounter:
             counter.hook(client)
             return client
 
-        botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+        botocore.session.Session.create_client = create_client
         for obj in gc.get_objects():
             if isinstance(obj, botocore.client.BaseClient):
                 self.hook(obj)
@@ -57,7 +57,7 @@ class DynamoCallCounter:
 
     def uninstall(self) -> None:
         if self._original_create is not None:
-            botocore.session.Session.create_client = self._original_create  # type: ignore[method-assign]
+            botocore.session.Session.create_client = self._original_create
             self._original_create = None
         for key, client in list(self._hooked.items()):
             client.meta.events.unregister(EVENT, unique_id=self._unique_id(key))

@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import secrets
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -39,8 +40,16 @@ def start_stack() -> EmbeddedStack:
     try:
         return stack.start()
     except BaseException:
-        stack.stop()
+        stop_stack(stack)
         raise
+
+
+def stop_stack(stack: EmbeddedStack) -> None:
+    """Stop everything and remove the stack's temporary data directory (stream checkpoints, files)."""
+    try:
+        stack.stop()
+    finally:
+        shutil.rmtree(stack.config.data_dir, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -93,11 +102,31 @@ def encode(update: dict[str, Any]) -> bytes:
     return json.dumps(update).encode()
 
 
-def post(session: requests.Session, channel: Channel, body: bytes) -> tuple[int, float]:
-    """POST one webhook body; returns (HTTP status, seconds). Connection errors count as status 0."""
+@dataclass(frozen=True)
+class Posted:
+    """The outcome of one webhook POST: HTTP status (0: no response), seconds, and the client error if any."""
+
+    status: int
+    seconds: float
+    error: str = ""
+
+
+def post(session: requests.Session, channel: Channel, body: bytes) -> Posted:
+    """POST one webhook body, once (like a provider's delivery attempt; no client retries)."""
     started = time.perf_counter()
     try:
         status = session.post(channel.webhook_url, data=body, headers=channel.headers, timeout=60).status_code
-    except requests.RequestException:
-        status = 0
-    return status, time.perf_counter() - started
+    except requests.RequestException as err:
+        return Posted(0, time.perf_counter() - started, _describe(err))
+    return Posted(status, time.perf_counter() - started)
+
+
+def _describe(err: BaseException) -> str:
+    """The client error and its innermost cause, e.g. `ConnectionError <- RemoteDisconnected: ...`."""
+    inner = err
+    for _ in range(6):
+        nested = inner.__cause__ or next((a for a in inner.args if isinstance(a, BaseException)), None)
+        if nested is None:
+            break
+        inner = nested
+    return f"{type(err).__name__} <- {type(inner).__name__}: {inner}"[:300]

@@ -3,6 +3,7 @@
   migrate                                   create or migrate the tables (idempotent)
   create-workspace --workspace W [--name N] [--language ru|en]
   create-api-key --workspace W --role R [--name N]   prints only the key
+  add-member --workspace W --email E --role R      a user (e.g. the first admin in AWS)
   create-channel --workspace W --kind K --name N [--credential key=value ...] [--no-register]
 """
 
@@ -32,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     key.add_argument("--workspace", required=True)
     key.add_argument("--role", required=True, choices=ROLES)
     key.add_argument("--name", default="cli")
+    member = sub.add_parser("add-member", help="add a user (by e-mail) with a role, e.g. the first admin")
+    member.add_argument("--workspace", required=True)
+    member.add_argument("--email", required=True)
+    member.add_argument("--role", required=True, choices=ROLES)
+    member.add_argument("--name", default="")
     ch = sub.add_parser("create-channel", help="connect a channel")
     ch.add_argument("--workspace", required=True)
     ch.add_argument("--kind", required=True)
@@ -57,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
             print("created" if created else "exists")
         elif args.command == "create-api-key":
             print(create_api_key(args.workspace, args.role, name=args.name, now=d.now()))
+        elif args.command == "add-member":
+            from chalicelib.services.team import ensure_member
+
+            if repo.get_workspace(args.workspace) is None:
+                raise AppError(f"workspace {args.workspace!r} does not exist")
+            found = ensure_member(args.workspace, args.email, args.role, now=d.now(), name=args.name)
+            print(f"{found.user_id} is {found.role} of {args.workspace}")
         elif args.command == "create-channel":
             creds = dict(c.split("=", 1) for c in args.credential)
             if repo.get_workspace(args.workspace) is None:

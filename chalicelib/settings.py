@@ -34,10 +34,30 @@ class Settings:
     send_backoff_seconds: float
     send_max_wait_seconds: float
     max_body_bytes: int
+    secrets_kms_key: str  # KMS key for channel credentials (AWS); empty: a local key file (embedded mode)
+    local_secrets_key_file: str
+    graph_api_url: str  # WhatsApp, Messenger, Instagram (CHANNELS.md §2.4)
+    graph_api_version: str  # without the "v", e.g. 25.0
+    ok_api_url: str  # Odnoklassniki Bot API (CHANNELS.md §5)
+    vk_api_url: str  # VK API methods, `{base}/{method}` (CHANNELS.md §4)
+    vk_api_version: str  # the `v` parameter and the Callback API version, e.g. 5.199
 
     @property
     def embedded(self) -> bool:
         return self.stage == "embedded"
+
+    # team and access (docs/TEAM.md); fields with defaults stay last
+    oidc_providers: str = ""  # OIDC_PROVIDERS: JSON list, e.g. [{"id": "google", "client_id": "...", ...}]
+    oidc_fake_issuer: str = ""  # embedded mode: the built-in fake OpenID provider, offered as "local"
+    mail_from: str = "Zabota <no-reply@zabota.example>"
+    mail_transport: str = ""  # "ses" | "outbox"; empty: the outbox in embedded mode, SES elsewhere
+    session_hours: int = 168
+    login_link_minutes: int = 15
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Secure cookies everywhere except embedded mode on plain http:// (browsers would drop them there)."""
+        return not (self.embedded and self.public_url.startswith("http://"))
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -66,4 +86,17 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         send_backoff_seconds=float(env.get("SEND_BACKOFF_SECONDS", "0.5")),
         send_max_wait_seconds=float(env.get("SEND_MAX_WAIT_SECONDS", "30")),
         max_body_bytes=int(env.get("MAX_BODY_BYTES", str(1024 * 1024))),
+        secrets_kms_key=env.get("SECRETS_KMS_KEY_ARN", ""),
+        local_secrets_key_file=env.get("LOCAL_SECRETS_KEY_FILE", os.path.join(".data", "secrets.key")),
+        oidc_providers=env.get("OIDC_PROVIDERS", ""),
+        oidc_fake_issuer=env.get("OIDC_FAKE_ISSUER", "") if stage == "embedded" else "",
+        mail_from=env.get("MAIL_FROM", "Zabota <no-reply@zabota.example>"),
+        mail_transport=env.get("MAIL_TRANSPORT", ""),
+        session_hours=int(env.get("SESSION_HOURS", "168")),
+        login_link_minutes=int(env.get("LOGIN_LINK_MINUTES", "15")),
+        graph_api_url=env.get("GRAPH_API_URL", "https://graph.facebook.com").rstrip("/"),
+        graph_api_version=env.get("GRAPH_API_VERSION", "25.0").lstrip("v"),
+        ok_api_url=env.get("OK_API_URL", "https://api.ok.ru").rstrip("/"),
+        vk_api_url=env.get("VK_API_URL", "https://api.vk.com/method").rstrip("/"),
+        vk_api_version=env.get("VK_API_VERSION", "5.199"),
     )

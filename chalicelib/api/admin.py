@@ -31,5 +31,11 @@ def list_parked(ctx: Ctx) -> dict[str, Any]:
 def get_me(ctx: Ctx) -> dict[str, Any]:
     p = ctx.principal
     assert p is not None
-    return {"workspace_id": p.workspace_id, "role": p.role, "subject": p.subject, "name": p.name,
-            "permissions": sorted(a for a in ACTIONS if allowed(p.role, a))}
+    me: dict[str, Any] = {"workspace_id": p.workspace_id, "role": p.role, "subject": p.subject, "name": p.name,
+                          "user_id": p.user_id or None, "email": p.email or None, "via": p.via,
+                          "permissions": sorted(a for a in ACTIONS if allowed(p.role, a)), "workspaces": []}
+    if p.user_id:
+        from chalicelib.auth.signin import me as signed_in
+
+        me["workspaces"] = signed_in(p.user_id)["workspaces"]
+    return me

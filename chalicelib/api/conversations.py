@@ -20,7 +20,8 @@ bp = Blueprint(__name__)
 LIST_QUERY = {
     "status": {"enum": list(STATUSES), "default": "new"},
     "channel_id": {"type": "string"}, "assignee": {"type": "string"},
-    "unassigned": {"type": "boolean"}, "tag": {"type": "string"}, "no_tag": {"type": "boolean"},
+    "unassigned": {"type": "boolean"}, "mine": {"type": "boolean", "description": "assigned to me (signed-in users)"},
+    "tag": {"type": "string"}, "no_tag": {"type": "boolean"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25},
     "cursor": {"type": "string", "description": "next_cursor of the previous page"},
 }
@@ -44,10 +45,15 @@ def list_conversations(ctx: Ctx) -> dict[str, Any]:
     status = ctx.query("status", "new") or "new"
     if status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+    assignee = ctx.query("assignee")
+    if _flag(ctx, "mine"):
+        if ctx.principal is None or not ctx.principal.user_id:
+            raise InvalidInput("mine=1 needs a signed-in user; API keys have no conversations of their own")
+        assignee = ctx.principal.user_id
     try:
         page = repo.query_inbox(
             ctx.workspace_id, status=status, limit=_limit(ctx), cursor=ctx.query("cursor"),
-            assignee=ctx.query("assignee"), unassigned=_flag(ctx, "unassigned"),
+            assignee=assignee, unassigned=_flag(ctx, "unassigned"),
             channel_id=ctx.query("channel_id"), tag=ctx.query("tag"), no_tag=_flag(ctx, "no_tag"),
         )
     except ValueError as err:

@@ -33,8 +33,11 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     if spec.request:
         op["requestBody"] = {"required": True, "content": {ct: {"schema": spec.request} for ct in spec.content_types}}
     if spec.permission is not PUBLIC:
-        op["security"] = [{"apiKey": []}]
+        op["security"] = [{"apiKey": []}, {"session": []}]
         op["x-permission"] = spec.permission
+        op["parameters"].append({"$ref": "#/components/parameters/Workspace"})
+        if spec.method != "GET":
+            op["parameters"].append({"$ref": "#/components/parameters/CSRF"})
     else:
         op["security"] = []
     return op
@@ -51,8 +54,19 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
-                                           "description": "python -m chalicelib.cli create-api-key"}},
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer",
+                           "description": "python -m chalicelib.cli create-api-key, or POST /api/api-keys"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "zb_session",
+                            "description": "set by sign-in (e-mail link or OpenID Connect); `__Host-zb_session` "
+                                           "over HTTPS"},
+            },
+            "parameters": {
+                "Workspace": {"name": "X-Workspace", "in": "header", "required": False, "schema": {"type": "string"},
+                              "description": "the workspace (brand) to act in, for users in several"},
+                "CSRF": {"name": "X-CSRF-Token", "in": "header", "required": False, "schema": {"type": "string"},
+                         "description": "required with the session cookie: the value of the zb_csrf cookie"},
+            },
             "schemas": {"Error": schemas.ERROR},
         },
     }

@@ -17,7 +17,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import errors
 from chalicelib.api.http import error_response, internal_error, json_response, status_of
-from chalicelib.auth import keys
+from chalicelib.auth import access, keys
 from chalicelib.auth.permissions import allowed
 from chalicelib.observability import logger
 from chalicelib.services.deps import Deps, deps
@@ -66,8 +66,10 @@ class Ctx:
         return {k.lower(): v for k, v in dict(self.request.headers).items()}
 
 
-def authorize(headers: dict[str, str], permission: str) -> keys.Principal:
-    principal = keys.authenticate_key(keys.bearer(headers))
+def authorize(headers: dict[str, str], permission: str, method: str = "GET") -> keys.Principal:
+    """API key or session cookie (+ CSRF token on writes, membership of `X-Workspace`), then the role × action."""
+    d = deps()
+    principal = access.authenticate(d.settings, headers, method=method, now=d.now())
     if not allowed(principal.role, permission):
         raise errors.Forbidden(f"the {principal.role} role may not do {permission}")
     return principal
@@ -91,7 +93,7 @@ def route(bp: Blueprint, path: str, method: str, *, permission: str | None, summ
                 if req.raw_body and len(req.raw_body) > limit:
                     raise errors.PayloadTooLarge(f"request body is larger than {limit} bytes")
                 headers = {k.lower(): v for k, v in dict(req.headers).items()}
-                principal = authorize(headers, permission) if permission else None
+                principal = authorize(headers, permission, req.method) if permission else None
                 result = fn(Ctx(req, principal, d), **params)
                 return result if isinstance(result, Response) else json_response(result, spec.status)
             except errors.AppError as err:

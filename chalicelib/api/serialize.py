@@ -18,12 +18,13 @@ def conversation_json(c: ConversationItem) -> dict[str, Any]:
         "message_count": int(c.message_count or 0), "first_inbound_at": c.first_inbound_at,
         "first_response_at": c.first_response_at,
         "first_response_seconds": None if c.first_response_seconds is None else int(c.first_response_seconds),
-        "created_at": c.created_at, "closed_at": c.closed_at,
+        "created_at": c.created_at, "closed_at": c.closed_at, "revision": int(c.revision or 0),
     }
 
 
 def attachment_json(att: dict[str, Any], files: FileStore) -> dict[str, Any]:
-    out = {k: att.get(k) for k in ("kind", "mime_type", "file_name", "size_bytes", "duration_s", "width", "height")}
+    out = {k: att.get(k) for k in ("kind", "mime_type", "file_name", "size_bytes", "duration_s", "width", "height",
+                                   "caption")}
     key = att.get("storage_key")
     out["url"] = files.link(key, file_name=att.get("file_name") or "file") if key else None
     out["state"] = "ready" if key else ("failed" if att.get("fetch_error") else "fetching")
@@ -33,7 +34,7 @@ def attachment_json(att: dict[str, Any], files: FileStore) -> dict[str, Any]:
 def message_json(m: MessageItem, files: FileStore) -> dict[str, Any]:
     return {
         "id": m.message_id, "conversation_id": m.conversation_id, "direction": m.direction, "origin": m.origin,
-        "author_id": m.author_id, "text": m.text,
+        "author_id": m.author_id, "text": m.text, "html": m.html,
         "attachments": [attachment_json(a, files) for a in (m.attachments or [])],
         "reply_to": m.reply_to_id, "external_message_id": m.external_message_id, "status": m.status,
         "error": {"code": m.error_code, "message": m.error_message} if m.error_code else None,
@@ -60,6 +61,6 @@ def channel_json(c: ChannelItem, public_url: str) -> dict[str, Any]:
     health = plain(c.health)
     return {
         "id": channel_id, "kind": c.kind, "name": c.name, "enabled": c.enabled, "created_at": c.created_at,
-        "webhook_url": f"{public_url}/api/webhooks/{c.kind}/{channel_id}" if c.kind != "api" else None,
-        "health": health, "has_credentials": bool(c.secrets),
+        "webhook_url": f"{public_url}/api/webhooks/{c.kind}/{channel_id}" if c.kind not in ("api", "widget") else None,
+        "health": health, "has_credentials": bool(c.secrets_sealed or c.secrets), "settings": plain(c.settings),
     }

@@ -16,7 +16,7 @@ WEBHOOK_TYPES = ["application/json", "text/plain", "application/x-www-form-urlen
 
 @route(bp, "/webhooks/{kind}/{channel_id}", "POST", permission=PUBLIC, tag="webhooks",
        summary="A provider's webhook (authenticated by the channel's secret or signature)",
-       content_types=WEBHOOK_TYPES, max_body=256 * 1024)
+       content_types=WEBHOOK_TYPES, max_body=512 * 1024)  # an SES mail over SNS nears 256 KB; SNS never retries 413
 def post_webhook(ctx: Ctx, kind: str, channel_id: str) -> Response:
     return _handle(ctx, kind, channel_id)
 
@@ -34,6 +34,7 @@ def _handle(ctx: Ctx, kind: str, channel_id: str) -> Response:
     request = WebhookRequest(
         method=req.method, headers=ctx.headers, query=dict(req.query_params or {}), raw_body=req.raw_body or b"",
         request_id=(req.context or {}).get("requestId", ""), received_at=iso(ctx.deps.now()),
+        source_ip=((req.context or {}).get("identity") or {}).get("sourceIp") or "",
     )
     result = receive_webhook(ctx.deps, kind, channel_id, request)
     return Response(body=result.body, status_code=result.status, headers={"Content-Type": result.content_type})

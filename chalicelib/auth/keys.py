@@ -16,8 +16,11 @@ from chalicelib.store import repo
 class Principal:
     workspace_id: str
     role: str
-    subject: str  # "key:<id>" now; users come with the team issue
+    subject: str  # "key:<id>" for API keys, "user:<id>" for signed-in users
     name: str = ""
+    user_id: str = ""  # empty for API keys
+    email: str = ""
+    via: str = "key"  # "key" | "session"
 
 
 def key_hash(key: str) -> str:

@@ -15,6 +15,8 @@ ACTIONS = {
     "channels:manage": "connect, change and check channels",
     "workspace:admin": "API keys, members, settings, parked stream records",
     "inbound:write": "create customer messages through the integration API",
+    "conversations:assign": "hand a conversation over to a colleague (with a note) or take it back",
+    "audit:read": "the action log and the review of one operator's dialogs",
 }
 
 _ALL = frozenset(ACTIONS)
@@ -24,7 +26,7 @@ MATRIX: dict[str, frozenset[str]] = {
     # "can view, tag, close without answering, delete comments, block users; cannot answer" (seed 002)
     "moderator": frozenset({"conversations:read", "conversations:manage", "messages:moderate"}),
     "operator": frozenset({"conversations:read", "conversations:reply", "conversations:manage",
-                           "messages:moderate", "inbound:write"}),
+                           "messages:moderate", "inbound:write", "conversations:assign"}),
     "analyst": frozenset({"conversations:read", "analytics:read"}),
     "admin": _ALL,
 }
@@ -42,7 +44,9 @@ def matrix_markdown() -> str:
         "# Permissions: role × action", "",
         "Roles as seed 002 names them. Enforced in one place (`chalicelib/api/routing.py`) for every route; every",
         "route declares its action, and `tests/e2e/test_role_matrix.py` calls every route with every role.",
-        "Source of truth: `chalicelib/auth/permissions.py` (this page is generated from it).", "",
+        "Source of truth: `chalicelib/auth/permissions.py` (this page is generated from it).",
+        "A caller is an API key (one workspace, one role) or a signed-in user, whose role is that of their",
+        "membership in the workspace the request names (`X-Workspace`); see docs/TEAM.md.", "",
         "| action | what | " + " | ".join(ROLES) + " |",
         "| --- | --- | " + " | ".join("---" for _ in ROLES) + " |",
     ]

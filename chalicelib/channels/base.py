@@ -20,6 +20,7 @@ class WebhookRequest:
     raw_body: bytes
     request_id: str = ""
     received_at: str = ""  # ISO-8601 UTC, set by the API layer
+    source_ip: str = ""  # API Gateway's requestContext.identity.sourceIp ("" if unknown)
 
 
 @dataclass

@@ -99,6 +99,7 @@ class InboundEvent:
     reply_to_external_message_id: str = ""
     text: str = ""
     text_format: str = "plain"
+    html: str = ""  # sanitised HTML (e-mail) beside the plain text; shown only in a sandboxed frame
     attachments: list[Attachment] = field(default_factory=list)
     surface: str = "private"
     is_edited: bool = False

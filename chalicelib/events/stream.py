@@ -1,5 +1,8 @@
 """The DynamoDB Streams handler: Powertools batch processing with partial failures.
 
+Registered on the app in `app.py` (not through a Blueprint): Lambda then imports `app`, so the handler runs
+with the app's logger middleware.
+
 Side effects are idempotent (conditional writes; Powertools idempotency around provider calls), because a
 stream checkpoints at the lowest failed record and successful records come back (Powertools batch docs).
 Bad input and permanent errors are logged and skipped so a poison record cannot block the shard.
@@ -8,11 +11,8 @@ Bad input and permanent errors are logged and skipped so a poison record cannot 
 from __future__ import annotations
 
 import os
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from chalice import Blueprint
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import InvalidInput, PermanentError
 from chalicelib.observability import logger
@@ -20,13 +20,20 @@ from chalicelib.services.changes import handle_change
 from chalicelib.services.deps import deps
 from chalicelib.store import repo
 
-bp = Blueprint(__name__)
-
 # Chalice needs an ARN at declaration; infra/ replaces it with the table's real stream (DEPLOY-NOTES §2).
 STREAM_ARN = os.environ.get(
     "MAIN_TABLE_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/zabota-main/stream/placeholder")
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+
+@lru_cache(maxsize=1)
+def _processor() -> Any:
+    """Built on the first batch: Powertools' batch utilities (and asyncio) stay off every other cold start."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def record_handler(record: DynamoDBRecord) -> None:
@@ -44,9 +51,9 @@ def record_handler(record: DynamoDBRecord) -> None:
         logger.warning("record skipped", extra={"code": err.code, "sequence": data.get("SequenceNumber")})
 
 
-@bp.on_dynamodb_record(stream_arn=STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",
-                       name="handle_stream")
 def handle_stream(event: Any) -> dict[str, Any]:
     deps().lambda_context = event.context
-    return process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=processor,
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    return process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=_processor(),
                                     context=event.context)

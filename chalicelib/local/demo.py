@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.auth.keys import create_api_key
 from chalicelib.domain.model import Channel
-from chalicelib.services import channels
+from chalicelib.services import channels, team
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
 
@@ -22,6 +22,7 @@ WORKSPACE = "demo"
 TELEGRAM_CHANNEL = "ch_demo_telegram"
 TELEGRAM_TOKEN = "700000001:demo-token"
 TELEGRAM_BOT = "zabota_demo_bot"
+DEMO_ADMIN = "admin@demo.example"
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,46 @@ class DemoChannel:
     name: str
     credentials: dict[str, str]
     prepare_fake: Callable[[dict[str, Any]], None] = lambda fakes: None
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 DEMO_CHANNELS: list[DemoChannel] = [
     DemoChannel(TELEGRAM_CHANNEL, "telegram", "Telegram demo bot", {"bot_token": TELEGRAM_TOKEN},
                 lambda fakes: fakes["telegram"].add_bot(TELEGRAM_TOKEN, TELEGRAM_BOT)),
+    DemoChannel("ch_demo_email", "email", "Demo shop support",
+                {"from_address": "support@demo-shop.example", "plus_addressing": "true",
+                 "topic_arns": "arn:aws:sns:us-east-1:000000000000:zabota-demo-inbound-mail"}),
+    DemoChannel("ch_demo_ok", "ok", "OK demo group", {"access_token": "tkn1demo-ok-group-token"},
+                lambda fakes: fakes["ok"].add_group("tkn1demo-ok-group-token", "group:57000000000001", "Demo shop")),
+    DemoChannel("ch_demo_widget", "widget", "Site chat", {}, settings={
+        "pre_chat": [
+            {"name": "name", "label": {"ru": "Имя", "en": "Name"}, "required": True},
+            {"name": "email", "label": {"ru": "E-mail", "en": "E-mail"}, "required": False},
+            {"name": "topic", "label": {"ru": "Тема", "en": "Topic"}, "required": True, "options": [
+                {"value": "delivery", "label": {"ru": "Доставка", "en": "Delivery"}},
+                {"value": "payment", "label": {"ru": "Оплата", "en": "Payment"}},
+                {"value": "other", "label": {"ru": "Другое", "en": "Other"}}]},
+        ],
+        "topics": {"delivery": ["delivery"], "payment": ["payment"], "other": []},
+        "operator_name": "Zabota",
+    }),
+    DemoChannel("ch_demo_vk", "vk", "VK demo community", {"access_token": "vk1.a.demo-community-token",
+                                                           "group_id": "100000001"},
+                lambda fakes: fakes["vk"].add_group(100000001, "vk1.a.demo-community-token", "Demo shop")),
+    DemoChannel("ch_demo_whatsapp", "whatsapp", "WhatsApp demo number",
+                {"access_token": "demo-wa-token", "phone_number_id": "106540352242922", "waba_id": "102290129340398",
+                 "app_secret": "demo-meta-app-secret"},
+                lambda fakes: fakes["graph"].add_whatsapp_number("demo-wa-token", "106540352242922",
+                                                                 "102290129340398")),
+    DemoChannel("ch_demo_messenger", "messenger", "Facebook demo Page",
+                {"page_access_token": "demo-page-token", "page_id": "104000000000001",
+                 "app_secret": "demo-meta-app-secret"},
+                lambda fakes: fakes["graph"].add_page("demo-page-token", "104000000000001", "Demo shop")),
+    DemoChannel("ch_demo_instagram", "instagram", "Instagram demo account",
+                {"page_access_token": "demo-ig-page-token", "page_id": "104000000000002",
+                 "ig_user_id": "17841400000000001", "app_secret": "demo-meta-app-secret"},
+                lambda fakes: fakes["graph"].add_page("demo-ig-page-token", "104000000000002", "Demo shop",
+                                                      ig_user_id="17841400000000001", ig_username="demo.shop")),
 ]
 
 
@@ -53,12 +89,14 @@ class Demo:
 def seed(d: Deps, fakes: dict[str, Any]) -> Demo:
     """Idempotent: the second run finds everything in place and changes nothing."""
     created = repo.put_workspace(WORKSPACE, "Demo shop", language="ru", now=d.now())
+    team.ensure_member(WORKSPACE, DEMO_ADMIN, "admin", now=d.now())  # signs in by e-mailed link (the outbox)
     found: dict[str, Channel] = {}
     for spec in DEMO_CHANNELS:
         spec.prepare_fake(fakes)  # fakes live in memory: prepare them on every start
         channel = repo.get_channel(spec.id, cached=False)
         if channel is None:
             channel = channels.create_channel(d, WORKSPACE, spec.kind, spec.name, dict(spec.credentials),
+                                              settings=dict(spec.settings),
                                               channel_id=spec.id)
         found[spec.id] = channel
     return Demo(WORKSPACE, found, created)

@@ -25,6 +25,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 logger = logging.getLogger("zabota.runner")
 
 
+def content_disposition(name: str) -> str:
+    """`inline` with an ASCII fallback and the real (UTF-8) name, RFC 6266: headers must stay latin-1."""
+    from urllib.parse import quote
+
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
 @dataclass
 class StackConfig:
     port: int = 8000
@@ -78,8 +86,9 @@ class EmbeddedStack:
         return self
 
     def _wire(self) -> None:
-        from chalicelib.local import fakes
+        from chalicelib.local import fakes, outbox
         from chalicelib.local.http import ChaliceGateway, LocalHTTPServer, Response, make_handler, serve_static
+        from chalicelib.local.simulator import Simulator
         from chalicelib.local.stream_pump import StreamPump
         from chalicelib.local.ticker import Ticker
         from chalicelib.local.websocket import WebSocketHub
@@ -108,7 +117,7 @@ class EmbeddedStack:
                 return Response.json(403 if err.code != "not_found" else 404, {"error": {"code": err.code,
                                                                                          "message": err.message}})
             return Response(200, {"Content-Type": ctype, "Cache-Control": "private, max-age=300",
-                                  "Content-Disposition": f'inline; filename="{name}"'}, data)
+                                  "Content-Disposition": content_disposition(name)}, data)
 
         def ws_route(request: Any) -> Any:
             self.hub.serve(request.raw)
@@ -135,6 +144,8 @@ class EmbeddedStack:
             ("/_ws", mgmt_route),
             ("/ws", ws_route),
             *((f"/_fake/{name}", fake_route(fake)) for name, fake in self.fakes.items()),
+            ("/_outbox", outbox.route),  # e-mails of embedded mode (sign-in links, invitations)
+            ("/_sim", Simulator(self.url, self.fakes)),  # the customer simulator's backend (/simulator/ page)
             ("/", serve_static(frontend)),
         ]
         self._server = LocalHTTPServer((cfg.host, cfg.port), make_handler(routes, max_body=16 * 1024 * 1024))
@@ -213,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    curl -H 'X-Telegram-Bot-Api-Secret-Token: {secret}' -H 'Content-Type: application/json' \\\n"
           f"      -d '{demo.sample_update_json()}' \\\n      {stack.url}/api/webhooks/telegram/{demo.TELEGRAM_CHANNEL}")
     print(f"  What the bot sent: {stack.url}/_fake/telegram/_sent")
+    _print_sign_in(stack.url)
     print("  Ctrl-C stops everything; data stays in .data/ (make reset wipes it).\n", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -223,6 +235,22 @@ def main(argv: list[str] | None = None) -> int:
     print("stopping…", file=sys.stderr)
     stack.stop()
     return 0
+
+
+def _print_sign_in(url: str) -> None:
+    """E-mails go to the outbox and, from now on, to this terminal; a fresh sign-in link for the demo admin."""
+    from chalicelib.auth import login_links, mail
+    from chalicelib.errors import AppError
+    from chalicelib.local import demo, outbox
+    from chalicelib.services.deps import deps
+
+    print(f"  Sign in as {demo.DEMO_ADMIN} (link below, once, 15 minutes; more at {url}/_outbox)")
+    mail.OUTBOX.listeners.append(outbox.print_to_terminal)
+    d = deps()
+    try:
+        login_links.request_link(d.settings, demo.DEMO_ADMIN, now=d.now())
+    except AppError as err:
+        print(f"  (no new link now: {err.message})")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ conversation INSERT       -> auto-greeting (once)
 message out + pending     -> send through the channel (once per generation)
 message in + provider file -> copy the attachment into our storage
 conversation / message    -> live update to the workspace's consoles
+conversation INSERT       -> round-robin assignment (team settings)
+message / conversation / channel changes by staff -> the action log (services/audit.py)
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from chalicelib.api.serialize import conversation_json, message_json
 from chalicelib.domain.model import InboundEvent
-from chalicelib.services import inbound, media, outbound
+from chalicelib.services import assignment, audit, inbound, media, outbound
 from chalicelib.services.deps import Deps
 from chalicelib.store.models import ConversationItem, InboundItem, MainItem, MessageItem
 
@@ -24,6 +26,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
     elif isinstance(new, ConversationItem):
         if event_name == "INSERT":
             outbound.greet(d, new)
+            assignment.distribute(d, new)  # round-robin, when the workspace turned it on
         push(d, new.workspace_id or "", {"type": "conversation.updated", "conversation": conversation_json(new)})
     elif isinstance(new, MessageItem):
         previous = old if isinstance(old, MessageItem) else None
@@ -34,6 +37,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         kind = "message.new" if event_name == "INSERT" else "message.updated"
         push(d, new.workspace_id or "", {"type": kind, "conversation_id": new.conversation_id,
                                          "message": message_json(new, d.files)})
+    audit.record_change(d, event_name, new, old)  # the action log: operator changes, exactly once
 
 
 def push(d: Deps, workspace_id: str, payload: dict[str, Any]) -> None:

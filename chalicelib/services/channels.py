@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.channels.registry import KINDS, WEBHOOK_KINDS
@@ -12,7 +13,52 @@ from chalicelib.observability import logger
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
 
-REQUIRED_CREDENTIALS = {"telegram": ("bot_token",), "api": ()}
+REQUIRED_CREDENTIALS = {
+    "telegram": ("bot_token",), "api": (),
+    "whatsapp": ("access_token", "phone_number_id", "waba_id", "app_secret"),
+    "messenger": ("page_access_token", "page_id", "app_secret"),
+    "instagram": ("page_access_token", "ig_user_id", "app_secret"),
+    "ok": ("access_token",), "widget": (),
+    "email": ("from_address", "topic_arns"),
+    "vk": ("access_token", "group_id"),
+}
+
+
+PASTED_VERIFY_TOKEN = frozenset({"whatsapp", "messenger", "instagram"})  # Meta: the admin pastes URL + token
+
+
+def setup_for_admin(d: Deps, channel: Channel) -> dict[str, Any]:
+    if channel.kind == "widget":
+        return {"embed": f'<script src="{d.settings.public_url}/widget.js" data-channel="{channel.id}" async></script>'}
+    if channel.kind == "api":
+        return {"inbound_api": f"{d.settings.public_url}/api/inbound"}
+    setup: dict[str, Any] = {"webhook_url": webhook_url(d, channel)}
+    if channel.kind in PASTED_VERIFY_TOKEN:
+        setup["verify_token"] = channel.secrets["webhook_secret"]
+    return setup
+
+
+SETTINGS_LIMIT = 20_000  # characters of JSON: pre-chat forms, topics, origins, sender addresses
+
+
+def parse_settings(value: Any) -> dict[str, Any]:
+    """Non-secret channel settings (e-mail from_address, widget pre_chat / topics / allowed_origins, ...)."""
+    import json
+
+    if not isinstance(value, dict):
+        raise InvalidInput("settings must be an object")
+    if len(json.dumps(value)) > SETTINGS_LIMIT:
+        raise InvalidInput(f"settings are limited to {SETTINGS_LIMIT} characters of JSON")
+    return value
+
+
+def update_settings(d: Deps, workspace_id: str, channel_id: str, changes: Any) -> Channel:
+    channel = repo.get_channel(channel_id, cached=False)
+    if channel is None or channel.workspace_id != workspace_id:
+        raise NotFound(f"channel {channel_id} not found")
+    merged = {k: v for k, v in {**channel.settings, **parse_settings(changes)}.items() if v is not None}
+    repo.set_channel_settings(channel_id, merged)
+    return replace(channel, settings=merged)
 
 
 def webhook_url(d: Deps, channel: Channel) -> str:
@@ -20,7 +66,8 @@ def webhook_url(d: Deps, channel: Channel) -> str:
 
 
 def create_channel(d: Deps, workspace_id: str, kind: str, name: str, credentials: dict[str, Any], *,
-                   channel_id: str | None = None, register: bool = True) -> Channel:
+                   channel_id: str | None = None, register: bool = True,
+                   settings: dict[str, Any] | None = None) -> Channel:
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
@@ -32,12 +79,15 @@ def create_channel(d: Deps, workspace_id: str, kind: str, name: str, credentials
         raise InvalidInput(f"missing credentials: {', '.join(missing)}")
     channel = Channel(
         id=channel_id or f"ch_{secrets.token_hex(6)}", workspace_id=workspace_id, kind=kind, name=name.strip(),
-        secrets={**credentials, "webhook_secret": secrets.token_urlsafe(32)}, settings={},
+        secrets={**credentials, "webhook_secret": secrets.token_urlsafe(32)}, settings=parse_settings(settings or {}),
     )
     repo.put_channel(channel, now=d.now())
     if register and kind in WEBHOOK_KINDS:
         try:
-            d.adapters.get(kind).register_webhook(channel, webhook_url(d, channel))
+            kept = d.adapters.get(kind).register_webhook(channel, webhook_url(d, channel))
+            if kept:  # e.g. VK's confirmation code and callback server id
+                channel = replace(channel, settings={**channel.settings, **kept})
+                repo.set_channel_settings(channel.id, channel.settings)
             repo.set_channel_health(channel.id, {"ok": True, "checked_at": iso(d.now()), "webhook": "registered"})
         except ChannelError as err:
             logger.warning("webhook registration failed", extra={"channel_id": channel.id, "code": err.code})

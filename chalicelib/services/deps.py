@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib.channels.registry import Adapters
 from chalicelib.domain.model import utcnow
 from chalicelib.settings import Settings, load
-from chalicelib.store import models
+from chalicelib.store import models, secrets
 from chalicelib.store.files import FileStore, LocalFileStore, S3FileStore
 
 
@@ -54,6 +54,7 @@ def deps() -> Deps:
     if _current is None:
         settings = load()
         models.configure(settings)
+        secrets.configure(settings)
         _current = Deps(settings)
     return _current
 
@@ -64,3 +65,4 @@ def override(value: Deps | None) -> None:
     _current = value
     if value is not None:
         models.configure(value.settings)
+        secrets.configure(value.settings)

@@ -6,7 +6,11 @@ changes nothing twice.
 
 from __future__ import annotations
 
-from chalicelib.domain.model import InboundEvent, contact_id_for, conversation_id_for, derived_id, parse_iso
+from collections.abc import Callable
+from typing import cast
+
+from chalicelib.domain.model import InboundEvent, Sender, contact_id_for, conversation_id_for, derived_id, parse_iso
+from chalicelib.errors import ChannelError
 from chalicelib.observability import logger
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
@@ -16,6 +20,28 @@ MESSAGE_EVENTS = ("message", "comment")
 
 def message_id_for(event: InboundEvent) -> str:
     return derived_id("m", parse_iso(event.received_at), event.dedupe_key)
+
+
+def _profile_lookup(d: Deps, event: InboundEvent) -> Callable[[], Sender | None] | None:
+    """Providers whose events carry no names (VK) offer `lookup_sender`; asked once per new customer."""
+    if event.sender.display_name or event.direction == "out":
+        return None
+    adapter = d.adapters.get(event.channel_kind)
+    lookup = getattr(adapter, "lookup_sender", None)
+    if lookup is None:
+        return None
+
+    def enrich() -> Sender | None:
+        channel = repo.get_channel(event.channel_id)
+        if channel is None:
+            return None
+        try:
+            return cast(Sender, lookup(channel, event.sender.external_user_id))
+        except ChannelError as err:
+            logger.info("profile lookup failed", extra={"code": err.code})
+            return None
+
+    return enrich
 
 
 def process_inbound(d: Deps, event: InboundEvent) -> None:
@@ -31,9 +57,9 @@ def process_inbound(d: Deps, event: InboundEvent) -> None:
         if conv is not None:  # the brand wrote in the network's own interface: show it in the thread
             repo.record_inbound_message(event, conv, message_id_for(event), now=now)
     elif event.event_type in MESSAGE_EVENTS:
-        contact_id = repo.ensure_identity(
-            event, contact_id_for(event.workspace_id, event.channel_id, event.sender.external_user_id), now=now)
-        name = event.sender.display_name or event.sender.username or event.sender.external_user_id
+        contact_id, name = repo.ensure_identity(
+            event, contact_id_for(event.workspace_id, event.channel_id, event.sender.external_user_id), now=now,
+            enrich=_profile_lookup(d, event))
         conv = repo.ensure_conversation(event, conv_id, contact_id, name, now=now)
         repo.record_inbound_message(event, conv, message_id_for(event), now=now)
     elif event.event_type in ("message_edited", "comment_edited"):

@@ -76,10 +76,16 @@ def _send(d: Deps, adapter: Any, channel: Any, ref: ConvRef, message: MessageIte
     if not files:
         return str(adapter.send_text(channel, ref, message.text, reply_to=reply_to, idempotency_key=key)
                    .external_message_id)
-    first_id = ""
-    for index, att in enumerate(files):
+    medias = []
+    for att in files:
         data, ctype = d.files.get(att.storage_key)
-        media = OutboundMedia(kind=att.kind, file_name=att.file_name, mime_type=att.mime_type or ctype, data=data)
+        medias.append(OutboundMedia(kind=att.kind, file_name=att.file_name, mime_type=att.mime_type or ctype,
+                                    data=data))
+    if hasattr(adapter, "send_bundle"):  # one e-mail carries every attachment
+        return str(adapter.send_bundle(channel, ref, message.text, medias, reply_to=reply_to, idempotency_key=key)
+                   .external_message_id)
+    first_id = ""
+    for index, media in enumerate(medias):
         result = adapter.send_media(channel, ref, media, caption=message.text if index == 0 else None,
                                     reply_to=reply_to if index == 0 else None, idempotency_key=f"{key}-{index}")
         first_id = first_id or result.external_message_id
@@ -132,8 +138,8 @@ def deliver(d: Deps, message: MessageItem) -> None:
 
 def greet(d: Deps, conv: ConversationItem) -> bool:
     """The workspace's auto-greeting for a new conversation, written exactly once (E1)."""
-    if conv.channel_kind not in GREETING_KINDS:
-        return False
+    if conv.channel_kind not in GREETING_KINDS or conv.surface == "comment" or conv.automated:
+        return False  # a public comment is not greeted: there is no private chat to greet in
     workspace = repo.get_workspace(conv.workspace_id or "")
     if workspace is None or not workspace.greeting_enabled:
         return False

@@ -11,10 +11,11 @@ from typing import Any
 from chalicelib.auth.keys import Principal
 from chalicelib.domain.model import STATUSES, iso, new_id
 from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.services import assignment
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
 from chalicelib.store.files import safe_name
-from chalicelib.store.models import ConversationItem, MessageItem
+from chalicelib.store.models import ConversationItem, MessageItem, plain
 
 MAX_TEXT = 10_000
 MAX_TAGS = 20
@@ -26,6 +27,24 @@ class ReplyRequest:
     text: str
     reply_to: str | None
     upload_ids: tuple[str, ...]
+    private: bool = False  # answer a public comment privately (Instagram, Facebook)
+    template: dict[str, Any] | None = None  # WhatsApp outside the 24-hour window
+    last_seen_message_id: str | None = None  # 409 colleague_replied if a colleague answered after it...
+    force: bool = False  # ...unless the operator sends anyway
+
+
+def _parse_template(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"].strip():
+        raise InvalidInput("template must be an object with a name (and language, parameters)")
+    params = value.get("parameters", [])
+    if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+        raise InvalidInput("template parameters must be a list of strings")
+    language = value.get("language", "ru")
+    if not isinstance(language, str):
+        raise InvalidInput("template language must be a string such as ru or en_US")
+    return {"name": value["name"].strip(), "language": language, "parameters": params}
 
 
 def parse_reply(body: dict[str, Any]) -> ReplyRequest:
@@ -35,12 +54,17 @@ def parse_reply(body: dict[str, Any]) -> ReplyRequest:
     uploads = body.get("attachments", [])
     if not isinstance(uploads, list) or not all(isinstance(u, str) for u in uploads) or len(uploads) > 10:
         raise InvalidInput("attachments must be a list of at most 10 upload ids")
-    if not text.strip() and not uploads:
-        raise InvalidInput("a reply needs text or an attachment")
+    template = _parse_template(body.get("template"))
+    if not text.strip() and not uploads and template is None:
+        raise InvalidInput("a reply needs text, an attachment or a template")
     reply_to = body.get("reply_to")
     if reply_to is not None and not isinstance(reply_to, str):
         raise InvalidInput("reply_to must be a message id")
-    return ReplyRequest(text.strip(), reply_to or None, tuple(uploads))
+    private = body.get("private", False)
+    if not isinstance(private, bool):
+        raise InvalidInput("private must be true or false")
+    return ReplyRequest(text.strip(), reply_to or None, tuple(uploads), private, template,
+                        *assignment.parse_seen(body))
 
 
 def _kind_of(mime: str) -> str:
@@ -96,17 +120,24 @@ def _attachments(d: Deps, ws: str, upload_ids: tuple[str, ...]) -> list[dict[str
 def send_reply(d: Deps, principal: Principal, conv_id: str, req: ReplyRequest) -> MessageItem:
     ws = principal.workspace_id
     conv = repo.require_conversation(ws, conv_id)
-    reply_to_external = None
+    assignment.check_colleague_replied(ws, conv_id, principal, req.last_seen_message_id, req.force)
+    conv = assignment.auto_assign_on_reply(d, principal, conv)
+    quoted = None
     if req.reply_to:
         quoted = repo.get_message(ws, conv_id, req.reply_to)
         if quoted is None:
             raise InvalidInput(f"message {req.reply_to} is not in this conversation")
-        reply_to_external = quoted.external_message_id
+    elif conv.surface == "comment":  # a comment is always an answer to one: the customer's latest
+        quoted = repo.latest_inbound_message(ws, conv_id)
+    reply_to_external = quoted.external_message_id if quoted else None
+    comment = plain(quoted.comment) if quoted is not None else {}
     now = d.now()
     message = repo.new_message(
         ws, conv_id, new_id("m", now), channel_id=conv.channel_id, direction="out", origin="operator",
         author_id=principal.subject, text=req.text, attachments=_attachments(d, ws, req.upload_ids),
-        reply_to_id=req.reply_to, reply_to_external_id=reply_to_external, status="pending", created_at=iso(now),
+        reply_to_id=quoted.message_id if quoted else None, reply_to_external_id=reply_to_external,
+        status="pending", created_at=iso(now), private=req.private, template=req.template,
+        comment=comment or None,
     )
     return repo.add_outbound_message(conv, message, now=now, counts_as_response=True)
 
@@ -150,6 +181,8 @@ def update_conversation(d: Deps, principal: Principal, conv_id: str, body: dict[
             actions.append(ConversationItem.tags.set(tags))
         if status == "closed" and conv.status != "closed":
             actions.append(ConversationItem.closed_at.set(now))
+        if actions or (status and status != conv.status):  # who changed it: the action log reads this
+            actions += [ConversationItem.changed_by.set(principal.subject), ConversationItem.changed_at.set(now)]
         return actions
 
     return repo.change_conversation(principal.workspace_id, conv_id, mutate,

@@ -82,3 +82,93 @@ def workspace_of_pk(pk: str) -> str | None:
     if pk.startswith("WS#"):
         return pk.split("#", 2)[1]
     return None
+
+
+# --- team and access (users are not workspace data; what they do inside a workspace is) -------------------
+
+
+def user(user_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", "USER"
+
+
+def email(address: str) -> tuple[str, str]:
+    return f"EMAIL#{address}", "EMAIL"
+
+
+def member(ws: str, user_id: str) -> tuple[str, str]:
+    return f"WS#{ws}#MEMBER#{user_id}", "MEMBER"
+
+
+def members_of(ws: str) -> str:
+    return f"WS#{ws}#MEMBERS"
+
+
+def workspaces_of(user_id: str) -> str:
+    return f"USER#{user_id}#WORKSPACES"
+
+
+def session(session_hash: str) -> tuple[str, str]:
+    return f"SESSION#{session_hash}", "SESSION"
+
+
+def sessions_of(user_id: str) -> str:
+    return f"USER#{user_id}#SESSIONS"
+
+
+def login_token(token_hash: str) -> tuple[str, str]:
+    return f"LOGIN#{token_hash}", "LOGIN"
+
+
+def login_rate(address_hash: str, window: str) -> tuple[str, str]:
+    return f"LOGINRATE#{address_hash}#{window}", "LOGINRATE"
+
+
+def invite(ws: str, invite_id: str) -> tuple[str, str]:
+    return f"WS#{ws}#INVITE#{invite_id}", "INVITE"
+
+
+def invites_of(ws: str) -> str:
+    return f"WS#{ws}#INVITES"
+
+
+def oidc_state(state_hash: str) -> tuple[str, str]:
+    return f"OIDC#{state_hash}", "OIDC"
+
+
+def audit(ws: str) -> str:
+    return f"WS#{ws}#AUDIT"
+
+
+def audit_by_actor(ws: str, actor: str) -> str:
+    return f"WS#{ws}#AUDIT#ACTOR#{actor}"
+
+
+def audit_by_conversation(ws: str, conv_id: str) -> str:
+    return f"WS#{ws}#AUDIT#CONV#{conv_id}"
+
+
+def presence(ws: str) -> str:
+    return f"WS#{ws}#PRESENCE"
+
+
+def team_settings(ws: str) -> tuple[str, str]:
+    return f"WS#{ws}", "TEAM"
+
+
+# --- site-chat widget: visitors hold their own tokens, never API keys ----------------------------------
+
+
+def visitor(ws: str, token_hash: str) -> tuple[str, str]:
+    return f"WS#{ws}#VISITOR#{token_hash}", "VISITOR"
+
+
+def widget_ticket(ws: str, ticket_hash: str) -> tuple[str, str]:
+    return f"WS#{ws}#WSTICKET#{ticket_hash}", "WSTICKET"
+
+
+def rate_window(ws: str, scope: str, subject: str, window: int) -> tuple[str, str]:
+    return f"WS#{ws}#RATE#{scope}#{subject}#{window}", "RATE"
+
+
+def widget_seq(ws: str, conv_id: str) -> tuple[str, str]:
+    return f"WS#{ws}#WIDGETSEQ#{conv_id}", "WIDGETSEQ"

@@ -104,7 +104,8 @@ class ChannelItem(MainItem):
     kind = UnicodeAttribute()
     name = UnicodeAttribute()
     enabled = BooleanAttribute(default=True)
-    secrets = MapAttribute[str, Any](default=dict)  # never returned by the API
+    secrets = MapAttribute[str, Any](null=True)  # legacy plain credentials: read once, sealed on the next write
+    secrets_sealed = UnicodeAttribute(null=True)  # credentials, envelope-encrypted (store/secrets.py)
     settings = MapAttribute[str, Any](default=dict)
     health = MapAttribute[str, Any](default=dict)
 
@@ -152,6 +153,12 @@ class ConversationItem(MainItem):
     unread_count = NumberAttribute(default=0)
     message_count = NumberAttribute(default=0)
     closed_at = UnicodeAttribute(null=True)
+    automated = BooleanAttribute(default=False)  # opened by a bot / auto-reply: never auto-greeted (no loops)
+    revision = NumberAttribute(default=0)  # +1 on every change: consoles keep the newest of racing copies
+    # who made the last operator change (status, tags, assignee) and when: the action log derives from these
+    changed_by = UnicodeAttribute(null=True)  # "user:<id>" | "key:<id>" | "system:<what>"
+    changed_at = UnicodeAttribute(null=True)
+    change_note = UnicodeAttribute(null=True)  # e.g. the hand-over note
 
 
 class MessageItem(MainItem):
@@ -162,6 +169,7 @@ class MessageItem(MainItem):
     origin = UnicodeAttribute(default="customer")  # customer | operator | greeting | api
     author_id = UnicodeAttribute(default="")
     text = UnicodeAttribute(default="")
+    html = UnicodeAttribute(null=True)  # sanitised HTML of an e-mail, beside the text
     attachments = JSONAttribute(default=list)  # list of Attachment dicts
     reply_to_id = UnicodeAttribute(null=True)  # ours
     reply_to_external_id = UnicodeAttribute(null=True)  # the provider's
@@ -242,14 +250,169 @@ class ConnectionItem(Model):
     by_workspace = ConnectionsByWorkspace()
 
 
+class UserItem(MainItem):
+    """A person who signs in: no password, only e-mailed links and OpenID Connect. Found by e-mail via EmailItem."""
+
+    user_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute(default="")
+    last_login_at = UnicodeAttribute(null=True)
+
+
+class EmailItem(MainItem):
+    """A normalised e-mail address -> its user (one user per address)."""
+
+    user_id = UnicodeAttribute()
+
+
+class MemberItem(MainItem):
+    """A user in a workspace: role, capacity, notification settings (gsi1: the workspace's members; gsi2: the
+    user's workspaces)."""
+
+    user_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute(default="")
+    role = UnicodeAttribute()
+    capacity = NumberAttribute(null=True)  # open conversations round-robin may give them; None: workspace default
+    notifications = MapAttribute[str, Any](default=dict)  # event -> ["console", "email"]
+    last_assigned_at = UnicodeAttribute(null=True)
+
+
+class SessionItem(MainItem):
+    """A signed-in browser: the cookie holds a random id, the key its SHA-256. Deleting the item signs it out."""
+
+    user_id = UnicodeAttribute()
+    csrf_hash = UnicodeAttribute()
+    valid_until = UnicodeAttribute()
+    via = UnicodeAttribute(default="")  # "link" | "invite" | "oidc:<provider>"
+
+
+class LoginTokenItem(MainItem):
+    """A one-time e-mailed sign-in link, stored hashed; `used_at` makes it single use."""
+
+    user_id = UnicodeAttribute()
+    valid_until = UnicodeAttribute()
+    next_path = UnicodeAttribute(default="/")
+    used_at = UnicodeAttribute(null=True)
+
+
+class LoginRateItem(MainItem):
+    """How many sign-in links one address got in a window (a mailbox is not flooded)."""
+
+    sent = NumberAttribute(default=0)
+
+
+class InviteItem(MainItem):
+    """An invitation by e-mail to a workspace with a role; single use, expires."""
+
+    invite_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    role = UnicodeAttribute()
+    token_hash = UnicodeAttribute()
+    invited_by = UnicodeAttribute(default="")
+    valid_until = UnicodeAttribute()
+    status = UnicodeAttribute(default="pending")  # pending | accepted | revoked
+    accepted_by = UnicodeAttribute(null=True)
+    accepted_at = UnicodeAttribute(null=True)
+
+
+class OidcStateItem(MainItem):
+    """One OpenID Connect sign-in under way: state (hashed key), nonce, PKCE verifier, where to go after."""
+
+    provider = UnicodeAttribute()
+    nonce = UnicodeAttribute()
+    code_verifier = UnicodeAttribute()
+    next_path = UnicodeAttribute(default="/")
+
+
+class AuditItem(MainItem):
+    """One entry of the action log: who, when, what, before and after (gsi1 by actor, gsi2 by conversation)."""
+
+    audit_id = UnicodeAttribute()
+    at = UnicodeAttribute()
+    actor = UnicodeAttribute()  # "user:<id>" | "key:<id>" | "system:<what>"
+    action = UnicodeAttribute()
+    target_type = UnicodeAttribute()
+    target_id = UnicodeAttribute()
+    conversation_id = UnicodeAttribute(null=True)
+    before = JSONAttribute(null=True)
+    after = JSONAttribute(null=True)
+    note = UnicodeAttribute(default="")
+
+
+class PresenceItem(MainItem):
+    """An operator's presence from WebSocket heartbeats: online / away, and the conversation they look at."""
+
+    user_id = UnicodeAttribute()
+    state = UnicodeAttribute(default="online")  # online | away | offline
+    last_seen_at = UnicodeAttribute()
+    viewing = UnicodeAttribute(null=True)
+    typing_at = UnicodeAttribute(null=True)
+
+
+class TeamSettingsItem(MainItem):
+    """Workspace settings of the team: round-robin distribution and the default capacity."""
+
+    round_robin = BooleanAttribute(default=False)
+    default_capacity = NumberAttribute(default=5)
+
+
+class VisitorItem(MainItem):
+    """A site-chat (widget) visitor, keyed by the SHA-256 of their token; expires after 90 days idle."""
+
+    visitor_id = UnicodeAttribute()
+    channel_id = UnicodeAttribute()
+    conversation_id = UnicodeAttribute()
+    external_conversation_id = UnicodeAttribute()
+    name = UnicodeAttribute(default="")
+    email = UnicodeAttribute(default="")
+    phone = UnicodeAttribute(default="")
+    language = UnicodeAttribute(default="")
+    topic = UnicodeAttribute(default="")
+    tags = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    pre_chat = MapAttribute[str, Any](default=dict)  # the form as validated (custom fields included)
+    page = MapAttribute[str, Any](default=dict)  # url, lang
+    last_seen_at = UnicodeAttribute()
+    started = BooleanAttribute(default=False)  # the conversation exists with its routing tags
+    revoked = BooleanAttribute(default=False)
+
+
+class WidgetTicketItem(MainItem):
+    """A visitor's one-time WebSocket ticket (browsers cannot set headers on a WebSocket)."""
+
+    visitor_id = UnicodeAttribute()
+    channel_id = UnicodeAttribute()
+    conversation_id = UnicodeAttribute()
+    used_at = UnicodeAttribute(null=True)
+
+
+class RateWindowItem(MainItem):
+    """Requests counted in one fixed window of one of our own rate limits; TTL removes past windows."""
+
+    hits = NumberAttribute(default=0, attr_name="count")  # not `count`: that would hide Model.count()
+
+
+class WidgetSeqItem(MainItem):
+    """The last `seq` pushed to a widget conversation's visitor sockets (the widget detects gaps with it)."""
+
+    seq = NumberAttribute(default=0)
+
+
 MAIN_MODELS: tuple[type[MainItem], ...] = (
     WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
     ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
+    UserItem, EmailItem, MemberItem, SessionItem, LoginTokenItem, LoginRateItem, InviteItem, OidcStateItem,
+    AuditItem, PresenceItem, TeamSettingsItem,
+    VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
     ConversationItem: "conversation", MessageItem: "message", ExternalMessageItem: "extmsg",
     InboundItem: "inbound", ApiKeyItem: "apikey", TimerItem: "timer", ParkedItem: "parked",
+    UserItem: "user", EmailItem: "email", MemberItem: "member", SessionItem: "session", LoginTokenItem: "login",
+    LoginRateItem: "loginrate", InviteItem: "invite", OidcStateItem: "oidcstate", AuditItem: "audit",
+    PresenceItem: "presence", TeamSettingsItem: "teamsettings",
+    VisitorItem: "visitor", WidgetTicketItem: "wsticket", RateWindowItem: "ratewindow", WidgetSeqItem: "widgetseq",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

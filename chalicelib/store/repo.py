@@ -18,7 +18,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, Upda
 from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.model import Channel, InboundEvent, iso, parse_iso, preview
+from chalicelib.domain.model import Channel, InboundEvent, Sender, iso, parse_iso, preview
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import keys
 from chalicelib.store.models import (
@@ -38,6 +38,7 @@ from chalicelib.store.models import (
     WorkspaceItem,
     plain,
 )
+from chalicelib.store.secrets import box as secret_box
 
 DEDUPE_TTL = timedelta(days=8)  # WhatsApp retries for 7 days (CHANNELS.md §2.1)
 RAW_LIMIT = 64 * 1024
@@ -92,9 +93,15 @@ _channel_cache: dict[str, tuple[float, Channel]] = {}
 def _to_channel(item: ChannelItem) -> Channel:
     return Channel(
         id=item.pk.removeprefix("CH#"), workspace_id=item.workspace_id or "", kind=item.kind, name=item.name,
-        secrets=plain(item.secrets), settings=plain(item.settings),
+        secrets=_open_secrets(item), settings=plain(item.settings),
         enabled=item.enabled,
     )
+
+
+def _open_secrets(item: ChannelItem) -> dict[str, str]:
+    if item.secrets_sealed:
+        return secret_box().open(item.secrets_sealed, context=item.pk)
+    return {k: str(v) for k, v in plain(item.secrets).items()}
 
 
 def get_channel(channel_id: str, *, cached: bool = True) -> Channel | None:
@@ -119,7 +126,8 @@ def put_channel(channel: Channel, *, now: datetime) -> None:
     pk, sk = keys.channel(channel.id)
     item = _typed(
         ChannelItem, pk, sk, workspace_id=channel.workspace_id, kind=channel.kind, name=channel.name,
-        enabled=channel.enabled, secrets=channel.secrets, settings=channel.settings, created_at=iso(now),
+        enabled=channel.enabled, secrets_sealed=secret_box().seal(channel.secrets, context=pk),
+        settings=channel.settings, created_at=iso(now),
         gsi1pk=keys.channels_of(channel.workspace_id), gsi1sk=f"{iso(now)}#{channel.id}",
     )
     item.save()
@@ -128,6 +136,12 @@ def put_channel(channel: Channel, *, now: datetime) -> None:
 
 def list_channels(ws: str) -> list[ChannelItem]:
     return list(ChannelItem.gsi1.query(keys.channels_of(ws)))
+
+
+def set_channel_settings(channel_id: str, settings: dict[str, Any]) -> None:
+    pk, sk = keys.channel(channel_id)
+    ChannelItem(pk, sk).update(actions=[ChannelItem.settings.set(settings)])
+    _channel_cache.pop(channel_id, None)
 
 
 def set_channel_health(channel_id: str, health: dict[str, Any]) -> None:
@@ -160,14 +174,22 @@ def put_inbound(event: InboundEvent, raw: str | None, *, now: datetime) -> bool:
 # --- contacts and identities -------------------------------------------------------------------------
 
 
-def ensure_identity(event: InboundEvent, contact_id: str, *, now: datetime) -> str:
-    """The contact behind the event's sender, creating contact and identity together the first time."""
+def ensure_identity(event: InboundEvent, contact_id: str, *, now: datetime,
+                    enrich: Callable[[], Sender | None] | None = None) -> tuple[str, str]:
+    """The contact behind the event's sender, creating contact and identity together the first time.
+
+    `enrich` is asked for a fuller profile only then (e.g. VK events carry no names: one users.get per new
+    customer, from the stream, never on the webhook's path). Returns the contact id and the name to show.
+    """
     ws, sender = event.workspace_id, event.sender
     ipk, isk = keys.identity(ws, event.channel_id, sender.external_user_id)
     try:
-        return IdentityItem.get(ipk, isk).contact_id
+        found = IdentityItem.get(ipk, isk)
+        return found.contact_id, found.display_name or found.username or found.external_user_id
     except DoesNotExist:
         pass
+    if enrich is not None:
+        sender = enrich() or sender
     cpk, csk = keys.contact(ws, contact_id)
     history = keys.contact_history(ws, contact_id)
     contact = _typed(
@@ -188,8 +210,9 @@ def ensure_identity(event: InboundEvent, contact_id: str, *, now: datetime) -> s
     except TransactWriteError as err:
         if "ConditionalCheckFailed" not in _cancel_codes(err):
             raise
-        return IdentityItem.get(ipk, isk).contact_id  # created meanwhile (a retry or a parallel record)
-    return contact_id
+        found = IdentityItem.get(ipk, isk)  # created meanwhile (a retry or a parallel record)
+        return found.contact_id, found.display_name or found.username or found.external_user_id
+    return contact_id, sender.display_name or sender.username or sender.external_user_id
 
 
 def get_contact(ws: str, contact_id: str) -> ContactItem | None:
@@ -282,6 +305,7 @@ def ensure_conversation(event: InboundEvent, conv_id: str, contact_id: str, cont
         channel_kind=event.channel_kind, contact_id=contact_id, contact_name=contact_name,
         external_conversation_id=event.external_conversation_id, external_thread_id=event.external_thread_id,
         surface=event.surface, title=event.conversation_title, language=event.sender.language, status="new",
+        automated=event.sender.is_bot, revision=1,
         last_activity_at=at, created_at=at, tags=[], unread_count=0, message_count=0,
         **index_attrs(ws, conv_id, contact_id, ConvIndex("new", None, at)),
     )
@@ -337,6 +361,7 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
         MessageItem, mpk, msk, workspace_id=ws, message_id=message_id, conversation_id=conv.conversation_id,
         channel_id=event.channel_id, direction="in" if inbound else "out", origin=origin,
         author_id=conv.contact_id if inbound else event.sender.external_user_id, text=event.text,
+        html=event.html or None,
         attachments=[a.__dict__ for a in event.attachments], reply_to_id=reply_to_id,
         reply_to_external_id=event.reply_to_external_message_id or None,
         external_message_id=event.external_message_id or None, status="received" if inbound else "sent",
@@ -372,7 +397,7 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
                 tx.save(message, condition=MessageItem.pk.does_not_exist())
                 if pointer is not None:
                     tx.save(pointer)
-                tx.update(conv, actions=actions, condition=_index_guard(conv))
+                tx.update(conv, actions=[*actions, ConversationItem.revision.add(1)], condition=_index_guard(conv))
             return True
         except TransactWriteError as err:
             codes = _cancel_codes(err)
@@ -486,7 +511,7 @@ def add_outbound_message(conv: ConversationItem, message: MessageItem, *, now: d
         try:
             with TransactWrite(connection=_connection()) as tx:
                 tx.save(message, condition=MessageItem.pk.does_not_exist())
-                tx.update(conv, actions=actions, condition=guard)
+                tx.update(conv, actions=[*actions, ConversationItem.revision.add(1)], condition=guard)
             return message
         except TransactWriteError as err:
             codes = _cancel_codes(err)
@@ -615,7 +640,7 @@ def change_conversation(ws: str, conv_id: str, mutate: Callable[[ConversationIte
         if not actions:
             return conv
         try:
-            conv.update(actions=actions, condition=_index_guard(conv))
+            conv.update(actions=[*actions, ConversationItem.revision.add(1)], condition=_index_guard(conv))
             return conv
         except UpdateError as err:
             if not _conditional_failed(err):
@@ -723,3 +748,35 @@ def claim_timer(timer: TimerItem) -> bool:
         if _conditional_failed(err):
             return False
         raise
+
+
+# --- assignment (team issue) -------------------------------------------------------------------------
+
+
+def assignee_actions(conv: ConversationItem, assignee_id: str | None) -> list[Any]:
+    """Inside `change_conversation`'s mutate: set (or clear) the assignee and move the index keys with it.
+
+    The guard of `change_conversation` compares the assignee read, so of two concurrent claims one wins and the
+    other re-reads and sees the winner. Do not pass a `status` callback in the same change (the index keys
+    would be set twice).
+    """
+    action = ConversationItem.assignee_id.set(assignee_id) if assignee_id else ConversationItem.assignee_id.remove()
+    return [action, *_index_actions(conv, ConvIndex(conv.status, assignee_id, conv.last_activity_at))]
+
+
+def conversations_of_assignee(ws: str, user_id: str, *, status: str | None = None,
+                              limit: int = 100) -> list[ConversationItem]:
+    """A user's conversations (all statuses, or one): by status, then newest activity first."""
+    cond = ConversationItem.gsi2sk.startswith(f"{status}#") if status else None
+    return list(ConversationItem.gsi2.query(keys.assignee(ws, user_id), cond, scan_index_forward=False,
+                                            limit=limit))
+
+
+def latest_inbound_message(ws: str, conv_id: str, *, look_back: int = 50) -> MessageItem | None:
+    """The customer's most recent message (or comment) in a conversation."""
+    pk, _ = keys.conversation(ws, conv_id)
+    for item in MessageItem.query(pk, MessageItem.sk.startswith(keys.MESSAGE_PREFIX), scan_index_forward=False,
+                                  limit=look_back):
+        if item.direction == "in":
+            return item
+    return None

@@ -33,3 +33,15 @@ def test_cli_creates_a_workspace_a_key_that_works_and_a_channel(stack, capsys):
 def test_cli_refuses_an_unknown_workspace_with_a_clear_message(stack, capsys):
     assert cli.main(["create-api-key", "--workspace", "no-such-ws", "--role", "admin"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_adds_the_first_admin_of_a_workspace_by_email(stack, capsys):
+    ws = fresh("cli")
+    assert cli.main(["create-workspace", "--workspace", ws]) == 0
+    capsys.readouterr()
+    assert cli.main(["add-member", "--workspace", ws, "--email", "Lead@Example.org", "--role", "admin"]) == 0
+    assert f"is admin of {ws}" in capsys.readouterr().out
+    from chalicelib.store import team
+
+    (member,) = team.list_members(ws)
+    assert member.email == "lead@example.org" and member.role == "admin"

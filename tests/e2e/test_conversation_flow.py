@@ -105,7 +105,7 @@ def test_malformed_json_is_400_unknown_channel_404_oversized_413(stack):
     assert ws.post_update({}, raw=b"{not json").status_code == 400
     resp = requests.post(f"{stack.url}/api/webhooks/telegram/ch_nope", json={"update_id": 1}, timeout=10)
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"
-    big = json.dumps(customer_message(chat(), "x" * 300_000)).encode()
+    big = json.dumps(customer_message(chat(), "x" * 600_000)).encode()
     assert ws.post_update({}, raw=big).status_code == 413
     ws.drain()
     assert ws.conversations() == []
@@ -256,3 +256,30 @@ def test_channel_list_never_returns_credentials(stack):
     assert resp.status_code == 200
     assert ws.bot_token not in resp.text and ws.webhook_secret not in resp.text
     assert resp.json()["items"][0]["has_credentials"] is True
+
+
+def test_channel_credentials_are_stored_sealed_not_in_plain_text(stack):
+    import boto3
+
+    from chalicelib.services.deps import deps
+    from chalicelib.store import keys
+
+    ws = new_workspace(stack)
+    pk, sk = keys.channel(ws.channel_id)
+    raw = boto3.client("dynamodb", endpoint_url=stack.ddb.endpoint).get_item(
+        TableName=deps().settings.main_table, Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
+    stored = json.dumps(raw)
+    assert ws.bot_token not in stored and ws.webhook_secret not in stored
+    assert "secrets" not in raw and "secrets_sealed" in raw
+
+
+def test_every_change_of_a_conversation_raises_its_revision(stack):
+    ws = new_workspace(stack)
+    ws.post_update(customer_message(chat(), "hi"))
+    ws.drain()
+    (conv,) = ws.conversations()
+    first = conv["revision"]
+    closed = ws.api("PATCH", f"/conversations/{conv['id']}", json={"status": "closed"}).json()
+    assert closed["revision"] > first
+    reopened = ws.api("PATCH", f"/conversations/{conv['id']}", json={"status": "in_progress"}).json()
+    assert reopened["revision"] > closed["revision"]

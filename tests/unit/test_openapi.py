@@ -19,6 +19,6 @@ def test_openapi_document_is_valid_and_covers_every_route():
 def test_protected_operations_name_their_permission():
     doc = openapi_document()
     reply = doc["paths"]["/api/conversations/{conversation_id}/replies"]["post"]
-    assert reply["x-permission"] == "conversations:reply" and reply["security"] == [{"apiKey": []}]
+    assert reply["x-permission"] == "conversations:reply" and {"apiKey": []} in reply["security"]
     webhook = doc["paths"]["/api/webhooks/{kind}/{channel_id}"]["post"]
     assert webhook["security"] == []

@@ -12,6 +12,11 @@ from typing import Any
 # name -> (environment variable with the provider's base URL, "module:Class")
 FAKES: dict[str, tuple[str, str]] = {
     "telegram": ("TELEGRAM_API_URL", "chalicelib.local.fakes.telegram:FakeTelegram"),
+    "oidc": ("OIDC_FAKE_ISSUER", "chalicelib.local.fakes.oidc:FakeOidc"),  # sign-in ("local" provider)
+    "email": ("AWS_ENDPOINT_URL_SESV2", "chalicelib.local.fakes.email:FakeEmail"),
+    "vk": ("VK_API_URL", "chalicelib.local.fakes.vk:FakeVK"),
+    "ok": ("OK_API_URL", "chalicelib.local.fakes.ok:FakeOK"),
+    "graph": ("GRAPH_API_URL", "chalicelib.local.fakes.graph:FakeGraph"),
 }
 
 

@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from chalicelib.local.fakes.server import FakeServer
 
 Json = dict[str, Any]
 Files = dict[str, tuple[str, str, bytes]]
@@ -608,72 +608,11 @@ def _image_size(data: bytes) -> tuple[int, int]:
 # ------------------------------------------------------------------------------------------------------ server
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    timeout = 10  # idle keep-alive connections end instead of holding a thread forever
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: URLs carry bot tokens
-        return
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        status, headers, payload = self.server.fake.handle(self.command, self.path, dict(self.headers.items()), body)
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeTelegram) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-
-class FakeTelegramServer:
+class FakeTelegramServer(FakeServer[FakeTelegram]):
     """`with FakeTelegramServer() as tg:` serves a `FakeTelegram` at `tg.url` (use it as TELEGRAM_API_URL)."""
 
     def __init__(self, fake: FakeTelegram | None = None) -> None:
-        self.fake = fake or FakeTelegram()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
-
-    def start(self) -> Self:
-        self._server = _Server(self.fake)
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host!s}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-telegram",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.stop()
+        super().__init__(fake or FakeTelegram(), name="fake-telegram")
 
 
 # --- the customer simulator (see chalicelib/local/fakes/__init__.py) ---------------------------------------------

@@ -1,0 +1,176 @@
+"""Render the results as a readable table (each figure next to its goal) and write them as JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+WIDTH = 100
+
+
+def write_json(results: dict[str, Any], name: str = "latest.json") -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / name
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def verdict(value: float | None, goal: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return "OK" if value <= goal else "MISSED"
+
+
+def ops(by_operation: dict[str, float]) -> str:
+    return ", ".join(f"{name} {_num(n)}" for name, n in by_operation.items()) or "-"
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".") if not value.is_integer() else str(int(value))
+    return str(value)
+
+
+def _row(label: str, value: str, goal: str = "", mark: str = "") -> str:
+    return f"   {label:<34} {value:<40} {goal:<12} {mark}".rstrip()
+
+
+def render(results: dict[str, Any]) -> str:
+    meta = results.get("meta", {})
+    lines = [
+        "=" * WIDTH,
+        f"Zabota ingest benchmark  {meta.get('date', '?')}  commit {meta.get('commit', '?')}  "
+        f"{meta.get('cpus', '?')} CPUs  Python {meta.get('python', '?')}  load {meta.get('load', '?')}  "
+        f"({meta.get('seconds', '?')} s)",
+        "=" * WIDTH,
+        _row("figure", "value", "goal", "verdict"),
+    ]
+    sections: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
+        ("ddb_calls", "1. DynamoDB requests per inbound webhook", _calls),
+        ("ingest_latency", "2. Ingest latency vs bare PutItem (same run, interleaved)", _latency),
+        ("burst", "3. Burst: 2,000 webhooks, 16 threads, 10% duplicates", _burst),
+        ("cold_import", "4. Cold import: `import app` vs `import boto3, chalice, pynamodb.models`", _imports),
+        ("frontend", "5. Console and widget: JavaScript shipped (gzip), webhook -> shown in an open console", _flat),
+        ("deploy", "6. Lambda bundle, cold import from the packaged bundle, dollars per million messages", _flat),
+    ]
+    for key, title, body in sections:
+        lines.append("-" * WIDTH)
+        lines.append(title)
+        data = results.get(key)
+        if not isinstance(data, dict):
+            lines.append("   not run")
+        elif "error" in data:
+            lines.append(f"   FAILED: {data['error']}")
+        else:
+            lines.extend(body(data))
+    lines.append("=" * WIDTH)
+    return "\n".join(lines)
+
+
+def _flat(d: dict[str, Any], indent: str = "   ", depth: int = 0) -> list[str]:
+    """Sections measured by other modules: their figures as nested `name: value` lines."""
+    lines: list[str] = []
+    for key, value in d.items():
+        if isinstance(value, dict) and depth < 2:
+            lines.append(f"{indent}{key}:")
+            lines.extend(_flat(value, indent + "  ", depth + 1))
+        else:
+            text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else value
+            lines.append(f"{indent}{key}: {text[:160]}")
+    return lines
+
+
+def _calls(d: dict[str, Any]) -> list[str]:
+    goal = d["goal_per_webhook"]
+    cold, warm, stream = d["cold"], d["warm"], d["stream"]
+    new, follow = stream["new_conversation"], stream["follow_up"]
+    return [
+        _row("webhook, cold (cache cleared)", f"{cold['total']}  ({ops(cold['by_operation'])})", f"<= {goal}",
+             verdict(cold["total"], goal)),
+        _row(f"webhook, warm (mean of {warm['webhooks']})", f"{_num(warm['per_webhook'])}  "
+             f"({ops(warm['by_operation'])})", f"<= {goal}", verdict(warm["per_webhook"], goal)),
+        _row("  statuses", json.dumps(d["statuses"])),
+        _row("stream handler per inbound message", f"{_num(stream['per_message'])}  (mix of "
+             f"{new['messages']} new + {follow['messages']} follow-ups)", "no goal"),
+        _row("  new conversation (+greeting)", f"{_num(new['per_message'])}  ({ops(new['by_operation'])})"),
+        _row("", f"by table: {ops(new['by_table'])}"),
+        _row("", f"stream records per message: {_num(round(new['stream_records'] / max(new['messages'], 1), 1))}"),
+        _row("  follow-up message", f"{_num(follow['per_message'])}  ({ops(follow['by_operation'])})"),
+        _row("", f"by table: {ops(follow['by_table'])}"),
+        _row("", f"stream records per message: "
+                 f"{_num(round(follow['stream_records'] / max(follow['messages'], 1), 1))}"),
+    ]
+
+
+def _latency(d: dict[str, Any]) -> list[str]:
+    goal = d["goal_ratio"]
+
+    def ms(s: dict[str, Any]) -> str:
+        return f"median {s['median_ms']:.2f} ms, p90 {s['p90_ms']:.2f} ms"
+
+    lines = [
+        _row(f"webhook POST over HTTP (n={d['ingest']['n']})", ms(d["ingest"])),
+        _row(f"bare PutItem, {d['item_bytes']} B item", ms(d["bare_put"])),
+        _row("GET /api/health, new connection", ms(d["health_get"])),
+        _row("GET /api/health, keep-alive", ms(d["health_keepalive"])),
+        _row("health GET (new conn.) + PutItem", ms(d["health_plus_put"])),
+        _row("ratio ingest / bare put (median)", f"{d['ratio']:.2f}x  (p90: {d['ratio_p90']:.2f}x)", f"<= {goal}x",
+             verdict(d["ratio"], goal)),
+        _row("fairer: ingest / (health + put)", f"{d['fair_ratio']:.2f}x", f"<= {goal}x",
+             verdict(d["fair_ratio"], goal)),
+    ]
+    if d["health_keepalive"]["median_ms"] > 5 * d["health_get"]["median_ms"]:
+        lines.append("   note: keep-alive GETs stall ~40 ms (Nagle + delayed ACK: the runner's HTTP server sends")
+        lines.append("         headers and body in two writes); webhook replies have no body, so they do not stall.")
+    if d["failure_count"]:
+        lines.append(_row("  failed requests", f"{d['failure_count']}: {', '.join(d['failures'])}"))
+    return lines
+
+
+def _burst(d: dict[str, Any]) -> list[str]:
+    return [
+        _row("posts / unique updates / customers", f"{d['posts']} / {d['unique_updates']} / {d['customers']}"),
+        _row("5xx responses", str(d["status_5xx"]), "0", verdict(d["status_5xx"], 0)),
+        _row("non-200 responses", f"{d['non_200']}  {json.dumps(d['statuses'])}", "0", verdict(d["non_200"], 0)),
+        *([_row("  client errors", "; ".join(f"{n}x {e}" for e, n in d["client_errors"].items())),
+           _row("  failed posts' n-th request of thread", str(d["failed_post_ordinals_per_thread"])),
+           "     (no retries here; Telegram would redeliver an update that got no 200)"]
+          if d["client_errors"] else []),
+        _row("lost (unique - stored)", f"{d['lost']}  (never acknowledged: {d['never_acknowledged']})", "0",
+             verdict(d["lost"], 0)),
+        _row("doubled (stored - unique)", str(d["doubled"]), "0", verdict(d["doubled"], 0)),
+        _row("  stored msgs / IN# items / convs", f"{d['stored_messages']} / {d['inbound_items']} / "
+             f"{d['conversations']}  (unexpected {d['unexpected']})"),
+        _row("webhook throughput", f"{d['webhooks_per_second']:.0f}/s  ({d['wall_seconds']} s)"),
+        _row("bare PutItem throughput, 16 threads", f"{d['bare_puts_per_second']:.0f}/s  (before "
+             f"{d['bare_before']:.0f}, after {d['bare_after']:.0f})"),
+        _row("slowdown = bare put/s / webhook/s", f"{d['slowdown']:.2f}x", "no goal"),
+        _row("urllib3 'connection pool is full'", f"{d['pool_full_warnings']} (16 handler threads share a "
+             "pool of 10)"),
+        _row("stream drain after the burst", f"{d['drained_records']} records in {d['drain_seconds']} s "
+             f"({d['drain_records_per_second']}/s), parked {d['parked_records']}"),
+    ]
+
+
+def _imports(d: dict[str, Any]) -> list[str]:
+    goal = d["goal_ratio"]
+    lines = [
+        _row(f"import app (median of {d['runs']})", f"{d['app_median_ms']:.0f} ms"),
+        _row("import boto3, chalice, pynamodb", f"{d['baseline_median_ms']:.0f} ms"),
+        _row("ratio of medians", f"{d['ratio']:.2f}x  (of minimums: {d['ratio_of_minimums']:.2f}x)", f"<= {goal}x",
+             verdict(d["ratio"], goal)),
+        _row("-X importtime self time", f"app {d['importtime_app_total_ms']} ms, baseline "
+             f"{d['importtime_baseline_total_ms']} ms, not in baseline {d['importtime_added_ms']} ms"),
+        "   largest cumulative import per package (ours/third-party); 'added' = part the baseline does not import:",
+        f"     {'cumul.':>8} {'added':>8}  {'module':<44} imported by",
+    ]
+    lines += [f"     {r['cumulative_ms']:>5.1f} ms {r['added_ms']:>5.1f} ms  {r['module']:<44} {r['imported_by']}"
+              for r in d["largest_cumulative"]]
+    lines.append("   who pulls in what the baseline does not import (added ms; nested edges overlap):")
+    lines += [f"     {r['added_ms']:>5.1f} ms  {r['importer']} -> {r['module']}" for r in d["largest_additions"]]
+    lines.append("   not-in-baseline self time by package (ms): " + ops(d["added_self_by_package_ms"]))
+    return lines

@@ -1,0 +1,120 @@
+"""`make bench`: run the four ingest benchmarks in one process and print a table (results in bench/results/).
+
+1. DynamoDB requests per inbound webhook (cold and warm), and per inbound message in the stream handler.
+2. Ingest latency through the runner vs a bare PutItem (and vs health GET + PutItem), interleaved samples.
+3. A burst of 2,000 webhooks from 16 threads with duplicates: errors, lost and doubled messages, throughput.
+4. Cold import of `app` vs boto3 + chalice + pynamodb.
+
+A failing figure is reported and the others still run; the exit code is non-zero only when the stack cannot start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import report
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("bench")
+
+
+def machine_info() -> dict[str, Any]:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(), "cpus": cpus,
+        "python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(),
+        "load": load_average(),
+    }
+
+
+def load_average() -> str:
+    """1-minute load average (other work on the machine skews absolute figures; ratios share it)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "?"
+
+
+def git_commit() -> str:
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
+def section(name: str, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one figure; a failure becomes {"error": ...} (with the traceback on stderr) instead of stopping the run."""
+    print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    try:
+        result = measure()
+    except Exception as err:
+        log.exception("%s failed", name)
+        return {"error": f"{type(err).__name__}: {err}"}
+    result["section_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"[bench] {name} done in {result['section_seconds']} s", file=sys.stderr, flush=True)
+    return result
+
+
+def run_stack_sections(results: dict[str, Any]) -> bool:
+    """Figures 1-3 on one embedded stack. False when the stack did not start."""
+    from bench import burst, calls, harness, latency
+
+    try:
+        stack = harness.start_stack()
+    except Exception as err:
+        log.exception("the embedded stack did not start")
+        for key in ("ddb_calls", "ingest_latency", "burst"):
+            results[key] = {"error": f"stack did not start: {type(err).__name__}: {err}"}
+        return False
+    try:
+        channel = harness.new_channel(stack)
+        results["ddb_calls"] = section("DynamoDB calls per webhook", lambda: calls.measure(stack, channel))
+        results["ingest_latency"] = section("ingest latency", lambda: latency.measure(stack, channel))
+        burst_channel = harness.new_channel(stack)
+        results["burst"] = section("burst", lambda: burst.measure(stack, burst_channel))
+    except Exception as err:
+        log.exception("benchmark setup failed")
+        for key in ("ddb_calls", "ingest_latency", "burst"):
+            results.setdefault(key, {"error": f"setup failed: {type(err).__name__}: {err}"})
+    finally:
+        harness.stop_stack(stack)
+    return True
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    started = time.perf_counter()
+    results: dict[str, Any] = {"meta": machine_info()}
+    from bench import imports
+
+    results["cold_import"] = section("cold import", imports.measure)  # first: while the machine is quiet
+    started_ok = run_stack_sections(results)
+    from bench import deploy_bench, frontend_bench
+
+    results["frontend"] = section("frontend sizes and webhook -> console latency", frontend_bench.run)
+    results["deploy"] = section("Lambda bundle, packaged cold import, cost", deploy_bench.run)
+    results["meta"]["seconds"] = round(time.perf_counter() - started, 1)
+    results["meta"]["load_at_end"] = load_average()
+    print(report.render(results))
+    try:
+        path = report.write_json(results)
+        print(f"results: {path.relative_to(REPO_ROOT)}")
+    except OSError as err:
+        print(f"could not write the results: {err}", file=sys.stderr)
+    return 0 if started_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+/**
+ * The only module that talks to the server over HTTP (the console's REST API, uploads with progress, and the
+ * simulator's embedded-only routes). Errors always arrive as `ApiError` with the server's code and reason.
+ */
+
+import type {
+  Channel, Conversation, ConversationDetail, Me, Message, Page, SimChannel, SimSeen, SimSent, Status, Upload,
+} from "./types";
+
+export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+type Query = Record<string, string | number | boolean | null | undefined>;
+
+export interface InboxQuery {
+  status: Status;
+  channel_id?: string;
+  assignee?: string;
+  unassigned?: boolean;
+  tag?: string;
+  no_tag?: boolean;
+  cursor?: string | null;
+  limit?: number;
+}
+
+/** Where the API lives: same origin unless /config.js says otherwise. */
+export function apiBase(): string {
+  return (window.ZABOTA_CONFIG?.apiBase ?? "").replace(/\/$/, "");
+}
+
+function queryString(query: Query | undefined): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query ?? {})) {
+    if (value === undefined || value === null || value === "" || value === false) continue;
+    params.set(name, value === true ? "1" : String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
+
+/** Turn any answer body into an ApiError (the API answers `{error: {code, message}}`). */
+function errorOf(status: number, body: unknown, fallback: string): ApiError {
+  const error = (body as { error?: { code?: string; message?: string } } | null)?.error;
+  if (error && typeof error === "object") {
+    return new ApiError(status, error.code ?? "error", error.message ?? fallback);
+  }
+  const message = (body as { message?: string } | null)?.message;
+  return new ApiError(status, status === 404 ? "not_found" : "error", message ?? fallback);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function send<T>(method: string, path: string, token: string | null, body?: unknown, query?: Query): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response: Response;
+  try {
+    response = await fetch(`${apiBase()}${path}${queryString(query)}`, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new ApiError(0, "network", err instanceof Error ? err.message : String(err));
+  }
+  const parsed = parseJson(await response.text());
+  if (!response.ok) throw errorOf(response.status, parsed, response.statusText || `HTTP ${response.status}`);
+  return parsed as T;
+}
+
+/** The operator REST API, bound to one credential. */
+export class Api {
+  /** Called on every 401 (the key was revoked or is wrong): the console goes back to the login screen. */
+  onUnauthorized: (error: ApiError) => void = () => undefined;
+
+  constructor(private readonly token: string) {}
+
+  private async call<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+    try {
+      return await send<T>(method, `/api${path}`, this.token, body, query);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) this.onUnauthorized(err);
+      throw err;
+    }
+  }
+
+  me(): Promise<Me> {
+    return this.call("GET", "/me");
+  }
+
+  channels(): Promise<Page<Channel>> {
+    return this.call("GET", "/channels");
+  }
+
+  conversations(query: InboxQuery): Promise<Page<Conversation>> {
+    return this.call("GET", "/conversations", undefined, { limit: 25, ...query });
+  }
+
+  conversation(id: string): Promise<ConversationDetail> {
+    return this.call("GET", `/conversations/${encodeURIComponent(id)}`);
+  }
+
+  /** Newest first; `before` pages back, `after` catches up. */
+  messages(id: string, query: { before?: string | null; after?: string | null; limit?: number } = {}): Promise<Page<Message>> {
+    return this.call("GET", `/conversations/${encodeURIComponent(id)}/messages`, undefined, { limit: 50, ...query });
+  }
+
+  reply(id: string, text: string, replyTo: string | null, attachments: string[]): Promise<Message> {
+    return this.call("POST", `/conversations/${encodeURIComponent(id)}/replies`,
+      { text, reply_to: replyTo, attachments });
+  }
+
+  note(id: string, text: string): Promise<Message> {
+    return this.call("POST", `/conversations/${encodeURIComponent(id)}/notes`, { text });
+  }
+
+  retry(id: string, messageId: string): Promise<Message> {
+    return this.call("POST", `/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}/retry`);
+  }
+
+  update(id: string, patch: { status?: Status; tags?: string[] }): Promise<Conversation> {
+    return this.call("PATCH", `/conversations/${encodeURIComponent(id)}`, patch);
+  }
+
+  markRead(id: string): Promise<Conversation> {
+    return this.call("POST", `/conversations/${encodeURIComponent(id)}/read`);
+  }
+
+  /** Upload a file for a reply; `onProgress` gets 0..1 while the bytes go up (XHR: fetch has no upload progress). */
+  async upload(file: File, onProgress: (fraction: number) => void): Promise<Upload> {
+    if (file.size > MAX_UPLOAD_BYTES) throw new ApiError(413, "too_large", "files up to 10 MB");
+    const data = await readBase64(file);
+    const body = JSON.stringify({ file_name: file.name, mime_type: file.type || "application/octet-stream",
+      data_base64: data });
+    return new Promise<Upload>((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", `${apiBase()}/api/uploads`);
+      xhr.setRequestHeader("Authorization", `Bearer ${this.token}`);
+      xhr.setRequestHeader("Content-Type", "application/json");
+      xhr.upload.onprogress = (event) => {
+        if (event.lengthComputable) onProgress(event.loaded / event.total);
+      };
+      xhr.onload = () => {
+        const parsed = parseJson(xhr.responseText);
+        if (xhr.status >= 200 && xhr.status < 300) {
+          onProgress(1);
+          resolve(parsed as Upload);
+        } else {
+          const error = errorOf(xhr.status, parsed, xhr.statusText || `HTTP ${xhr.status}`);
+          if (xhr.status === 401) this.onUnauthorized(error);
+          reject(error);
+        }
+      };
+      xhr.onerror = () => reject(new ApiError(0, "network", "the upload was interrupted"));
+      xhr.send(body);
+    });
+  }
+}
+
+function readBase64(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ""));
+    reader.onerror = () => reject(new ApiError(0, "read_failed", "the file could not be read"));
+    reader.readAsDataURL(file);
+  });
+}
+
+/** Check a key before keeping it: answers who it belongs to, or throws (401 for a wrong key). */
+export function whoAmI(token: string): Promise<Me> {
+  return send<Me>("GET", "/api/me", token);
+}
+
+/** The customer simulator's routes (embedded mode only, no credentials). */
+export const simulator = {
+  channels(): Promise<Page<SimChannel>> {
+    return send("GET", "/_sim/channels", null);
+  },
+  write(channelId: string, body: { user_id: string; name: string; text: string; reply_to: string | null }): Promise<SimSent> {
+    return send("POST", `/_sim/${encodeURIComponent(channelId)}/messages`, null, body);
+  },
+  seen(channelId: string, conversation: string): Promise<Page<SimSeen>> {
+    return send("GET", `/_sim/${encodeURIComponent(channelId)}/conversations/${encodeURIComponent(conversation)}`, null);
+  },
+};

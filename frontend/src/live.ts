@@ -1,0 +1,95 @@
+/**
+ * Live updates: one WebSocket per console, reconnected with capped exponential backoff. The URL is `/ws` on the
+ * same origin in embedded mode, or `wsUrl` from /config.js (AWS: the WebSocket API's stage URL).
+ * A ping every 60 s keeps idle gateways from closing the socket.
+ */
+
+import type { LiveEvent } from "./types";
+
+export type LiveState = "connecting" | "open" | "reconnecting";
+
+export interface LiveHandlers {
+  onEvent: (event: LiveEvent) => void;
+  onState: (state: LiveState) => void;
+  /** On every open (the first too: a push may have gone out between the first load and the socket opening),
+   * whatever was pushed while the socket was down must be fetched again. */
+  onResync: () => void;
+}
+
+const PING_MS = 60_000;
+const MAX_BACKOFF_MS = 15_000;
+
+export function liveUrl(token: string, base = window.ZABOTA_CONFIG?.wsUrl): string {
+  const origin = base || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+  const separator = origin.includes("?") ? "&" : "?";
+  return `${origin}${separator}token=${encodeURIComponent(token)}`;
+}
+
+export class LiveSocket {
+  private socket: WebSocket | null = null;
+  private attempts = 0;
+  private everOpened = false;
+  private stopped = false;
+  private retryTimer: number | undefined;
+  private pingTimer: number | undefined;
+
+  constructor(private readonly url: string, private readonly handlers: LiveHandlers) {}
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    window.clearTimeout(this.retryTimer);
+    window.clearInterval(this.pingTimer);
+    this.socket?.close(1000, "bye");
+    this.socket = null;
+  }
+
+  private connect(): void {
+    this.handlers.onState(this.everOpened ? "reconnecting" : "connecting");
+    const socket = new WebSocket(this.url);
+    this.socket = socket;
+    socket.onopen = () => {
+      this.attempts = 0;
+      this.everOpened = true;
+      this.handlers.onState("open");
+      window.clearInterval(this.pingTimer);
+      this.pingTimer = window.setInterval(() => this.send({ type: "ping" }), PING_MS);
+      this.handlers.onResync();
+    };
+    socket.onmessage = (message) => {
+      const event = parse(message.data);
+      if (event) this.handlers.onEvent(event);
+    };
+    socket.onclose = () => {
+      window.clearInterval(this.pingTimer);
+      if (this.socket !== socket || this.stopped) return;
+      this.socket = null;
+      this.handlers.onState("reconnecting");
+      this.scheduleReconnect();
+    };
+  }
+
+  private scheduleReconnect(): void {
+    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempts) * (0.75 + Math.random() / 2);
+    this.attempts += 1;
+    this.retryTimer = window.setTimeout(() => this.connect(), delay);
+  }
+
+  private send(payload: object): void {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(payload));
+  }
+}
+
+function parse(data: unknown): LiveEvent | null {
+  if (typeof data !== "string") return null;
+  try {
+    const value = JSON.parse(data) as { type?: unknown };
+    return value && typeof value.type === "string" ? (value as LiveEvent) : null;
+  } catch {
+    return null;
+  }
+}

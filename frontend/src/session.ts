@@ -1,0 +1,59 @@
+/**
+ * Who is signed in. Today the only method is an API key pasted once and kept in localStorage; the team issue
+ * adds e-mail links / OAuth as further `SignInMethod`s that end in the same `Session`.
+ */
+
+import { ApiError, whoAmI } from "./api";
+import type { Me } from "./types";
+
+export interface Session {
+  method: "api_key";
+  token: string;
+  me: Me;
+}
+
+export type SignInMethod = "api_key";
+export const SIGN_IN_METHODS: readonly SignInMethod[] = ["api_key"];
+
+const STORAGE_KEY = "zabota.apiKey";
+
+function storage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+export function storedToken(): string | null {
+  return storage()?.getItem(STORAGE_KEY) || null;
+}
+
+/** Check the key with the server, keep it, and answer the session (throws ApiError for a wrong key). */
+export async function signInWithKey(key: string): Promise<Session> {
+  const token = key.trim();
+  if (!token) throw new ApiError(400, "empty_key", "");
+  const me = await whoAmI(token);
+  storage()?.setItem(STORAGE_KEY, token);
+  return { method: "api_key", token, me };
+}
+
+/** The session kept from an earlier visit, if its key still works. */
+export async function resume(): Promise<Session | null> {
+  const token = storedToken();
+  if (!token) return null;
+  try {
+    return { method: "api_key", token, me: await whoAmI(token) };
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) storage()?.removeItem(STORAGE_KEY);
+    throw err;
+  }
+}
+
+export function signOut(): void {
+  storage()?.removeItem(STORAGE_KEY);
+}
+
+export function can(session: Session | null, permission: string): boolean {
+  return !!session && session.me.permissions.includes(permission);
+}

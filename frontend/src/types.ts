@@ -1,0 +1,136 @@
+/** Shapes of the REST API (GET /api/openapi.json) as the console reads them. */
+
+export type Status = "new" | "in_progress" | "closed";
+export const STATUSES: readonly Status[] = ["new", "in_progress", "closed"];
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface Me {
+  workspace_id: string;
+  role: string;
+  subject: string;
+  name: string;
+  permissions: string[];
+}
+
+export interface Channel {
+  id: string;
+  kind: string;
+  name: string;
+  enabled: boolean;
+}
+
+export interface Conversation {
+  id: string;
+  channel_id: string;
+  channel_kind: string;
+  contact_id: string;
+  contact_name: string;
+  revision?: number; // +1 on every change: the newest copy wins
+  title: string;
+  surface: string;
+  status: Status;
+  assignee_id: string | null;
+  tags: string[];
+  last_activity_at: string;
+  last_message_preview: string;
+  last_message_direction: string;
+  unread_count: number;
+  message_count: number;
+  first_response_seconds: number | null;
+  created_at: string;
+}
+
+export interface Identity {
+  channel_id: string;
+  channel_kind: string;
+  external_user_id: string;
+  display_name: string;
+  username: string;
+}
+
+export interface Contact {
+  id: string;
+  display_name: string;
+  username: string;
+  phone: string;
+  email: string;
+  language: string;
+  notes: string;
+  created_at: string;
+  identities: Identity[];
+}
+
+export interface ConversationDetail extends Conversation {
+  contact: Contact | null;
+  history: Conversation[];
+}
+
+export interface Attachment {
+  kind: string;
+  mime_type: string | null;
+  file_name: string | null;
+  size_bytes: number | null;
+  duration_s: number | null;
+  caption?: string | null;
+  url: string | null;
+  state: "ready" | "fetching" | "failed";
+}
+
+export interface Message {
+  id: string;
+  conversation_id: string;
+  direction: "in" | "out" | "note" | "system";
+  origin: string;
+  author_id: string | null;
+  text: string;
+  attachments: Attachment[];
+  reply_to: string | null;
+  external_message_id: string | null;
+  status: "received" | "pending" | "sent" | "failed";
+  error: { code: string; message: string } | null;
+  attempts: number;
+  edited: boolean;
+  deleted: boolean;
+  delivery: string | null;
+  private: boolean;
+  comment: { post_id?: string; comment_id?: string; permalink?: string } | null;
+  created_at: string;
+  sent_at: string | null;
+}
+
+export interface Upload {
+  upload_id: string;
+  file_name: string;
+  mime_type: string;
+  size_bytes: number;
+  kind: string;
+}
+
+/** Live events pushed over the WebSocket. */
+export type LiveEvent =
+  | { type: "conversation.updated"; conversation: Conversation }
+  | { type: "message.new" | "message.updated"; conversation_id: string; message: Message }
+  | { type: "pong" };
+
+/** The customer simulator (embedded mode only). */
+export interface SimChannel {
+  id: string;
+  kind: string;
+  name: string;
+}
+
+export interface SimSent {
+  status: number;
+  external_conversation_id: string;
+}
+
+export interface SimSeen {
+  id: string;
+  text: string;
+  attachments: string[];
+  at: number | string | null;
+}

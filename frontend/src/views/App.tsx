@@ -1,0 +1,70 @@
+/** The console's shell: the login screen until signed in, then inbox | thread | client card. */
+
+import { useEffect } from "preact/hooks";
+import {
+  boot, closeSelected, focusComposer, moveSelection, store, type ConsoleState,
+} from "../console/state";
+import { t } from "../i18n";
+import { useStore } from "../store";
+import { ClientCard } from "./ClientCard";
+import { Inbox } from "./Inbox";
+import { Login } from "./Login";
+import { Notice } from "./Notice";
+import { Thread } from "./Thread";
+import { TopBar } from "./TopBar";
+
+export function App() {
+  const state = useStore(store);
+  useEffect(() => void boot(), []);
+  useShortcuts(state.boot === "ready");
+  useUnreadTitle(state);
+  if (state.boot === "checking") {
+    return <div class="splash" aria-busy="true">{t("app_loading")}</div>;
+  }
+  if (state.boot === "signed_out") return <Login />;
+  return (
+    <div class={`console${state.thread.id ? " has-thread" : ""}`}>
+      <TopBar />
+      <Notice />
+      <main class="panes">
+        <Inbox />
+        <Thread />
+        <ClientCard />
+      </main>
+    </div>
+  );
+}
+
+const NOT_TEXT = ["checkbox", "radio", "button", "submit", "reset", "file", "range", "color"];
+
+/** Is the key meant for a field (text entry or a select), not for the shortcuts? */
+function isTyping(target: EventTarget | null): boolean {
+  const el = target as HTMLElement | null;
+  if (!el) return false;
+  if (el instanceof HTMLInputElement) return !NOT_TEXT.includes(el.type);
+  return el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT";
+}
+
+/** j / k: next / previous conversation; r: reply; e: close the conversation. Never while typing. */
+function useShortcuts(enabled: boolean): void {
+  useEffect(() => {
+    if (!enabled) return undefined;
+    const onKey = (event: KeyboardEvent): void => {
+      if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+      const action = { j: () => moveSelection(1), k: () => moveSelection(-1), r: focusComposer,
+        e: () => void closeSelected() }[event.key];
+      if (!action) return;
+      event.preventDefault();
+      action();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [enabled]);
+}
+
+function useUnreadTitle(state: ConsoleState): void {
+  const unread = state.list.items.filter((c) => c.unread_count > 0).length;
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) Zabota` : "Zabota";
+  }, [unread]);
+}

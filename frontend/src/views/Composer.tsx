@@ -1,0 +1,144 @@
+/**
+ * The reply box: a reply to the customer or an internal note, optionally quoting a message, with attachments
+ * uploaded first (progress bar) and sent by id. Enter sends, Shift+Enter starts a new line, Esc leaves the box.
+ */
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import { MAX_UPLOAD_BYTES } from "../api";
+import { send, setReplyTo, showNotice, store, upload } from "../console/state";
+import { formatSize, t } from "../i18n";
+import { can } from "../session";
+import { useStore } from "../store";
+import type { Upload } from "../types";
+import { authorLabel } from "./MessageItem";
+
+type Mode = "reply" | "note";
+
+interface Pending {
+  id: number;
+  name: string;
+  progress: number;
+}
+
+let pendingSeq = 0;
+
+export function Composer() {
+  const { session, thread, focusComposer } = useStore(store);
+  const canReply = can(session, "conversations:reply");
+  const canNote = can(session, "conversations:manage");
+  const [mode, setMode] = useState<Mode>(canReply ? "reply" : "note");
+  const [text, setText] = useState("");
+  const [uploads, setUploads] = useState<Upload[]>([]);
+  const [pending, setPending] = useState<Pending[]>([]);
+  const [sending, setSending] = useState(false);
+  const box = useRef<HTMLTextAreaElement>(null);
+  const files = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    if (focusComposer > 0) box.current?.focus();
+  }, [focusComposer]);
+
+  if (!canReply && !canNote) return <p class="composer muted">{t("composer_readonly")}</p>;
+
+  const attach = async (list: FileList | null): Promise<void> => {
+    for (const file of Array.from(list ?? [])) {
+      if (file.size > MAX_UPLOAD_BYTES) {
+        showNotice(new Error(t("upload_too_large", { name: file.name, size: formatSize(MAX_UPLOAD_BYTES) })));
+        continue;
+      }
+      const entry: Pending = { id: ++pendingSeq, name: file.name, progress: 0 };
+      setPending((p) => [...p, entry]);
+      try {
+        const done = await upload(file, (fraction) =>
+          setPending((p) => p.map((x) => (x.id === entry.id ? { ...x, progress: fraction } : x))));
+        setUploads((u) => [...u, done]);
+      } catch (err) {
+        showNotice(err);
+      } finally {
+        setPending((p) => p.filter((x) => x.id !== entry.id));
+      }
+    }
+    if (files.current) files.current.value = "";
+  };
+
+  const submit = async (): Promise<void> => {
+    const body = text.trim();
+    const withFiles = mode === "reply" ? uploads : [];
+    if (sending || pending.length > 0 || (!body && withFiles.length === 0)) return;
+    setSending(true);
+    const ok = await send(mode, body, withFiles);
+    setSending(false);
+    if (ok) {
+      setText("");
+      if (mode === "reply") setUploads([]);
+      box.current?.focus();
+    }
+  };
+
+  const label = mode === "note" ? t("composer_note_label") : t("composer_reply_label");
+  return (
+    <form class={`composer composer-${mode}`} onSubmit={(e) => { e.preventDefault(); void submit(); }}>
+      <div class="composer-modes" role="group" aria-label={t("composer_mode")}>
+        {canReply && (
+          <button type="button" aria-pressed={mode === "reply"} onClick={() => setMode("reply")}>
+            {t("composer_reply")}
+          </button>
+        )}
+        {canNote && (
+          <button type="button" aria-pressed={mode === "note"} onClick={() => setMode("note")}>
+            {t("composer_note")}
+          </button>
+        )}
+      </div>
+      {mode === "reply" && thread.replyTo && (
+        <div class="replying">
+          <span>{t("composer_replying_to", { name: authorLabel(thread.replyTo) })}</span>
+          <q>{thread.replyTo.text || t("msg_attachment")}</q>
+          <button type="button" class="ghost" aria-label={t("composer_cancel_reply")} onClick={() => setReplyTo(null)}>×</button>
+        </div>
+      )}
+      <textarea ref={box} aria-label={label} placeholder={label} rows={3} value={text}
+        onInput={(e) => setText(e.currentTarget.value)}
+        onKeyDown={(e) => {
+          if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+            e.preventDefault();
+            void submit();
+          } else if (e.key === "Escape") {
+            e.currentTarget.blur();
+          }
+        }} />
+      {pending.map((p) => (
+        <div class="upload" key={p.id}>
+          <span>{p.name}</span>
+          <progress max={1} value={p.progress} aria-label={t("uploading", { name: p.name })} />
+        </div>
+      ))}
+      {mode === "reply" && uploads.length > 0 && (
+        <ul class="chips" aria-label={t("attachments")}>
+          {uploads.map((u) => (
+            <li class="chip" key={u.upload_id}>
+              {u.file_name} <span class="muted">{formatSize(u.size_bytes)}</span>
+              <button type="button" class="ghost" aria-label={t("remove_named", { name: u.file_name })}
+                onClick={() => setUploads((list) => list.filter((x) => x.upload_id !== u.upload_id))}>×</button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div class="composer-bar">
+        {mode === "reply" && (
+          <label class="button attach">
+            <svg aria-hidden="true" width="14" height="14" viewBox="0 0 24 24" fill="none" stroke="currentColor"
+              stroke-width="2"><path d="M21 11l-8.5 8.5a5 5 0 01-7-7L14 4a3.5 3.5 0 015 5l-8.5 8.5a2 2 0 01-3-3L15 7" /></svg>
+            {t("attach")}
+            <input ref={files} type="file" multiple class="visually-hidden"
+              onChange={(e) => void attach(e.currentTarget.files)} />
+          </label>
+        )}
+        <span class="hint">{t("composer_hint")}</span>
+        <button type="submit" class="primary" disabled={sending || pending.length > 0}>
+          {mode === "note" ? t("composer_add_note") : t("composer_send")}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,47 @@
+/** One row of the inbox: who, where, the last message, when, unread badge and tags. */
+
+import { openConversation } from "../console/state";
+import { formatTime, t } from "../i18n";
+import type { Conversation } from "../types";
+import { ChannelBadge } from "./ChannelBadge";
+
+export function ConversationRow({ conversation: c, selected }: { conversation: Conversation; selected: boolean }) {
+  const name = c.contact_name || c.title || t("unknown_customer");
+  return (
+    <li>
+      <a href={`/c/${encodeURIComponent(c.id)}`} class={`row${selected ? " selected" : ""}${c.unread_count ? " unread" : ""}`}
+        aria-current={selected ? "true" : undefined} data-conversation={c.id}
+        onClick={(event) => {
+          if (event.ctrlKey || event.metaKey || event.shiftKey) return;
+          event.preventDefault();
+          void openConversation(c.id);
+        }}>
+        <span class="avatar" aria-hidden="true">{initial(name)}</span>
+        <span class="row-main">
+          <span class="row-top">
+            <span class="name">{name}</span>
+            <time dateTime={c.last_activity_at}>{formatTime(c.last_activity_at)}</time>
+          </span>
+          <span class="row-bottom">
+            <ChannelBadge kind={c.channel_kind} />
+            <span class="preview">
+              {c.last_message_direction === "out" && <span class="muted">{t("preview_you")} </span>}
+              {c.last_message_preview}
+            </span>
+            {c.unread_count > 0 && (
+              <span class="badge" aria-label={t("unread_count", { count: c.unread_count })}>{c.unread_count}</span>
+            )}
+          </span>
+          {c.tags.length > 0 && (
+            <span class="row-tags">{c.tags.map((tag) => <span class="tag" key={tag}>{tag}</span>)}</span>
+          )}
+        </span>
+      </a>
+    </li>
+  );
+}
+
+export function initial(name: string): string {
+  const first = [...name.trim()][0];
+  return first ? first.toUpperCase() : "?";
+}

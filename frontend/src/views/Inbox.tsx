@@ -1,0 +1,118 @@
+/** The inbox: status tabs, filters, the conversation list with infinite scroll ("load more" as a fallback). */
+
+import { useEffect, useRef } from "preact/hooks";
+import { clearFilters, loadList, loadMore, setFilters, setTab, store, type Scope } from "../console/state";
+import { t, type Key } from "../i18n";
+import { useStore } from "../store";
+import { STATUSES } from "../types";
+import { ConversationRow } from "./ConversationRow";
+import { errorText } from "./errors";
+import { ListSkeleton } from "./Skeleton";
+
+export const STATUS_LABEL: Record<string, Key> = { new: "status_new", in_progress: "status_in_progress",
+  closed: "status_closed" };
+
+export function Inbox() {
+  const { tab } = useStore(store);
+  return (
+    <section class="inbox" aria-label={t("inbox")}>
+      <div class="tabs" role="tablist" aria-label={t("inbox")}>
+        {STATUSES.map((status) => (
+          <button type="button" role="tab" key={status} id={`tab-${status}`} aria-selected={tab === status}
+            aria-controls="conversation-list" onClick={() => setTab(status)}>{t(STATUS_LABEL[status])}</button>
+        ))}
+      </div>
+      <Filters />
+      <ConversationList />
+    </section>
+  );
+}
+
+function Filters() {
+  const { filters, channels } = useStore(store);
+  const scopes: { value: Scope; label: Key }[] = [
+    { value: "all", label: "filter_all" }, { value: "mine", label: "filter_mine" },
+    { value: "unassigned", label: "filter_unassigned" },
+  ];
+  const active = filters.channelId || filters.scope !== "all" || filters.tag || filters.noTag;
+  return (
+    <form class="filters" aria-label={t("filters")} onSubmit={(e) => e.preventDefault()}>
+      <select aria-label={t("filter_channel")} value={filters.channelId}
+        onChange={(e) => setFilters({ channelId: e.currentTarget.value })}>
+        <option value="">{t("filter_all_channels")}</option>
+        {channels.map((c) => <option key={c.id} value={c.id}>{c.name} ({c.kind})</option>)}
+      </select>
+      <select aria-label={t("filter_assignee")} value={filters.scope}
+        onChange={(e) => setFilters({ scope: e.currentTarget.value as Scope })}>
+        {scopes.map((s) => <option key={s.value} value={s.value}>{t(s.label)}</option>)}
+      </select>
+      <TagFilter />
+      <label class="check">
+        <input type="checkbox" checked={filters.noTag} onChange={(e) => setFilters({ noTag: e.currentTarget.checked })} />
+        {t("filter_no_tag")}
+      </label>
+      {active && <button type="button" class="link" onClick={clearFilters}>{t("filter_clear")}</button>}
+    </form>
+  );
+}
+
+function TagFilter() {
+  const { filters } = useStore(store);
+  const timer = useRef<number | undefined>(undefined);
+  return (
+    <input type="search" aria-label={t("filter_tag")} placeholder={t("filter_tag")} value={filters.tag}
+      disabled={filters.noTag}
+      onInput={(e) => {
+        const value = e.currentTarget.value;
+        window.clearTimeout(timer.current);
+        timer.current = window.setTimeout(() => setFilters({ tag: value }), 300);
+      }} />
+  );
+}
+
+function ConversationList() {
+  const { list, thread, tab } = useStore(store);
+  const sentinel = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const target = sentinel.current;
+    if (!target || !list.cursor) return undefined;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) void loadMore();
+    }, { rootMargin: "200px" });
+    observer.observe(target);
+    return () => observer.disconnect();
+  }, [list.cursor, list.items.length]);
+
+  if (list.loading) return <div id="conversation-list" class="list"><ListSkeleton /></div>;
+  if (list.error && list.items.length === 0) {
+    return (
+      <div id="conversation-list" class="list empty" role="alert">
+        <p>{t("error_list")} {errorText(list.error)}</p>
+        <button type="button" onClick={() => void loadList()}>{t("try_again")}</button>
+      </div>
+    );
+  }
+  if (list.items.length === 0) {
+    return (
+      <div id="conversation-list" class="list empty">
+        <p class="empty-title">{t("empty_list_title")}</p>
+        <p class="muted">{t(tab === "closed" ? "empty_list_closed" : "empty_list_hint")}</p>
+      </div>
+    );
+  }
+  return (
+    <nav id="conversation-list" class="list" aria-label={t("conversations")}>
+      <ul>
+        {list.items.map((c) => <ConversationRow key={c.id} conversation={c} selected={c.id === thread.id} />)}
+      </ul>
+      {list.cursor && (
+        <div ref={sentinel} class="more">
+          <button type="button" disabled={list.loadingMore} onClick={() => void loadMore()}>
+            {list.loadingMore ? t("loading") : t("load_more")}
+          </button>
+        </div>
+      )}
+      {list.error && <p class="form-error" role="alert">{errorText(list.error)}</p>}
+    </nav>
+  );
+}

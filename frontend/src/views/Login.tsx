@@ -1,0 +1,57 @@
+/** Sign in. One method today (an API key, pasted once); more methods are added as further sections. */
+
+import { useState } from "preact/hooks";
+import { signIn, store } from "../console/state";
+import { t } from "../i18n";
+import { SIGN_IN_METHODS } from "../session";
+import { useStore } from "../store";
+import { errorText } from "./errors";
+import { LangSwitch } from "./LangSwitch";
+
+export function Login() {
+  const { loginError } = useStore(store);
+  return (
+    <main class="login">
+      <div class="login-card">
+        <header class="login-head">
+          <h1>Zabota</h1>
+          <LangSwitch />
+        </header>
+        <p class="muted">{t("login_intro")}</p>
+        {SIGN_IN_METHODS.includes("api_key") && <ApiKeyForm />}
+        {loginError && loginError.code !== "empty_key" && (
+          <p class="form-error" role="alert">{loginErrorText(loginError.status) ?? errorText(loginError)}</p>
+        )}
+      </div>
+    </main>
+  );
+}
+
+function loginErrorText(status: number): string | null {
+  if (status === 401) return t("login_wrong_key");
+  if (status === 403) return t("login_forbidden");
+  return null;
+}
+
+function ApiKeyForm() {
+  const [key, setKey] = useState("");
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    if (!key.trim()) return;
+    setBusy(true);
+    await signIn(key);
+    setBusy(false);
+  };
+  return (
+    <form class="stack" onSubmit={submit}>
+      <label for="api-key">{t("login_key_label")}</label>
+      <input id="api-key" type="password" autocomplete="off" spellcheck={false} value={key} required
+        placeholder="zb_…" onInput={(e) => setKey(e.currentTarget.value)} />
+      <p class="hint">{t("login_key_hint")}</p>
+      <button type="submit" class="primary" disabled={busy || !key.trim()}>
+        {busy ? t("login_checking") : t("login_submit")}
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,67 @@
+/** One message: who wrote it, its text and attachments, the quoted message, and our replies' delivery status. */
+
+import { retry, setReplyTo, store } from "../console/state";
+import { formatDateTime, formatTime, t, type Key } from "../i18n";
+import { can } from "../session";
+import type { Message } from "../types";
+import { AttachmentView } from "./AttachmentView";
+import { safeUrl } from "./safeUrl";
+
+const STATUS_TEXT: Record<string, Key> = { pending: "msg_pending", sent: "msg_sent", failed: "msg_failed" };
+
+/** Rendered by Messages, which re-renders on every store change: no subscription of its own. */
+export function MessageItem({ message: m, quoted }: { message: Message; quoted: Message | null }) {
+  const { session } = store.state;
+  const side = m.direction === "in" ? "in" : m.direction === "note" ? "note" : m.direction === "system" ? "system" : "out";
+  const permalink = safeUrl(m.comment?.permalink);
+  return (
+    <article class={`msg msg-${side}${m.status === "failed" ? " msg-failed" : ""}`} data-message={m.id}
+      aria-label={authorLabel(m)}>
+      <div class="msg-meta">
+        <span class="author">{authorLabel(m)}</span>
+        <time dateTime={m.created_at} title={formatDateTime(m.created_at)}>{formatTime(m.created_at)}</time>
+        {m.edited && <span class="muted">{t("msg_edited")}</span>}
+      </div>
+      {quoted && (
+        <blockquote class="quote">
+          <span class="quote-author">{authorLabel(quoted)}</span>
+          <span class="quote-text">{quoted.text || t("msg_attachment")}</span>
+        </blockquote>
+      )}
+      {m.deleted ? <p class="msg-text muted">{t("msg_deleted")}</p> : m.text && <p class="msg-text">{m.text}</p>}
+      {m.attachments.length > 0 && (
+        <div class="attachments">{m.attachments.map((a, i) => <AttachmentView key={i} attachment={a} />)}</div>
+      )}
+      <div class="msg-foot">
+        {m.direction === "out" && <DeliveryStatus message={m} />}
+        {permalink && <a href={permalink} target="_blank" rel="noopener noreferrer">{t("msg_open_original")}</a>}
+        {m.direction === "in" && can(session, "conversations:reply") && (
+          <button type="button" class="link" onClick={() => setReplyTo(m)}>{t("msg_reply")}</button>
+        )}
+      </div>
+    </article>
+  );
+}
+
+export function authorLabel(m: Message): string {
+  if (m.direction === "in") return store.state.thread.detail?.contact_name || t("customer");
+  if (m.direction === "note") return t("msg_note");
+  if (m.origin === "greeting") return t("msg_greeting");
+  if (m.origin === "api") return t("msg_api");
+  if (m.direction === "system") return t("msg_system");
+  return m.author_id === store.state.session?.me.subject ? t("msg_you") : t("msg_operator");
+}
+
+function DeliveryStatus({ message: m }: { message: Message }) {
+  const key = STATUS_TEXT[m.status];
+  return (
+    <span class={`delivery delivery-${m.status}`} data-status={m.status}>
+      {key ? t(key) : m.status}
+      {m.delivery && m.status === "sent" && <span> · {m.delivery}</span>}
+      {m.status === "failed" && m.error && <span class="reason">: {m.error.message} ({m.error.code})</span>}
+      {m.status === "failed" && can(store.state.session, "conversations:reply") && (
+        <button type="button" class="link" onClick={() => void retry(m)}>{t("msg_retry")}</button>
+      )}
+    </span>
+  );
+}

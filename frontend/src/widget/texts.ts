@@ -1,0 +1,60 @@
+/** The widget's texts in Russian and English (the page's language, else the browser's). */
+
+const en = {
+  open: "Chat with us",
+  close: "Close the chat",
+  title: "Chat",
+  intro: "Leave your details and we will answer here.",
+  name: "Name",
+  email: "E-mail",
+  phone: "Phone",
+  topic: "Topic",
+  consent: "I agree to the processing of my data",
+  start: "Start the chat",
+  message: "Your message",
+  send: "Send",
+  sending: "Sending…",
+  failed: "Not sent. Tap to retry.",
+  offline: "Reconnecting…",
+  empty: "Write your question: an operator will answer here.",
+  you: "You",
+  operator: "Support",
+  error: "Something went wrong:",
+  required: "required",
+  network: "the chat server cannot be reached",
+};
+
+const ru: typeof en = {
+  open: "Напишите нам",
+  close: "Закрыть чат",
+  title: "Чат",
+  intro: "Оставьте контакты, и мы ответим здесь.",
+  name: "Имя",
+  email: "E-mail",
+  phone: "Телефон",
+  topic: "Тема",
+  consent: "Согласен на обработку персональных данных",
+  start: "Начать чат",
+  message: "Ваше сообщение",
+  send: "Отправить",
+  sending: "Отправляется…",
+  failed: "Не отправлено. Нажмите, чтобы повторить.",
+  offline: "Переподключение…",
+  empty: "Напишите вопрос: оператор ответит здесь.",
+  you: "Вы",
+  operator: "Поддержка",
+  error: "Что-то пошло не так:",
+  required: "обязательно",
+  network: "сервер чата недоступен",
+};
+
+export type TextKey = keyof typeof en;
+
+export function widgetLang(explicit?: string | null): "ru" | "en" {
+  const tag = (explicit || document.documentElement.lang || navigator.language || "en").toLowerCase();
+  return tag.startsWith("ru") ? "ru" : "en";
+}
+
+export function texts(lang: "ru" | "en"): typeof en {
+  return lang === "ru" ? ru : en;
+}

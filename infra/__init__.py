@@ -1,0 +1,1 @@
+"""Deployment to AWS: merge template, packaging, SAM -> CloudFormation translation (docs/DEPLOY.md)."""

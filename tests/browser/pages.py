@@ -1,0 +1,97 @@
+"""Helpers for browser tests, named like what people do: a customer writes, an operator signs in and opens a
+conversation. Customers write through the simulator's backend (`/_sim`), which posts the provider's own signed
+webhook through the real webhook path."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (the `chromium` package); CHROMIUM_PATH overrides it."""
+    return os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def fresh_customer(first_name: str = "Anna") -> tuple[str, str]:
+    """A customer nobody has seen: a Telegram-style numeric id and a unique display name."""
+    return str(6_000_000 + secrets.randbelow(3_000_000)), f"{first_name} {secrets.token_hex(3)}"
+
+
+@dataclass
+class Demo:
+    stack: Any
+    key: str
+    telegram: str
+
+    @property
+    def url(self) -> str:
+        return self.stack.url
+
+    def customer_writes(self, user_id: str, name: str, text: str, *, channel: str | None = None,
+                        reply_to: str | None = None) -> dict[str, Any]:
+        resp = requests.post(f"{self.url}/_sim/{channel or self.telegram}/messages", timeout=30,
+                             json={"user_id": user_id, "name": name, "text": text, "reply_to": reply_to})
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    def customer_sees(self, conversation: str, *, channel: str | None = None) -> list[dict[str, Any]]:
+        resp = requests.get(f"{self.url}/_sim/{channel or self.telegram}/conversations/{conversation}", timeout=30)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["items"]
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(method, f"{self.url}/api{path}", headers={"Authorization": f"Bearer {self.key}"},
+                                timeout=30, **kwargs)
+
+    def conversation_named(self, name: str, status: str = "new") -> dict[str, Any]:
+        """The conversation of the customer called `name` (waits for the stream to create it)."""
+        found: dict[str, Any] = {}
+
+        def look() -> bool:
+            items = self.api("GET", "/conversations", params={"status": status, "limit": 100}).json()["items"]
+            found.update(next((c for c in items if c["contact_name"] == name), {}))
+            return bool(found)
+
+        wait_until(look, what=f"a conversation of {name}")
+        return found
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float = 15.0, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def sign_in(page: Any, demo: Demo, path: str = "/") -> None:
+    """Open the console and sign in with the API key (the login screen of a first visit)."""
+    page.goto(f"{demo.url}{path}")
+    page.get_by_label("API key").fill(demo.key)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("tab", name="New").wait_for()
+
+
+def open_conversation(page: Any, name: str) -> None:
+    """Click the customer's row in the inbox and wait for the thread."""
+    page.get_by_role("navigation", name="Conversations").get_by_role("link", name=re.compile(re.escape(name))).click()
+    page.get_by_role("region", name="Conversation").get_by_role("heading", name=name).wait_for()
+
+
+def thread(page: Any) -> Any:
+    return page.get_by_role("log", name="Messages")
+
+
+def reply_box(page: Any) -> Any:
+    return page.get_by_role("textbox", name="Reply to the customer")

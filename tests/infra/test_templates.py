@@ -1,0 +1,139 @@
+"""The packaged template: cfn-lint on SAM and on plain CloudFormation, and what the merge template must guarantee."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from infra.package import aws_env
+
+FUNCTIONS = ("APIHandler", "HandleStream", "EveryMinute", "WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
+ESM = "HandleStreamHandleStreamDynamodbEventSource"
+
+
+def lint(template: dict[str, Any]) -> list[str]:
+    from cfnlint.api import ManualArgs
+    from cfnlint.api import lint as cfn_lint
+
+    return [str(match) for match in cfn_lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))]
+
+
+def statements(built: Any, role: str) -> list[dict[str, Any]]:
+    return [s for policy in built.resource(role)["Properties"]["Policies"]
+            for s in policy["PolicyDocument"]["Statement"]]
+
+
+def test_packaging_finds_no_credentials_to_use_and_a_region():
+    env = aws_env({"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s", "AWS_PROFILE": "prod", "PATH": "/bin"})
+    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_PROFILE" not in env
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true" and env["AWS_DEFAULT_REGION"]
+    assert env["AWS_SHARED_CREDENTIALS_FILE"] == env["AWS_CONFIG_FILE"]  # the null device
+
+
+def test_cfn_lint_finds_nothing_in_the_sam_template(built):
+    assert built.sam["Transform"] == "AWS::Serverless-2016-10-31"
+    assert lint(built.sam) == []
+
+
+def test_cfn_lint_finds_nothing_in_the_translated_template(built):
+    assert "Transform" not in built.cfn
+    assert lint(built.cfn) == []
+
+
+def test_the_translated_lint_catches_what_the_sam_lint_misses(built):
+    bad = copy.deepcopy(built.cfn)
+    bad["Resources"][ESM]["Properties"]["MaximumRetryAttempts"] = 50_000
+    actions = statements(built, "StreamRole")[3]["Action"]
+    bad["Resources"]["StreamRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][3]["Action"] = [
+        *actions, "dynamodb:TransactWriteItems"]
+    found = " ".join(lint(bad))
+    assert "E3034" in found and "50000" in found
+    assert "W3037" in found and "transactwriteitems" in found
+
+
+def test_every_function_runs_on_arm64_with_its_own_role_and_log_group(built):
+    roles, groups = set(), set()
+    for name in FUNCTIONS:
+        props = built.resource(name)["Properties"]
+        assert built.resource(name)["Type"] == "AWS::Lambda::Function"
+        assert props["Architectures"] == ["arm64"] and props["Runtime"] == "python3.11"
+        roles.add(props["Role"]["Fn::GetAtt"][0])
+        groups.add(props["LoggingConfig"]["LogGroup"]["Ref"])
+        assert {"MAIN_TABLE", "IDEMPOTENCY_TABLE", "CONNECTIONS_TABLE", "WEBSOCKET_ENDPOINT", "FILES_BUCKET",
+                "PUBLIC_URL"} <= set(props["Environment"]["Variables"])
+    assert len(roles) == len(FUNCTIONS) and len(groups) == len(FUNCTIONS)
+    for group in groups:
+        assert built.resource(group)["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert not built.of_type("AWS::IAM::Policy"), "policies live inline in each role (created before its users)"
+
+
+def test_the_stream_reports_partial_failures_bisects_and_gives_up_into_a_queue(built):
+    esm = built.resource(ESM)["Properties"]
+    assert esm["EventSourceArn"] == {"Fn::GetAtt": ["MainTable", "StreamArn"]}
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert esm["BisectBatchOnFunctionError"] is True
+    assert 0 < esm["MaximumRetryAttempts"] <= 20 and 60 <= esm["MaximumRecordAgeInSeconds"] <= 86_400
+    assert esm["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["StreamDLQ", "Arn"]}
+    alarm = built.resource("StreamDLQAlarm")["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["StreamDLQ", "QueueName"]}
+
+
+def test_the_stream_role_can_send_to_the_failure_queue_before_the_mapping_exists(built):
+    # inline in the role the function uses: the ESM depends on the function, the function on the role
+    send = [s for s in statements(built, "StreamRole") if s.get("Action") == "sqs:SendMessage"]
+    assert send and send[0]["Resource"] == {"Fn::GetAtt": ["StreamDLQ", "Arn"]}
+    assert built.resource("HandleStream")["Properties"]["Role"] == {"Fn::GetAtt": ["StreamRole", "Arn"]}
+
+
+def test_the_rest_api_stage_is_api_and_cloudfront_serves_it_under_api_on_the_console_origin(built):
+    (stage,) = built.of_type("AWS::ApiGateway::Stage").values()
+    assert stage["Properties"]["StageName"] == "api"
+    config = built.resource("FrontendDistribution")["Properties"]["DistributionConfig"]
+    origins = {o["Id"]: o for o in config["Origins"]}
+    assert "RestAPI" in json.dumps(origins["api"]["DomainName"])
+    (api,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/api/*"]
+    assert api["TargetOriginId"] == "api" and "POST" in api["AllowedMethods"]
+    assert api["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # caching disabled
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == "frontend"
+    assert origins["frontend"]["OriginAccessControlId"] == {"Fn::GetAtt": ["FrontendOAC", "Id"]}
+
+
+def test_buckets_are_private_and_only_cloudfront_reads_the_console(built):
+    for name in ("FilesBucket", "FrontendBucket"):
+        block = built.resource(name)["Properties"]["PublicAccessBlockConfiguration"]
+        assert all(block[k] is True for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls",
+                                              "RestrictPublicBuckets"))
+    (statement,) = built.resource("FrontendBucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"} and statement["Action"] == "s3:GetObject"
+    assert "FrontendDistribution" in json.dumps(statement["Condition"])
+
+
+def test_email_resources_exist_only_when_the_email_parameters_are_set(built):
+    for name in ("InboundMailTopic", "InboundMailSubscription", "InboundMailRule", "InboundMailRuleSet"):
+        assert built.resource(name)["Condition"] == "HasInboundEmail"
+    subscription = built.resource("InboundMailSubscription")["Properties"]
+    assert subscription["Protocol"] == "https"
+    assert subscription["Endpoint"] == {"Fn::Sub": "${PublicUrl}/api/webhooks/email/${EmailChannelId}"}
+    assert built.resource("InboundMailTopic")["Properties"]["SignatureVersion"] == "2"
+    (action,) = built.resource("InboundMailRule")["Properties"]["Rule"]["Actions"]
+    assert action["SNSAction"]["TopicArn"] == {"Ref": "InboundMailTopic"}
+    assert built.resource("MailIdentity")["Condition"] == "HasEmailDomain"
+
+
+def test_nothing_bills_by_the_hour_when_idle(built):
+    for name, table in built.of_type("AWS::DynamoDB::Table").items():
+        assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST", name
+    for name, function in built.of_type("AWS::Lambda::Function").items():
+        assert "ProvisionedConcurrencyConfig" not in function["Properties"], name
+    assert not built.of_type("AWS::Lambda::Version") and not built.of_type("AWS::EC2::NatGateway")
+
+
+@pytest.mark.parametrize("alarm", ["StreamDLQAlarm", "StreamIteratorAgeAlarm", "ApiErrorRateAlarm",
+                                   "StreamErrorRateAlarm", "ScheduleErrorsAlarm", "WebsocketErrorsAlarm"])
+def test_each_alarm_notifies_the_alarm_topic_and_stays_quiet_without_data(built, alarm):
+    props = built.resource(alarm)["Properties"]
+    assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert props["TreatMissingData"] == "notBreaching"
