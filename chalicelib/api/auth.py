@@ -54,7 +54,7 @@ def _same_site(ctx: Ctx) -> None:
 
 def _page(status: int, title: str, body: str, cookies: list[str] | None = None) -> Response:
     doc = (f"<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-           f"<meta name=referrer content=no-referrer><title>{html.escape(title)}</title>"
+           f"<meta name=referrer content=same-origin><title>{html.escape(title)}</title>"
            f"<body style='font-family:sans-serif;max-width:32rem;margin:4rem auto'><h1>{html.escape(title)}</h1>"
            f"{body}</body></html>")
     headers: dict[str, Any] = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",

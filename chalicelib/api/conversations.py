@@ -95,6 +95,17 @@ def post_reply(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
     return message_json(message, ctx.deps.files)
 
 
+@route(bp, "/replies/bulk", "POST", permission="conversations:reply", tag="conversations",
+       summary="One answer to several comments or conversations at once (B5); retry-safe with request_id",
+       request={"type": "object", "required": ["request_id", "items"], "properties": {
+           "request_id": {"type": "string", "description": "the client's id, the same on every retry"},
+           "items": {"type": "array", "maxItems": 50, "items": {"type": "object", "properties": {
+               "conversation_id": {"type": "string"}, "reply_to": {"type": ["string", "null"]}}}},
+           "text": {"type": "string"}, "private": {"type": "boolean"}}}, status=202)
+def post_bulk_reply(ctx: Ctx) -> dict[str, Any]:
+    return replies.bulk_reply(ctx.deps, ctx.principal, json_object(ctx.request.raw_body))  # type: ignore[arg-type]
+
+
 @route(bp, "/conversations/{conversation_id}/notes", "POST", permission="conversations:manage",
        tag="conversations", summary="Internal note, never sent to the customer", request=schemas.NOTE,
        response=schemas.MESSAGE, status=201)

@@ -292,10 +292,17 @@ class WebSocketHub:
         if not 200 <= status < 300:
             _refuse(handler, 403 if status != 500 else 500, "Forbidden" if status != 500 else "Internal server error")
             return
-        _handshake(handler, answer)
-        handler.connection.settimeout(None)
+        # Reachable before the client sees the 101, as with API Gateway once $connect answered 200: a client
+        # that acts at once on the upgrade (or a push right after $connect) finds its connection.
         with self._lock:
             self._connections[connection.connection_id] = connection
+        try:
+            with connection._send_lock:  # a push that races the upgrade waits for the 101 to be written
+                _handshake(handler, answer)
+        except OSError:
+            self._forget(connection)
+            raise
+        handler.connection.settimeout(None)
         code, reason = self._read_loop(handler, connection)
         self._forget(connection)
         self._invoke("$disconnect", self._disconnect_event(connection, code, reason))

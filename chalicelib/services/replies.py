@@ -6,10 +6,11 @@ import base64
 import binascii
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chalicelib.auth.keys import Principal
-from chalicelib.domain.model import STATUSES, iso, new_id
+from chalicelib.domain.model import STATUSES, derived_id, iso, new_id, parse_iso
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.services import assignment
 from chalicelib.services.deps import Deps
@@ -117,7 +118,8 @@ def _attachments(d: Deps, ws: str, upload_ids: tuple[str, ...]) -> list[dict[str
     return found
 
 
-def send_reply(d: Deps, principal: Principal, conv_id: str, req: ReplyRequest) -> MessageItem:
+def send_reply(d: Deps, principal: Principal, conv_id: str, req: ReplyRequest, *,
+               message_id: str | None = None, at: datetime | None = None) -> MessageItem:
     ws = principal.workspace_id
     conv = repo.require_conversation(ws, conv_id)
     assignment.check_colleague_replied(ws, conv_id, principal, req.last_seen_message_id, req.force)
@@ -131,15 +133,49 @@ def send_reply(d: Deps, principal: Principal, conv_id: str, req: ReplyRequest) -
         quoted = repo.latest_inbound_message(ws, conv_id)
     reply_to_external = quoted.external_message_id if quoted else None
     comment = plain(quoted.comment) if quoted is not None else {}
-    now = d.now()
+    now = at or d.now()
     message = repo.new_message(
-        ws, conv_id, new_id("m", now), channel_id=conv.channel_id, direction="out", origin="operator",
+        ws, conv_id, message_id or new_id("m", now), channel_id=conv.channel_id, direction="out", origin="operator",
         author_id=principal.subject, text=req.text, attachments=_attachments(d, ws, req.upload_ids),
         reply_to_id=quoted.message_id if quoted else None, reply_to_external_id=reply_to_external,
         status="pending", created_at=iso(now), private=req.private, template=req.template,
         comment=comment or None,
     )
     return repo.add_outbound_message(conv, message, now=now, counts_as_response=True)
+
+
+BULK_MAX = 50
+
+
+def bulk_reply(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """One answer to several comments or conversations at once (B5), each sent once.
+
+    `request_id` (the client's, e.g. a UUID) makes the whole request safe to retry: message ids derive from it
+    and from the time it was first seen, and a message that exists is not written again.
+    """
+    request_id = body.get("request_id")
+    if not isinstance(request_id, str) or not 8 <= len(request_id) <= 100:
+        raise InvalidInput("request_id is required: 8 to 100 characters, the same on every retry")
+    items = body.get("items")
+    if not isinstance(items, list) or not 1 <= len(items) <= BULK_MAX:
+        raise InvalidInput(f"items must list 1 to {BULK_MAX} {{conversation_id, reply_to}}")
+    req = parse_reply({k: v for k, v in body.items() if k in ("text", "attachments", "private")})
+    first = parse_iso(repo.first_seen(principal.workspace_id, "bulk", request_id, now=d.now()))
+    results: list[dict[str, Any]] = []
+    for item in items:
+        conv_id = item.get("conversation_id") if isinstance(item, dict) else None
+        if not isinstance(conv_id, str):
+            raise InvalidInput("each item needs a conversation_id")
+        reply_to = item.get("reply_to")
+        one = ReplyRequest(req.text, reply_to if isinstance(reply_to, str) else None, req.upload_ids,
+                           private=req.private, force=True)
+        try:
+            message = send_reply(d, principal, conv_id, one, at=first,
+                                 message_id=derived_id("m", first, request_id, conv_id, reply_to or ""))
+            results.append({"conversation_id": conv_id, "message_id": message.message_id, "status": message.status})
+        except (NotFound, InvalidInput) as err:
+            results.append({"conversation_id": conv_id, "error": {"code": err.code, "message": err.message}})
+    return {"request_id": request_id, "items": results}
 
 
 def add_note(d: Deps, principal: Principal, conv_id: str, text: str) -> MessageItem:

@@ -172,3 +172,7 @@ def rate_window(ws: str, scope: str, subject: str, window: int) -> tuple[str, st
 
 def widget_seq(ws: str, conv_id: str) -> tuple[str, str]:
     return f"WS#{ws}#WIDGETSEQ#{conv_id}", "WIDGETSEQ"
+
+
+def client_request(ws: str, kind: str, request_id: str) -> tuple[str, str]:
+    return f"WS#{ws}#REQUEST#{kind}#{request_id}", "REQUEST"

@@ -398,12 +398,16 @@ class WidgetSeqItem(MainItem):
     seq = NumberAttribute(default=0)
 
 
+class RequestItem(MainItem):
+    """A client's request id seen once (bulk replies): a retried request reuses the first one's time and ids."""
+
+
 MAIN_MODELS: tuple[type[MainItem], ...] = (
     WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
     ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
     UserItem, EmailItem, MemberItem, SessionItem, LoginTokenItem, LoginRateItem, InviteItem, OidcStateItem,
     AuditItem, PresenceItem, TeamSettingsItem,
-    VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem,
+    VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -413,6 +417,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     LoginRateItem: "loginrate", InviteItem: "invite", OidcStateItem: "oidcstate", AuditItem: "audit",
     PresenceItem: "presence", TeamSettingsItem: "teamsettings",
     VisitorItem: "visitor", WidgetTicketItem: "wsticket", RateWindowItem: "ratewindow", WidgetSeqItem: "widgetseq",
+    RequestItem: "request",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

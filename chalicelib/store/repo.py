@@ -780,3 +780,19 @@ def latest_inbound_message(ws: str, conv_id: str, *, look_back: int = 50) -> Mes
         if item.direction == "in":
             return item
     return None
+
+
+def first_seen(ws: str, kind: str, request_id: str, *, now: datetime, keep: timedelta = timedelta(days=1)) -> str:
+    """When this client request was first seen (now, the first time): retries derive the same ids from it."""
+    from chalicelib.store.models import RequestItem
+
+    pk, sk = keys.client_request(ws, kind, request_id)
+    item = _typed(RequestItem, pk, sk, workspace_id=ws, created_at=iso(now),
+                  expires_at=int((now + keep).timestamp()))
+    try:
+        item.save(condition=RequestItem.pk.does_not_exist())
+        return iso(now)
+    except PutError as err:
+        if not _conditional_failed(err):
+            raise
+    return str(RequestItem.get(pk, sk, consistent_read=True).created_at)

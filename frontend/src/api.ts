@@ -62,9 +62,29 @@ function parseJson(text: string): unknown {
   }
 }
 
-async function send<T>(method: string, path: string, token: string | null, body?: unknown, query?: Query): Promise<T> {
+/** The signed-in user's cookie session (no API key): the CSRF token for writes and the chosen workspace. */
+export function sessionHeaders(method: string): Record<string, string> {
   const headers: Record<string, string> = {};
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const csrf = /(?:^|;\s*)zb_csrf=([^;]+)/.exec(document.cookie);
+  if (csrf && method !== "GET") headers["X-CSRF-Token"] = decodeURIComponent(csrf[1]);
+  const workspace = currentWorkspace();
+  if (workspace) headers["X-Workspace"] = workspace;
+  return headers;
+}
+
+/** The workspace a cookie session acts in: from the invitation's redirect (?workspace=), kept for the tab. */
+export function currentWorkspace(): string | null {
+  const fromUrl = new URLSearchParams(location.search).get("workspace");
+  try {
+    if (fromUrl) window.sessionStorage.setItem("zabota.workspace", fromUrl);
+    return fromUrl || window.sessionStorage.getItem("zabota.workspace");
+  } catch {
+    return fromUrl;
+  }
+}
+
+async function send<T>(method: string, path: string, token: string | null, body?: unknown, query?: Query): Promise<T> {
+  const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : sessionHeaders(method);
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response: Response;
   try {
@@ -146,7 +166,8 @@ export class Api {
     return new Promise<Upload>((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", `${apiBase()}/api/uploads`);
-      xhr.setRequestHeader("Authorization", `Bearer ${this.token}`);
+      if (this.token) xhr.setRequestHeader("Authorization", `Bearer ${this.token}`);
+      else for (const [name, value] of Object.entries(sessionHeaders("POST"))) xhr.setRequestHeader(name, value);
       xhr.setRequestHeader("Content-Type", "application/json");
       xhr.upload.onprogress = (event) => {
         if (event.lengthComputable) onProgress(event.loaded / event.total);
@@ -180,6 +201,15 @@ function readBase64(file: File): Promise<string> {
 /** Check a key before keeping it: answers who it belongs to, or throws (401 for a wrong key). */
 export function whoAmI(token: string): Promise<Me> {
   return send<Me>("GET", "/api/me", token);
+}
+
+/** E-mail me a one-time sign-in link (the answer is the same whether or not the address is known). */
+export function requestLoginLink(email: string): Promise<unknown> {
+  return send("POST", "/api/auth/login-link", null, { email });
+}
+
+export function logout(): Promise<unknown> {
+  return send("POST", "/api/auth/logout", null, {});
 }
 
 /** The customer simulator's routes (embedded mode only, no credentials). */

@@ -3,6 +3,7 @@
  * same origin in embedded mode, or `wsUrl` from /config.js (AWS: the WebSocket API's stage URL).
  * A ping every 60 s keeps idle gateways from closing the socket.
  */
+import { currentWorkspace } from "./api";
 
 import type { LiveEvent } from "./types";
 
@@ -22,6 +23,7 @@ const MAX_BACKOFF_MS = 15_000;
 export function liveUrl(token: string, base = window.ZABOTA_CONFIG?.wsUrl): string {
   const origin = base || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
   const separator = origin.includes("?") ? "&" : "?";
+  if (!token) return `${origin}${separator}workspace=${encodeURIComponent(currentWorkspace() ?? "")}`; // cookie
   return `${origin}${separator}token=${encodeURIComponent(token)}`;
 }
 

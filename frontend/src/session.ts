@@ -3,17 +3,17 @@
  * adds e-mail links / OAuth as further `SignInMethod`s that end in the same `Session`.
  */
 
-import { ApiError, whoAmI } from "./api";
+import { ApiError, logout, whoAmI } from "./api";
 import type { Me } from "./types";
 
 export interface Session {
-  method: "api_key";
-  token: string;
+  method: "api_key" | "cookie";
+  token: string; // "" for a cookie session
   me: Me;
 }
 
-export type SignInMethod = "api_key";
-export const SIGN_IN_METHODS: readonly SignInMethod[] = ["api_key"];
+export type SignInMethod = "api_key" | "email_link";
+export const SIGN_IN_METHODS: readonly SignInMethod[] = ["email_link", "api_key"];
 
 const STORAGE_KEY = "zabota.apiKey";
 
@@ -41,7 +41,7 @@ export async function signInWithKey(key: string): Promise<Session> {
 /** The session kept from an earlier visit, if its key still works. */
 export async function resume(): Promise<Session | null> {
   const token = storedToken();
-  if (!token) return null;
+  if (!token) return resumeCookie();
   try {
     return { method: "api_key", token, me: await whoAmI(token) };
   } catch (err) {
@@ -50,8 +50,19 @@ export async function resume(): Promise<Session | null> {
   }
 }
 
+/** A session cookie set by an e-mailed link or an invitation (HttpOnly: only the server can tell). */
+async function resumeCookie(): Promise<Session | null> {
+  try {
+    return { method: "cookie", token: "", me: await whoAmI("") };
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.status === 400)) return null;
+    throw err;
+  }
+}
+
 export function signOut(): void {
   storage()?.removeItem(STORAGE_KEY);
+  void logout().catch(() => undefined); // ends a cookie session on the server too
 }
 
 export function can(session: Session | null, permission: string): boolean {

@@ -237,3 +237,28 @@ def test_a_new_customer_is_named_from_users_get_once_from_the_stream(stack):
     assert card["username"] == "olga_p"
     lookups = [c for c in shop.vk_calls("users.get") if str(user) in json.dumps(c)]
     assert len(lookups) == 1  # the second message finds the identity: no second call
+
+
+def test_a_bulk_reply_answers_several_comments_once_even_when_the_request_is_retried(stack):
+    import uuid
+
+    shop = vk_shop(stack)
+    post_id = 7000 + secrets.randbelow(1000)
+    authors = [customer(), customer(), customer()]
+    for author in authors:
+        shop.post_event(fake_vk.wall_reply_new(shop.channel, post_id=post_id, user_id=author, text="Цена?",
+                                               fake=shop.fake))
+    shop.drain()
+    convs = shop.conversations()
+    assert len(convs) == 3
+    body = {"request_id": str(uuid.uuid4()), "text": "Цена в профиле",
+            "items": [{"conversation_id": c["id"]} for c in convs] + [{"conversation_id": "c_missing"}]}
+    first = shop.api("POST", "/replies/bulk", json=body)
+    again = shop.api("POST", "/replies/bulk", json=body)  # a retry of the same request
+    assert first.status_code == 202, first.text
+    assert [i.get("message_id") for i in first.json()["items"]] == [i.get("message_id") for i in again.json()["items"]]
+    assert first.json()["items"][-1]["error"]["code"] == "not_found"
+    shop.drain()
+    created = shop.vk_calls("wall.createComment")
+    answers = [c for c in created if "Цена в профиле" in json.dumps(c, ensure_ascii=False)]
+    assert len(answers) == 3

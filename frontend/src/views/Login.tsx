@@ -1,6 +1,7 @@
 /** Sign in. One method today (an API key, pasted once); more methods are added as further sections. */
 
 import { useState } from "preact/hooks";
+import { requestLoginLink } from "../api";
 import { signIn, store } from "../console/state";
 import { t } from "../i18n";
 import { SIGN_IN_METHODS } from "../session";
@@ -18,6 +19,7 @@ export function Login() {
           <LangSwitch />
         </header>
         <p class="muted">{t("login_intro")}</p>
+        {SIGN_IN_METHODS.includes("email_link") && <EmailLinkForm />}
         {SIGN_IN_METHODS.includes("api_key") && <ApiKeyForm />}
         {loginError && loginError.code !== "empty_key" && (
           <p class="form-error" role="alert">{loginErrorText(loginError.status) ?? errorText(loginError)}</p>
@@ -31,6 +33,31 @@ function loginErrorText(status: number): string | null {
   if (status === 401) return t("login_wrong_key");
   if (status === 403) return t("login_forbidden");
   return null;
+}
+
+function EmailLinkForm() {
+  const [email, setEmail] = useState("");
+  const [state, setState] = useState<"idle" | "busy" | "sent" | "error">("idle");
+  const submit = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    setState("busy");
+    try {
+      await requestLoginLink(email.trim());
+      setState("sent");
+    } catch {
+      setState("error");
+    }
+  };
+  if (state === "sent") return <p role="status">{t("login_link_sent")}</p>;
+  return (
+    <form class="stack" onSubmit={submit}>
+      <label for="login-email">{t("login_email_label")}</label>
+      <input id="login-email" type="email" autocomplete="email" value={email} required
+        onInput={(e) => setEmail(e.currentTarget.value)} />
+      <button type="submit" class="primary" disabled={state === "busy" || !email.trim()}>{t("login_link_submit")}</button>
+      {state === "error" && <p class="form-error" role="alert">{t("login_link_failed")}</p>}
+    </form>
+  );
 }
 
 function ApiKeyForm() {
