@@ -23,6 +23,7 @@ class Deps:
     sleep: Callable[[float], None] = time.sleep
     _adapters: Adapters | None = field(default=None, repr=False)
     lambda_context: Any = field(default=None, repr=False)  # set per invocation by event handlers
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)  # clients built on first use, per Deps
 
     @cached_property
     def adapters(self) -> Adapters:

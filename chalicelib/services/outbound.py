@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from chalicelib.channels.base import CommentRef, ConvRef, OutboundMedia, Template
@@ -98,8 +97,14 @@ def _optional(adapter: Any, method: str) -> Any:
     return getattr(adapter, method)
 
 
-@lru_cache(maxsize=1)
-def _idempotent_sender(table_name: str) -> Any:
+def _idempotent_sender(d: Deps) -> Any:
+    """Built once per set of dependencies (its DynamoDB client belongs to them), on the first send."""
+    if "send_once" not in d.cache:
+        d.cache["send_once"] = _build_sender(d.settings.idempotency_table)
+    return d.cache["send_once"]
+
+
+def _build_sender(table_name: str) -> Any:
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -124,7 +129,7 @@ def deliver(d: Deps, message: MessageItem) -> None:
         return
     logger.append_keys(conversation_id=message.conversation_id, message_id=message.message_id)
     job = {"key": f"send#{ws}#{message.message_id}#{message.generation}"}
-    send_once, config = _idempotent_sender(d.settings.idempotency_table)
+    send_once, config = _idempotent_sender(d)
     if d.lambda_context is not None:
         config.register_lambda_context(d.lambda_context)
     outcome = send_once(job=job, d=d, message=message, conv=conv)

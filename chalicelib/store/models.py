@@ -423,7 +423,11 @@ MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items(
 
 
 def configure(settings: Settings) -> None:
-    """Point the models at this stage's tables (before first use; pynamodb caches one connection per class)."""
+    """Point the models at this stage's tables. pynamodb caches one connection per class and does not notice a
+    new endpoint, so the cached connections are dropped (a second embedded stack in one process, benchmarks)."""
+    models: tuple[type[Model], ...] = (*MAIN_MODELS, MainItem, ConnectionItem)
+    for cls in models:
+        cls._connection = None
     for cls in MAIN_MODELS:
         cls.Meta.table_name = settings.main_table
     MainItem.Meta.table_name = settings.main_table
