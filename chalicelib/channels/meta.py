@@ -31,6 +31,7 @@ from chalicelib.channels.base import (
     WebhookRequest,
     WebhookResult,
 )
+from chalicelib.channels.http import json_or_none, raise_transport
 from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, parse_iso, stable_hash, utcnow
 from chalicelib.observability import logger
 
@@ -221,18 +222,6 @@ def _path_name(path: str) -> str:
     parts = [p for p in path.split("?")[0].split("/") if p]
     edge = parts[-1] if parts else ""
     return edge if re.fullmatch(r"[a-z_]+", edge) else "object"
-
-
-def json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def raise_transport(what: str, exc: requests.RequestException) -> NoReturn:
-    reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-    raise errors.TransientError(f"{what}: {reason} ({type(exc).__name__})") from None
 
 
 def _retry_after(headers: Any) -> float:

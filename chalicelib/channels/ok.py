@@ -19,7 +19,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
-import logging
 import mimetypes
 import posixpath
 import re
@@ -33,6 +32,7 @@ import requests
 
 from chalicelib import errors
 from chalicelib.channels.base import ConvRef, FetchedMedia, OutboundMedia, SendResult, WebhookRequest, WebhookResult
+from chalicelib.channels.http import json_or_none, raise_transport, redact_in_urllib3_logs
 from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, stable_hash, utcnow
 from chalicelib.observability import logger
 
@@ -52,28 +52,9 @@ _TRANSIENT_BODY_CODES = {2}  # OK's SERVICE error: "service temporarily unavaila
 _CHAT_ID = re.compile(r"^chat:[A-Za-z0-9]{1,64}$")
 _USER_ID = re.compile(r"^user:[0-9A-Za-z]{1,64}$")
 _TOKEN_RE = re.compile(r"(access_token=)[^&\s\"']+")
+redact_in_urllib3_logs(_TOKEN_RE, r"\1<redacted>")
 
 Json = dict[str, Any]
-
-
-class _RedactTokens(logging.Filter):
-    """urllib3 logs request lines (with the query string, hence the access token) at DEBUG: redact them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "access_token=" in message:
-            record.msg = _TOKEN_RE.sub(r"\1<redacted>", message)
-            record.args = None
-        return True
-
-
-def _install_log_redaction() -> None:
-    target = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, _RedactTokens) for f in target.filters):
-        target.addFilter(_RedactTokens())
-
-
-_install_log_redaction()
 
 
 # ----------------------------------------------------------------------------------------------- inbound helpers
@@ -282,8 +263,8 @@ class OKAdapter:
         try:
             response = self.session.post(upload_url, files=files, timeout=max(self.timeout, MEDIA_TIMEOUT_FLOOR))
         except requests.RequestException as exc:
-            _raise_transport("upload", exc)
-        body = _json_or_none(response)
+            raise_transport("ok upload", exc)
+        body = json_or_none(response)
         if response.status_code != 200:
             _raise_provider("upload", response.status_code, body, response.headers.get("Retry-After"))
         token = _upload_token(body) or _str(target.get("token"))
@@ -308,7 +289,7 @@ class OKAdapter:
                         raise errors.PermanentError("ok attachment is larger than 50 MB")
                 mime = (response.headers.get("Content-Type") or "").split(";")[0].strip()
         except requests.RequestException as exc:
-            _raise_transport("media download", exc)
+            raise_transport("ok media download", exc)
         if mime == "text/html":
             raise errors.PermanentError("ok attachment is a page, not a file")
         mime = mime or "application/octet-stream"
@@ -374,8 +355,8 @@ class OKAdapter:
                 response = self.session.post(url, data=data, timeout=timeout or self.timeout,
                                              headers={"Content-Type": "application/json;charset=utf-8"})
         except requests.RequestException as exc:
-            _raise_transport(name, exc)
-        body = _json_or_none(response)
+            raise_transport(f"ok {name}", exc)
+        body = json_or_none(response)
         if response.status_code == 200 and isinstance(body, dict) and "error_code" not in body:
             return body
         _raise_provider(name, response.status_code, body, response.headers.get("Retry-After"))
@@ -432,19 +413,6 @@ def _not_ready(exc: errors.ChannelError) -> bool:
 
 def _same_url(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _raise_transport(name: str, exc: requests.RequestException) -> NoReturn:
-    # requests' own text contains the URL, hence the token: build our own message and do not chain
-    reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-    raise errors.TransientError(f"ok {name}: {reason} ({type(exc).__name__})") from None
 
 
 def _retry_after(value: str | None) -> float:

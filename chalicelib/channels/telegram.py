@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
 import mimetypes
 import posixpath
 import re
@@ -31,6 +30,7 @@ from chalicelib.channels.base import (
     WebhookRequest,
     WebhookResult,
 )
+from chalicelib.channels.http import json_or_none, raise_transport, redact_in_urllib3_logs
 from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, utcnow
 from chalicelib.observability import logger
 
@@ -78,28 +78,9 @@ _MESSAGE_UPDATES = {
 _OTHER_CONTENT = ("poll", "dice", "game", "story", "invoice", "giveaway", "paid_media")
 
 _TOKEN_RE = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
+redact_in_urllib3_logs(_TOKEN_RE, "bot<redacted>")
 
 Json = dict[str, Any]
-
-
-class _RedactTokens(logging.Filter):
-    """urllib3 logs request lines (with the URL, hence the token) at DEBUG: redact them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if _TOKEN_RE.search(message):
-            record.msg = _TOKEN_RE.sub("bot<redacted>", message)
-            record.args = None
-        return True
-
-
-def _install_log_redaction() -> None:
-    target = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, _RedactTokens) for f in target.filters):
-        target.addFilter(_RedactTokens())
-
-
-_install_log_redaction()
 
 
 # ----------------------------------------------------------------------------------------------- inbound helpers
@@ -555,8 +536,8 @@ class TelegramAdapter:
             else:
                 response = self.session.post(url, json=json_body or {}, timeout=timeout)
         except requests.RequestException as exc:
-            _raise_transport(method, exc)
-        body = _json_or_none(response)
+            raise_transport(f"telegram {method}", exc)
+        body = json_or_none(response)
         if response.status_code == 200 and isinstance(body, dict) and body.get("ok") is True:
             return body.get("result")
         _raise_provider(method, response.status_code, body)
@@ -566,7 +547,7 @@ class TelegramAdapter:
         try:
             with self.session.get(url, stream=True, timeout=max(self.timeout, MEDIA_TIMEOUT_FLOOR)) as response:
                 if response.status_code != 200:
-                    _raise_provider("file download", response.status_code, _json_or_none(response))
+                    _raise_provider("file download", response.status_code, json_or_none(response))
                 data = bytearray()
                 for block in response.iter_content(chunk_size=64 * 1024):
                     data.extend(block)
@@ -574,7 +555,7 @@ class TelegramAdapter:
                         raise errors.PermanentError("telegram bots download at most 20 MB")
                 return bytes(data)
         except requests.RequestException as exc:
-            _raise_transport("file download", exc)
+            raise_transport("telegram file download", exc)
 
 
 def _chat_name(chat: Json) -> str:
@@ -595,19 +576,6 @@ def _send_result(result: Any) -> SendResult:
     if not isinstance(result, dict) or not isinstance(result.get("message_id"), int):
         raise errors.PermanentError("telegram answered without a message_id")
     return SendResult(external_message_id=str(result["message_id"]), raw=result)
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _raise_transport(method: str, exc: requests.RequestException) -> NoReturn:
-    # requests' own text contains the URL, hence the token: build our own message and do not chain
-    reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-    raise errors.TransientError(f"telegram {method}: {reason} ({type(exc).__name__})") from None
 
 
 def _raise_provider(method: str, status: int, body: Any) -> NoReturn:

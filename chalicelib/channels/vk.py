@@ -40,6 +40,7 @@ from chalicelib.channels.base import (
     WebhookRequest,
     WebhookResult,
 )
+from chalicelib.channels.http import json_or_none, raise_transport
 from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, utcnow
 from chalicelib.observability import logger
 
@@ -556,8 +557,8 @@ class VKAdapter:
         try:
             response = self.session.post(url, files=files, timeout=max(self.timeout, MEDIA_TIMEOUT_FLOOR))
         except requests.RequestException as exc:
-            _raise_transport("upload", exc)
-        body = _json_or_none(response)
+            raise_transport("vk upload", exc)
+        body = json_or_none(response)
         if response.status_code != 200 or not isinstance(body, dict):
             _raise_http("upload", response)
         if "error" in body:
@@ -637,7 +638,7 @@ class VKAdapter:
                         _raise_http("file download", response)
                     return _fetched(url, response)
             except requests.RequestException as exc:
-                _raise_transport("file download", exc)
+                raise_transport("vk file download", exc)
         raise errors.PermanentError("vk file download: too many redirects")
 
     def _check_media_url(self, url: str) -> None:
@@ -697,8 +698,8 @@ class VKAdapter:
         try:
             response = self.session.post(f"{self.api_url}/{method}", data=data, timeout=self.timeout)
         except requests.RequestException as exc:
-            _raise_transport(method, exc)
-        body = _json_or_none(response)
+            raise_transport(f"vk {method}", exc)
+        body = json_or_none(response)
         if response.status_code != 200:
             _raise_http(method, response)
         if not isinstance(body, dict):
@@ -794,18 +795,6 @@ def _fetched(url: str, response: requests.Response) -> FetchedMedia:
     if not mime or mime == "application/octet-stream":
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return FetchedMedia(data=bytes(data), mime_type=mime, file_name=name)
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _raise_transport(method: str, exc: requests.RequestException) -> NoReturn:
-    reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-    raise errors.TransientError(f"vk {method}: {reason} ({type(exc).__name__})") from None
 
 
 def _raise_http(method: str, response: requests.Response) -> NoReturn:
