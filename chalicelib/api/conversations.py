@@ -12,7 +12,7 @@ from chalicelib.api.routing import Ctx, route
 from chalicelib.api.serialize import contact_json, conversation_json, message_json
 from chalicelib.domain.model import STATUSES
 from chalicelib.errors import InvalidInput
-from chalicelib.services import replies
+from chalicelib.services import moderation, replies
 from chalicelib.store import repo
 
 bp = Blueprint(__name__)
@@ -129,6 +129,24 @@ def patch_conversation(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
        response=schemas.CONVERSATION)
 def post_read(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
     return conversation_json(replies.mark_read(ctx.deps, ctx.principal, conversation_id))  # type: ignore[arg-type]
+
+
+@route(bp, "/conversations/{conversation_id}/messages/{message_id}", "PATCH", permission="conversations:reply",
+       tag="conversations", summary="Edit our sent reply where the channel allows (carried out from the stream)",
+       request={"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+       response=schemas.MESSAGE, status=202)
+def patch_message(ctx: Ctx, conversation_id: str, message_id: str) -> dict[str, Any]:
+    text = json_object(ctx.request.raw_body).get("text")
+    message = moderation.request_edit(ctx.deps, ctx.principal, conversation_id, message_id, text)  # type: ignore[arg-type]
+    return message_json(message, ctx.deps.files)
+
+
+@route(bp, "/conversations/{conversation_id}/messages/{message_id}", "DELETE", permission="messages:moderate",
+       tag="conversations", response=schemas.MESSAGE, status=202,
+       summary="Delete our sent reply, or a customer's public comment, where the channel allows")
+def delete_message(ctx: Ctx, conversation_id: str, message_id: str) -> dict[str, Any]:
+    message = moderation.request_delete(ctx.deps, ctx.principal, conversation_id, message_id)  # type: ignore[arg-type]
+    return message_json(message, ctx.deps.files)
 
 
 @route(bp, "/conversations/{conversation_id}/messages/{message_id}/retry", "POST",

@@ -4,6 +4,7 @@ inbound INSERT            -> contact, identity, conversation, message
 conversation INSERT       -> auto-greeting (once)
 message out + pending     -> send through the channel (once per generation)
 message in + provider file -> copy the attachment into our storage
+message with a pending action -> edit / delete it at the provider (B4)
 conversation / message    -> live update to the workspace's consoles
 conversation INSERT       -> round-robin assignment (team settings)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
@@ -15,7 +16,7 @@ from typing import Any
 
 from chalicelib.api.serialize import conversation_json, message_json
 from chalicelib.domain.model import InboundEvent
-from chalicelib.services import assignment, audit, inbound, media, outbound
+from chalicelib.services import assignment, audit, inbound, media, moderation, outbound
 from chalicelib.services.deps import Deps
 from chalicelib.store.models import ConversationItem, InboundItem, MainItem, MessageItem
 
@@ -32,6 +33,8 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         previous = old if isinstance(old, MessageItem) else None
         if outbound.needs_delivery(new, previous):
             outbound.deliver(d, new)
+        elif moderation.needs_action(new, previous):
+            moderation.perform(d, new)
         elif media.needs_fetch(new):
             media.fetch_attachments(d, new)
         kind = "message.new" if event_name == "INSERT" else "message.updated"

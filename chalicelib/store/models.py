@@ -189,6 +189,8 @@ class MessageItem(MainItem):
     comment = MapAttribute[str, Any](null=True)  # for comments: post_id, parent_comment_id, permalink, ...
     private = BooleanAttribute(default=False)  # a private reply to a public comment (Instagram, Facebook)
     template = MapAttribute[str, Any](null=True)  # WhatsApp template: name, language, parameters
+    # an operator's edit or delete of this message, carried out by the stream: kind, text, state, error, by, at
+    action = MapAttribute[str, Any](null=True)
 
 
 class ExternalMessageItem(MainItem):

@@ -601,6 +601,37 @@ def retry_message(message: MessageItem) -> MessageItem:
     return message
 
 
+def request_action(message: MessageItem, action: dict[str, Any]) -> MessageItem:
+    """Ask the stream to edit or delete a message at the provider; one action at a time per message."""
+    try:
+        message.update(actions=[MessageItem.action.set(action)],
+                       condition=MessageItem.action.does_not_exist() | (MessageItem.action["state"] != "pending"))
+    except UpdateError as err:
+        if _conditional_failed(err):
+            raise Conflict("an edit or delete of this message is still under way") from err
+        raise
+    return message
+
+
+def finish_action(message: MessageItem, state: str, *, error: dict[str, str] | None = None,
+                  text: str | None = None, deleted: bool = False) -> bool:
+    """Record how the provider took it, once (the condition names the request, so a replay changes nothing)."""
+    action = {**plain(message.action), "state": state, **({"error": error} if error else {})}
+    updates: list[Any] = [MessageItem.action.set(action)]
+    if text is not None:
+        updates += [MessageItem.text.set(text), MessageItem.edited.set(True), MessageItem.edit_count.add(1)]
+    if deleted:
+        updates.append(MessageItem.deleted.set(True))
+    try:
+        message.update(actions=updates, condition=(MessageItem.action["at"] == action["at"])
+                       & (MessageItem.action["state"] == "pending"))
+        return True
+    except UpdateError as err:
+        if _conditional_failed(err):
+            return False
+        raise
+
+
 def set_attachments(message: MessageItem, attachments: list[dict[str, Any]]) -> None:
     message.update(actions=[MessageItem.attachments.set(attachments)])
 

@@ -262,3 +262,17 @@ def test_a_bulk_reply_answers_several_comments_once_even_when_the_request_is_ret
     created = shop.vk_calls("wall.createComment")
     answers = [c for c in created if "Цена в профиле" in json.dumps(c, ensure_ascii=False)]
     assert len(answers) == 3
+
+
+def test_deleting_a_comment_without_an_admin_user_token_ends_failed_with_the_reason(stack):
+    shop = vk_shop(stack)
+    shop.post_event(fake_vk.wall_reply_new(shop.channel, post_id=91, user_id=customer(), text="spam",
+                                           fake=shop.fake))
+    shop.drain()
+    conv = shop.only_conversation()
+    (comment,) = [m for m in shop.messages(conv["id"]) if m["direction"] == "in"]
+    assert shop.api("DELETE", f"/conversations/{conv['id']}/messages/{comment['id']}").status_code == 202
+    shop.drain()
+    (after,) = [m for m in shop.messages(conv["id"]) if m["id"] == comment["id"]]
+    assert after["deleted"] is False
+    assert after["action"]["state"] == "failed" and after["action"]["error"]["code"] == "not_supported"

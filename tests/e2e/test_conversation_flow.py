@@ -283,3 +283,37 @@ def test_every_change_of_a_conversation_raises_its_revision(stack):
     assert closed["revision"] > first
     reopened = ws.api("PATCH", f"/conversations/{conv['id']}", json={"status": "in_progress"}).json()
     assert reopened["revision"] > closed["revision"]
+
+
+def test_an_operator_edits_and_then_deletes_a_sent_reply_at_the_provider(stack):
+    ws = new_workspace(stack)
+    chat_id = chat()
+    ws.post_update(customer_message(chat_id, "hello"))
+    ws.drain()
+    (conv,) = ws.conversations()
+    sent = ws.reply(conv["id"], "Your order ships tomorow").json()
+    ws.drain()
+    edit = ws.api("PATCH", f"/conversations/{conv['id']}/messages/{sent['id']}", json={"text": "Ships tomorrow"})
+    assert edit.status_code == 202 and edit.json()["action"]["state"] == "pending"
+    ws.drain()
+    (edited,) = [m for m in ws.messages(conv["id"]) if m["id"] == sent["id"]]
+    assert edited["text"] == "Ships tomorrow" and edited["edited"] and edited["action"]["state"] == "done"
+    (call,) = [c for c in stack.fake_telegram.calls_of("editMessageText") if c["token"] == ws.bot_token]
+    assert call["params"]["text"] == "Ships tomorrow" and str(call["params"]["message_id"]) == edited[
+        "external_message_id"]
+    assert ws.api("DELETE", f"/conversations/{conv['id']}/messages/{sent['id']}").status_code == 202
+    ws.drain()
+    (gone,) = [m for m in ws.messages(conv["id"]) if m["id"] == sent["id"]]
+    assert gone["deleted"] is True
+    assert [c for c in stack.fake_telegram.calls_of("deleteMessage") if c["token"] == ws.bot_token]
+
+
+def test_a_customer_message_in_a_private_chat_cannot_be_edited_or_deleted(stack):
+    ws = new_workspace(stack)
+    ws.post_update(customer_message(chat(), "mine"))
+    ws.drain()
+    (conv,) = ws.conversations()
+    (theirs,) = [m for m in ws.messages(conv["id"]) if m["direction"] == "in"]
+    path = f"/conversations/{conv['id']}/messages/{theirs['id']}"
+    assert ws.api("PATCH", path, json={"text": "x"}).status_code == 409
+    assert ws.api("DELETE", path).status_code == 409

@@ -1,0 +1,100 @@
+"""Edit or delete a message at the provider (B4): our sent replies where the channel allows, customers' public
+comments where it allows. The API records the request on the message; the stream carries it out through the
+adapter and records done or failed with the reason, like a send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.auth.keys import Principal
+from chalicelib.channels.base import CommentRef, ConvRef
+from chalicelib.domain.model import iso
+from chalicelib.errors import ChannelError, Conflict, InvalidInput, NotFound, NotSupported, TransientError
+from chalicelib.observability import logger
+from chalicelib.services.deps import Deps
+from chalicelib.store import repo
+from chalicelib.store.models import MessageItem, plain
+
+MAX_TEXT = 10_000
+
+
+def _message(principal: Principal, conv_id: str, message_id: str) -> MessageItem:
+    message = repo.get_message(principal.workspace_id, conv_id, message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} not found")
+    return message
+
+
+def _adapter(d: Deps, message: MessageItem) -> tuple[Any, Any]:
+    channel = repo.get_channel(message.channel_id)
+    if channel is None:
+        raise NotFound("the channel of this message was removed")
+    return channel, d.adapters.get(channel.kind)
+
+
+def _ours_and_sent(message: MessageItem) -> None:
+    if message.direction != "out" or message.status != "sent" or not message.external_message_id:
+        raise Conflict("only a reply of ours that the channel has accepted can be changed there")
+
+
+def request_edit(d: Deps, principal: Principal, conv_id: str, message_id: str, text: Any) -> MessageItem:
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+        raise InvalidInput(f"text is required (at most {MAX_TEXT} characters)")
+    message = _message(principal, conv_id, message_id)
+    _ours_and_sent(message)
+    channel, adapter = _adapter(d, message)
+    if "edit_out" not in adapter.capabilities or not hasattr(adapter, "edit_text"):
+        raise NotSupported(f"{channel.kind} does not let us edit a sent message")
+    return repo.request_action(message, {"kind": "edit", "text": text.strip(), "state": "pending",
+                                         "by": principal.subject, "at": iso(d.now())})
+
+
+def request_delete(d: Deps, principal: Principal, conv_id: str, message_id: str) -> MessageItem:
+    message = _message(principal, conv_id, message_id)
+    conv = repo.require_conversation(principal.workspace_id, conv_id)
+    channel, adapter = _adapter(d, message)
+    if message.direction == "in" and conv.surface == "comment":
+        if not hasattr(adapter, "delete_comment"):
+            raise NotSupported(f"{channel.kind} does not let us delete a comment")
+    else:
+        _ours_and_sent(message)
+        if "delete_out" not in adapter.capabilities or not hasattr(adapter, "delete"):
+            raise NotSupported(f"{channel.kind} does not let us delete a sent message")
+    return repo.request_action(message, {"kind": "delete", "state": "pending", "by": principal.subject,
+                                         "at": iso(d.now())})
+
+
+def needs_action(new: MessageItem, old: MessageItem | None) -> bool:
+    action = plain(new.action)
+    if action.get("state") != "pending":
+        return False
+    return old is None or plain(old.action).get("at") != action.get("at")
+
+
+def perform(d: Deps, message: MessageItem) -> None:
+    """From the stream. Transient failures raise (the record is retried); refusals end as `failed`."""
+    action = plain(message.action)
+    conv = repo.get_conversation(message.workspace_id or "", message.conversation_id)
+    if conv is None:
+        repo.finish_action(message, "failed", error={"code": "conversation_missing", "message": "removed"})
+        return
+    ref = ConvRef(conv.external_conversation_id, conv.external_thread_id, conv.last_inbound_at or "", conv.surface)
+    try:
+        channel, adapter = _adapter(d, message)
+        external_id = message.external_message_id or ""
+        if action["kind"] == "edit":
+            adapter.edit_text(channel, ref, external_id, action["text"])
+            repo.finish_action(message, "done", text=action["text"])
+        elif message.direction == "in":
+            comment = plain(message.comment)
+            adapter.delete_comment(channel, CommentRef(external_id, comment.get("post_id") or ref.external_thread_id,
+                                                       ref, comment.get("author_id", "")))
+            repo.finish_action(message, "done", deleted=True)
+        else:
+            adapter.delete(channel, ref, external_id)
+            repo.finish_action(message, "done", deleted=True)
+    except TransientError:
+        raise
+    except (ChannelError, NotFound) as err:
+        logger.warning("moderation refused", extra={"code": err.code, "kind": action.get("kind")})
+        repo.finish_action(message, "failed", error={"code": err.code, "message": err.message})
