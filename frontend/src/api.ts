@@ -145,6 +145,15 @@ export class Api {
     return this.call("POST", `/conversations/${encodeURIComponent(id)}/notes`, { text });
   }
 
+  editMessage(id: string, messageId: string, text: string): Promise<Message> {
+    return this.call("PATCH", `/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}`,
+      { text });
+  }
+
+  deleteMessage(id: string, messageId: string): Promise<Message> {
+    return this.call("DELETE", `/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}`);
+  }
+
   retry(id: string, messageId: string): Promise<Message> {
     return this.call("POST", `/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}/retry`);
   }

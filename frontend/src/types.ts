@@ -98,6 +98,8 @@ export interface Message {
   delivery: string | null;
   private: boolean;
   comment: { post_id?: string; comment_id?: string; permalink?: string } | null;
+  /** An edit or delete carried out at the provider by the server: pending, then done or failed with a reason. */
+  action?: { kind: "edit" | "delete"; state: "pending" | "done" | "failed"; error?: { code: string; message: string } } | null;
   created_at: string;
   sent_at: string | null;
 }

@@ -377,6 +377,29 @@ export async function send(kind: "reply" | "note", text: string, uploads: Upload
   }
 }
 
+/** Edit our sent reply at the provider (B4); the server answers 422 with the reason where the channel cannot. */
+export async function editMessage(message: Message, text: string): Promise<boolean> {
+  const mark = liveMark();
+  try {
+    upsertMessage(message.conversation_id, await requireApi().editMessage(message.conversation_id, message.id, text));
+    replaySince(mark);
+    return true;
+  } catch (err) {
+    showNotice(err);
+    return false;
+  }
+}
+
+export async function deleteMessage(message: Message): Promise<void> {
+  const mark = liveMark();
+  try {
+    upsertMessage(message.conversation_id, await requireApi().deleteMessage(message.conversation_id, message.id));
+    replaySince(mark);
+  } catch (err) {
+    showNotice(err);
+  }
+}
+
 export async function retry(message: Message): Promise<void> {
   const mark = liveMark();
   try {

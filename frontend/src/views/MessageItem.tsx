@@ -1,6 +1,7 @@
 /** One message: who wrote it, its text and attachments, the quoted message, and our replies' delivery status. */
 
-import { retry, setReplyTo, store } from "../console/state";
+import { useState } from "preact/hooks";
+import { deleteMessage, editMessage, retry, setReplyTo, store } from "../console/state";
 import { formatDateTime, formatTime, t, type Key } from "../i18n";
 import { can } from "../session";
 import type { Message } from "../types";
@@ -14,6 +15,10 @@ export function MessageItem({ message: m, quoted }: { message: Message; quoted: 
   const { session } = store.state;
   const side = m.direction === "in" ? "in" : m.direction === "note" ? "note" : m.direction === "system" ? "system" : "out";
   const permalink = safeUrl(m.comment?.permalink);
+  const [editing, setEditing] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const ours = m.direction === "out" && m.status === "sent" && !!m.external_message_id && !m.deleted;
+  const comment = m.direction === "in" && !!m.comment && !m.deleted;
   return (
     <article class={`msg msg-${side}${m.status === "failed" ? " msg-failed" : ""}`} data-message={m.id}
       aria-label={authorLabel(m)}>
@@ -28,7 +33,8 @@ export function MessageItem({ message: m, quoted }: { message: Message; quoted: 
           <span class="quote-text">{quoted.text || t("msg_attachment")}</span>
         </blockquote>
       )}
-      {m.deleted ? <p class="msg-text muted">{t("msg_deleted")}</p> : m.text && <p class="msg-text">{m.text}</p>}
+      {editing ? <EditBox message={m} done={() => setEditing(false)} />
+        : m.deleted ? <p class="msg-text muted">{t("msg_deleted")}</p> : m.text && <p class="msg-text">{m.text}</p>}
       {m.attachments.length > 0 && (
         <div class="attachments">{m.attachments.map((a, i) => <AttachmentView key={i} attachment={a} />)}</div>
       )}
@@ -38,8 +44,39 @@ export function MessageItem({ message: m, quoted }: { message: Message; quoted: 
         {m.direction === "in" && can(session, "conversations:reply") && (
           <button type="button" class="link" onClick={() => setReplyTo(m)}>{t("msg_reply")}</button>
         )}
+        {ours && can(session, "conversations:reply") && !editing && (
+          <button type="button" class="link" onClick={() => setEditing(true)}>{t("msg_edit")}</button>
+        )}
+        {(ours || comment) && can(session, "messages:moderate") && (
+          confirming
+            ? <button type="button" class="link danger" onClick={() => { setConfirming(false); void deleteMessage(m); }}>
+                {t("msg_delete_confirm")}</button>
+            : <button type="button" class="link" onClick={() => setConfirming(true)}>{t("msg_delete")}</button>
+        )}
+        {m.action?.state === "pending" && <span class="muted" role="status">{t("msg_action_pending")}</span>}
+        {m.action?.state === "failed" && m.action.error && (
+          <span class="reason" role="status">{t("msg_action_failed")}: {m.action.error.message}</span>
+        )}
       </div>
     </article>
+  );
+}
+
+function EditBox({ message, done }: { message: Message; done: () => void }) {
+  const [text, setText] = useState(message.text);
+  const save = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    if (text.trim() && text !== message.text && !(await editMessage(message, text.trim()))) return;
+    done();
+  };
+  return (
+    <form class="edit-box" onSubmit={save}>
+      <textarea aria-label={t("msg_edit_label")} value={text} rows={2}
+        onInput={(e) => setText(e.currentTarget.value)}
+        onKeyDown={(e) => { if (e.key === "Escape") done(); }} />
+      <button type="submit" class="primary">{t("msg_edit_save")}</button>
+      <button type="button" class="link" onClick={done}>{t("msg_edit_cancel")}</button>
+    </form>
   );
 }
 
