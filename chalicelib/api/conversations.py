@@ -149,6 +149,14 @@ def delete_message(ctx: Ctx, conversation_id: str, message_id: str) -> dict[str,
     return message_json(message, ctx.deps.files)
 
 
+@route(bp, "/conversations/{conversation_id}/block", "POST", permission="messages:moderate", tag="conversations",
+       summary="Block or unblock the customer (denylist; the provider's block where it has one)",
+       request={"type": "object", "required": ["blocked"], "properties": {"blocked": {"type": "boolean"}}})
+def post_block(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
+    body = json_object(ctx.request.raw_body)
+    return moderation.block(ctx.deps, ctx.principal, conversation_id, body.get("blocked"))  # type: ignore[arg-type]
+
+
 @route(bp, "/conversations/{conversation_id}/messages/{message_id}/retry", "POST",
        permission="conversations:reply", tag="conversations", summary="Send a failed reply again",
        response=schemas.MESSAGE, status=202)

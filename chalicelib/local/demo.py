@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.auth.keys import create_api_key
 from chalicelib.domain.model import Channel
-from chalicelib.services import channels, team
+from chalicelib.services import channels, team, templates
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
 
@@ -74,6 +74,15 @@ DEMO_CHANNELS: list[DemoChannel] = [
                                                       ig_user_id="17841400000000001", ig_username="demo.shop")),
 ]
 
+# Reply templates of the demo workspace (B7): `/delivery` in the reply box, variables filled in by the console.
+DEMO_TEMPLATES: list[dict[str, str]] = [
+    {"shortcut": "delivery", "title": "Доставка: заказ в пути",
+     "text": "{customer_name}, здравствуйте! Ваш заказ уже в пути, курьер позвонит за час до приезда. "
+             "Если что-то изменится, напишите нам.\n{workspace_name}\n{operator_name}"},
+    {"shortcut": "thanks", "title": "Thank you",
+     "text": "Thank you, {customer_name}! Glad we could help. Write any time.\n{operator_name}"},
+]
+
 
 @dataclass(frozen=True)
 class Demo:
@@ -99,6 +108,7 @@ def seed(d: Deps, fakes: dict[str, Any]) -> Demo:
                                               settings=dict(spec.settings),
                                               channel_id=spec.id)
         found[spec.id] = channel
+    templates.ensure_templates(d, WORKSPACE, DEMO_TEMPLATES, created_by="system:demo")  # only if none
     return Demo(WORKSPACE, found, created)
 
 

@@ -61,7 +61,7 @@ def process_inbound(d: Deps, event: InboundEvent) -> None:
             event, contact_id_for(event.workspace_id, event.channel_id, event.sender.external_user_id), now=now,
             enrich=_profile_lookup(d, event))
         conv = repo.ensure_conversation(event, conv_id, contact_id, name, now=now)
-        repo.record_inbound_message(event, conv, message_id_for(event), now=now)
+        repo.record_inbound_message(event, conv, message_id_for(event), now=now, quiet=bool(conv.blocked))
     elif event.event_type in ("message_edited", "comment_edited"):
         repo.apply_inbound_edit(event, conv_id)
     elif event.event_type in ("message_deleted", "comment_deleted"):

@@ -98,3 +98,33 @@ def perform(d: Deps, message: MessageItem) -> None:
     except (ChannelError, NotFound) as err:
         logger.warning("moderation refused", extra={"code": err.code, "kind": action.get("kind")})
         repo.finish_action(message, "failed", error={"code": err.code, "message": err.message})
+
+
+def block(d: Deps, principal: Principal, conv_id: str, blocked: Any) -> dict[str, Any]:
+    """Block (or unblock) the customer of a conversation: our denylist always, the provider's block where it has one.
+
+    Blocked: their further messages are stored but stay out of the inbox and trigger nothing; replies are refused.
+    """
+    if not isinstance(blocked, bool):
+        raise InvalidInput("blocked must be true or false")
+    ws = principal.workspace_id
+    conv = repo.require_conversation(ws, conv_id)
+    identities, conversations = repo.contact_history(ws, conv.contact_id)
+    ids = sorted({conv_id, *(c.conversation_id for c in conversations)})
+    repo.set_blocked(ws, ids, blocked, by=principal.subject, now=d.now())
+    provider = "denylist"
+    identity = next((i for i in identities if i.channel_id == conv.channel_id), None)
+    channel = repo.get_channel(conv.channel_id)
+    if blocked and identity is not None and channel is not None:
+        adapter = d.adapters.get(channel.kind)
+        ref = ConvRef(conv.external_conversation_id, conv.external_thread_id, conv.last_inbound_at or "", conv.surface)
+        if hasattr(adapter, "block"):
+            try:
+                adapter.block(channel, ref, identity.external_user_id)
+                provider = "blocked"
+            except NotSupported:
+                provider = "denylist"
+            except ChannelError as err:
+                logger.warning("provider block failed", extra={"code": err.code})
+                provider = f"failed: {err.message}"
+    return {"contact_id": conv.contact_id, "blocked": blocked, "conversations": ids, "provider": provider}

@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib.auth.keys import Principal
 from chalicelib.domain.model import STATUSES, derived_id, iso, new_id, parse_iso
-from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.services import assignment
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
@@ -122,6 +122,8 @@ def send_reply(d: Deps, principal: Principal, conv_id: str, req: ReplyRequest, *
                message_id: str | None = None, at: datetime | None = None) -> MessageItem:
     ws = principal.workspace_id
     conv = repo.require_conversation(ws, conv_id)
+    if conv.blocked:
+        raise Conflict("this customer is blocked: unblock them to answer", code="blocked")
     assignment.check_colleague_replied(ws, conv_id, principal, req.last_seen_message_id, req.force)
     conv = assignment.auto_assign_on_reply(d, principal, conv)
     quoted = None

@@ -176,3 +176,14 @@ def widget_seq(ws: str, conv_id: str) -> tuple[str, str]:
 
 def client_request(ws: str, kind: str, request_id: str) -> tuple[str, str]:
     return f"WS#{ws}#REQUEST#{kind}#{request_id}", "REQUEST"
+
+
+# --- reply templates (B7): one partition per workspace, so one query lists them ------------------------------
+
+
+def template(ws: str, template_id: str) -> tuple[str, str]:
+    return templates(ws), f"TEMPLATE#{template_id}"
+
+
+def templates(ws: str) -> str:
+    return f"WS#{ws}#TEMPLATES"

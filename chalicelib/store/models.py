@@ -155,6 +155,8 @@ class ConversationItem(MainItem):
     closed_at = UnicodeAttribute(null=True)
     automated = BooleanAttribute(default=False)  # opened by a bot / auto-reply: never auto-greeted (no loops)
     revision = NumberAttribute(default=0)  # +1 on every change: consoles keep the newest of racing copies
+    # the customer is blocked: their messages are kept but leave the inbox alone, and nothing is sent to them
+    blocked = BooleanAttribute(default=False)
     # who made the last operator change (status, tags, assignee) and when: the action log derives from these
     changed_by = UnicodeAttribute(null=True)  # "user:<id>" | "key:<id>" | "system:<what>"
     changed_at = UnicodeAttribute(null=True)
@@ -404,12 +406,23 @@ class RequestItem(MainItem):
     """A client's request id seen once (bulk replies): a retried request reuses the first one's time and ids."""
 
 
+class TemplateItem(MainItem):
+    """A reply template of a workspace (B7): `/shortcut` in the reply box inserts its text, variables filled in."""
+
+    template_id = UnicodeAttribute()
+    title = UnicodeAttribute()
+    text = UnicodeAttribute()
+    shortcut = UnicodeAttribute()
+    created_by = UnicodeAttribute(default="")
+    updated_at = UnicodeAttribute()
+
+
 MAIN_MODELS: tuple[type[MainItem], ...] = (
     WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
     ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
     UserItem, EmailItem, MemberItem, SessionItem, LoginTokenItem, LoginRateItem, InviteItem, OidcStateItem,
     AuditItem, PresenceItem, TeamSettingsItem,
-    VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem,
+    VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -419,7 +432,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     LoginRateItem: "loginrate", InviteItem: "invite", OidcStateItem: "oidcstate", AuditItem: "audit",
     PresenceItem: "presence", TeamSettingsItem: "teamsettings",
     VisitorItem: "visitor", WidgetTicketItem: "wsticket", RateWindowItem: "ratewindow", WidgetSeqItem: "widgetseq",
-    RequestItem: "request",
+    RequestItem: "request", TemplateItem: "template",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

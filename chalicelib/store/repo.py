@@ -340,7 +340,7 @@ def _later(a: str, b: str) -> str:
 
 
 def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_id: str, *, now: datetime,
-                           retries: int = 5) -> bool:
+                           retries: int = 5, quiet: bool = False) -> bool:
     """Write a customer's message and bump the conversation in one transaction.
 
     Returns False when the message was already recorded (a redelivered stream record). A closed
@@ -374,6 +374,16 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
                                          event.external_message_id)
         pointer = _typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=conv.conversation_id,
                          message_id=message_id)
+    if quiet:  # a blocked customer: keep the message, leave the conversation (inbox, unread, status) alone
+        try:
+            message.save(condition=MessageItem.pk.does_not_exist())
+        except PutError as err:
+            if _conditional_failed(err):
+                return False
+            raise
+        if pointer is not None:
+            pointer.save()
+        return True
     at = event.received_at or iso(now)
     for _ in range(retries):
         status = "new" if conv.status == "closed" and inbound else conv.status
@@ -827,3 +837,11 @@ def first_seen(ws: str, kind: str, request_id: str, *, now: datetime, keep: time
         if not _conditional_failed(err):
             raise
     return str(RequestItem.get(pk, sk, consistent_read=True).created_at)
+
+
+def set_blocked(ws: str, conv_ids: list[str], blocked: bool, *, by: str, now: datetime) -> None:
+    """Flag (or clear) every conversation of a blocked customer."""
+    for conv_id in conv_ids:
+        change_conversation(ws, conv_id, lambda conv: [
+            ConversationItem.blocked.set(blocked), ConversationItem.changed_by.set(by),
+            ConversationItem.changed_at.set(iso(now))] if bool(conv.blocked) != blocked else [])

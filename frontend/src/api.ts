@@ -4,7 +4,8 @@
  */
 
 import type {
-  Channel, Conversation, ConversationDetail, Me, Message, Page, SimChannel, SimSeen, SimSent, Status, Upload,
+  Channel, Conversation, ConversationDetail, Me, Message, Page, SimChannel, SimSeen, SimSent, Status, TemplateList,
+  Upload,
 } from "./types";
 
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -123,6 +124,11 @@ export class Api {
     return this.call("GET", "/channels");
   }
 
+  /** The workspace's reply templates and its name (for `{workspace_name}`). */
+  templates(): Promise<TemplateList> {
+    return this.call("GET", "/templates");
+  }
+
   conversations(query: InboxQuery): Promise<Page<Conversation>> {
     return this.call("GET", "/conversations", undefined, { limit: 25, ...query });
   }
@@ -143,6 +149,10 @@ export class Api {
 
   note(id: string, text: string): Promise<Message> {
     return this.call("POST", `/conversations/${encodeURIComponent(id)}/notes`, { text });
+  }
+
+  block(id: string, blocked: boolean): Promise<{ blocked: boolean; provider: string }> {
+    return this.call("POST", `/conversations/${encodeURIComponent(id)}/block`, { blocked });
   }
 
   editMessage(id: string, messageId: string, text: string): Promise<Message> {

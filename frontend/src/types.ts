@@ -13,7 +13,21 @@ export interface Me {
   role: string;
   subject: string;
   name: string;
+  email?: string | null;
+  via?: "key" | "session";
   permissions: string[];
+}
+
+/** A reply template (B7): `/shortcut` in the reply box inserts `text` with its variables filled in. */
+export interface Template {
+  id: string;
+  title: string;
+  text: string;
+  shortcut: string;
+}
+
+export interface TemplateList extends Page<Template> {
+  workspace_name: string;
 }
 
 export interface Channel {
@@ -30,6 +44,7 @@ export interface Conversation {
   contact_id: string;
   contact_name: string;
   revision?: number; // +1 on every change: the newest copy wins
+  blocked?: boolean;
   title: string;
   surface: string;
   status: Status;

@@ -261,3 +261,18 @@ def test_an_operator_edits_then_deletes_a_sent_reply_and_the_customer_sees_both(
     edited.get_by_role("button", name="Delete for everyone?").click()
     expect(thread(page).get_by_text("Завтра до 15:00")).to_have_count(0)
     wait_until(lambda: all(m["text"] != "Завтра до 15:00" for m in demo.customer_sees(user_id)), what="the delete")
+
+
+def test_an_operator_blocks_a_spammer_and_the_thread_says_the_customer_is_blocked(page, demo, live):
+    user_id, name = fresh_customer("Spam")
+    demo.customer_writes(user_id, name, "buy cheap followers")
+    sign_in(page, demo)
+    open_conversation(page, name)
+    page.get_by_role("button", name="Block", exact=True).click()
+    expect(page.get_by_role("status").filter(has_text="This customer is blocked")).to_be_visible()
+    expect(page.get_by_role("button", name="Unblock", exact=True)).to_have_attribute("aria-pressed", "true")
+    demo.customer_writes(user_id, name, "more spam")
+    conv = demo.conversation_named(name)
+    assert demo.api("GET", f"/conversations/{conv['id']}").json()["blocked"] is True
+    page.get_by_role("button", name="Unblock", exact=True).click()
+    expect(page.get_by_role("button", name="Block", exact=True)).to_be_visible()

@@ -317,3 +317,24 @@ def test_a_customer_message_in_a_private_chat_cannot_be_edited_or_deleted(stack)
     path = f"/conversations/{conv['id']}/messages/{theirs['id']}"
     assert ws.api("PATCH", path, json={"text": "x"}).status_code == 409
     assert ws.api("DELETE", path).status_code == 409
+
+
+def test_a_blocked_customer_stays_out_of_the_inbox_and_cannot_be_answered_until_unblocked(stack):
+    ws = new_workspace(stack)
+    chat_id = chat()
+    ws.post_update(customer_message(chat_id, "spam 1"))
+    ws.drain()
+    (conv,) = ws.conversations()
+    ws.api("PATCH", f"/conversations/{conv['id']}", json={"status": "closed"})
+    resp = ws.api("POST", f"/conversations/{conv['id']}/block", json={"blocked": True})
+    assert resp.status_code == 200 and resp.json()["provider"] == "denylist"  # Telegram has no private-chat block
+    ws.post_update(customer_message(chat_id, "spam 2"))
+    ws.drain()
+    assert ws.conversations() == []  # not reopened
+    (closed,) = ws.conversations(status="closed")
+    assert closed["blocked"] is True and closed["unread_count"] == 1 and closed["message_count"] == 1  # untouched
+    assert [m["text"] for m in ws.messages(conv["id"]) if m["direction"] == "in"] == ["spam 1", "spam 2"]  # kept
+    refused = ws.reply(conv["id"], "hello?")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "blocked"
+    assert ws.api("POST", f"/conversations/{conv['id']}/block", json={"blocked": False}).status_code == 200
+    assert ws.reply(conv["id"], "hello again").status_code == 202

@@ -8,7 +8,7 @@ import { Api, ApiError } from "../api";
 import { LiveSocket, liveUrl, type LiveState } from "../live";
 import { resume, signInWithKey, signOut as forgetKey, type Session } from "../session";
 import { Store } from "../store";
-import type { Channel, Conversation, ConversationDetail, LiveEvent, Message, Status, Upload } from "../types";
+import type { Channel, Conversation, ConversationDetail, LiveEvent, Message, Status, Template, Upload } from "../types";
 
 export type Scope = "all" | "mine" | "unassigned";
 
@@ -50,6 +50,14 @@ export interface ConsoleState {
   live: LiveState | "off";
   notice: ApiError | null;
   focusComposer: number;
+  templates: TemplatesState;
+}
+
+/** Reply templates for the `/` shortcut of the reply box (B7), loaded when the operator first types a slash. */
+export interface TemplatesState {
+  items: Template[];
+  workspaceName: string;
+  loaded: boolean;
 }
 
 const NO_FILTERS: Filters = { channelId: "", scope: "all", tag: "", noTag: false };
@@ -62,6 +70,7 @@ const EMPTY_THREAD: ThreadState = {
 export const store = new Store<ConsoleState>({
   boot: "checking", session: null, loginError: null, channels: [], tab: "new", filters: NO_FILTERS,
   list: EMPTY_LIST, thread: EMPTY_THREAD, live: "off", notice: null, focusComposer: 0,
+  templates: { items: [], workspaceName: "", loaded: false },
 });
 
 let api: Api | null = null;
@@ -126,8 +135,9 @@ export function signOut(reason: ApiError | null = null): void {
   api = null;
   store.update({
     boot: "signed_out", session: null, loginError: reason, list: EMPTY_LIST, thread: EMPTY_THREAD, live: "off",
-    channels: [],
+    channels: [], templates: { items: [], workspaceName: "", loaded: false },
   });
+  templatesRequest = null;  // the next workspace has its own templates
 }
 
 function start(session: Session): void {
@@ -357,6 +367,20 @@ export function focusComposer(): void {
   store.update((s) => ({ focusComposer: s.focusComposer + 1 }));
 }
 
+let templatesRequest: Promise<void> | null = null;
+
+/** Fetch the workspace's reply templates (again when `fresh`: an admin may have changed them meanwhile). */
+export function loadTemplates({ fresh = false } = {}): Promise<void> {
+  if (templatesRequest && !fresh) return templatesRequest;
+  templatesRequest = requireApi().templates().then(
+    (page) => store.update(() => ({ templates: { items: page.items, workspaceName: page.workspace_name, loaded: true } })),
+    (err) => {
+      templatesRequest = null;
+      showNotice(err);
+    });
+  return templatesRequest;
+}
+
 /** Send a reply (or an internal note). Resolves true when the server took it. */
 export async function send(kind: "reply" | "note", text: string, uploads: Upload[]): Promise<boolean> {
   const { thread } = store.state;
@@ -416,6 +440,21 @@ export async function setStatus(status: Status): Promise<void> {
   const mark = liveMark();
   try {
     upsertConversation(await requireApi().update(id, { status }));
+    replaySince(mark);
+  } catch (err) {
+    showNotice(err);
+  }
+}
+
+/** Block or unblock the customer (their messages stay out of the inbox; replies are refused). */
+export async function setBlocked(blocked: boolean): Promise<void> {
+  const id = store.state.thread.id;
+  if (!id) return;
+  const client = requireApi();
+  const mark = liveMark();
+  try {
+    await client.block(id, blocked);
+    upsertConversation(await client.conversation(id));
     replaySince(mark);
   } catch (err) {
     showNotice(err);

@@ -1,16 +1,19 @@
 /**
  * The reply box: a reply to the customer or an internal note, optionally quoting a message, with attachments
  * uploaded first (progress bar) and sent by id. Enter sends, Shift+Enter starts a new line, Esc leaves the box.
+ * `/` at the start or after a space opens the reply templates (B7): the picked one replaces `/query`, filled in.
  */
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { MAX_UPLOAD_BYTES } from "../api";
-import { send, setReplyTo, showNotice, store, upload } from "../console/state";
+import { loadTemplates, send, setReplyTo, showNotice, store, upload } from "../console/state";
 import { formatSize, t } from "../i18n";
-import { can } from "../session";
+import { can, type Session } from "../session";
 import { useStore } from "../store";
-import type { Upload } from "../types";
+import { insertTemplate, matchTemplates, renderTemplate, slashQuery, type SlashQuery } from "../templates";
+import type { Template, Upload } from "../types";
 import { authorLabel } from "./MessageItem";
+import { optionId, PICKER_ID, TemplatePicker } from "./TemplatePicker";
 
 type Mode = "reply" | "note";
 
@@ -22,8 +25,14 @@ interface Pending {
 
 let pendingSeq = 0;
 
+/** `{operator_name}`: the signed-in user's name or e-mail; an API key has no person behind it. */
+function operatorName(session: Session | null): string {
+  const me = session?.me;
+  return me && me.via === "session" ? me.name || me.email || "" : "";
+}
+
 export function Composer() {
-  const { session, thread, focusComposer } = useStore(store);
+  const { session, thread, focusComposer, templates } = useStore(store);
   const canReply = can(session, "conversations:reply");
   const canNote = can(session, "conversations:manage");
   const [mode, setMode] = useState<Mode>(canReply ? "reply" : "note");
@@ -31,6 +40,9 @@ export function Composer() {
   const [uploads, setUploads] = useState<Upload[]>([]);
   const [pending, setPending] = useState<Pending[]>([]);
   const [sending, setSending] = useState(false);
+  const [slash, setSlash] = useState<SlashQuery | null>(null);
+  const [active, setActive] = useState(0);
+  const [dismissedAt, setDismissedAt] = useState<number | null>(null);
   const box = useRef<HTMLTextAreaElement>(null);
   const files = useRef<HTMLInputElement>(null);
 
@@ -39,6 +51,53 @@ export function Composer() {
   }, [focusComposer]);
 
   if (!canReply && !canNote) return <p class="composer muted">{t("composer_readonly")}</p>;
+
+  const open = slash !== null && slash.start !== dismissedAt;
+  const choices = open ? matchTemplates(templates.items, slash.query) : [];
+  const current = choices[Math.min(active, choices.length - 1)] as Template | undefined;
+
+  /** Follow the caret: a `/query` before it opens (or narrows) the template list. */
+  const follow = (value: string, caret: number): void => {
+    const found = slashQuery(value, caret);
+    if (found && (!slash || found.start !== slash.start)) void loadTemplates({ fresh: templates.loaded });
+    if (!found || found.start !== dismissedAt) setDismissedAt(null);
+    if (found?.query !== slash?.query) setActive(0);
+    setSlash(found);
+  };
+
+  const pick = (template: Template): void => {
+    if (!slash) return;
+    const rendered = renderTemplate(template.text, {
+      customer_name: thread.detail?.contact_name ?? "", operator_name: operatorName(session),
+      workspace_name: templates.workspaceName,
+    });
+    const next = insertTemplate(text, slash, rendered);
+    setText(next.text);
+    setSlash(null);
+    requestAnimationFrame(() => {
+      box.current?.focus();
+      box.current?.setSelectionRange(next.caret, next.caret);
+    });
+  };
+
+  /** The list's keys while it is open; true when the key was handled. */
+  const pickerKey = (e: KeyboardEvent): boolean => {
+    if (!open) return false;
+    if (e.key === "Escape") {
+      setDismissedAt(slash.start);
+    } else if (choices.length === 0) {
+      return false;
+    } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      const step = e.key === "ArrowDown" ? 1 : -1;
+      setActive((Math.min(active, choices.length - 1) + step + choices.length) % choices.length);
+    } else if ((e.key === "Enter" || e.key === "Tab") && !e.shiftKey && !e.isComposing && current) {
+      pick(current);
+    } else {
+      return false;
+    }
+    e.preventDefault();
+    return true;
+  };
 
   const attach = async (list: FileList | null): Promise<void> => {
     for (const file of Array.from(list ?? [])) {
@@ -98,15 +157,33 @@ export function Composer() {
         </div>
       )}
       <textarea ref={box} aria-label={label} placeholder={label} rows={3} value={text}
-        onInput={(e) => setText(e.currentTarget.value)}
+        aria-autocomplete="list" aria-controls={open ? PICKER_ID : undefined}
+        aria-activedescendant={open && current ? optionId(current) : undefined}
+        onInput={(e) => {
+          setText(e.currentTarget.value);
+          follow(e.currentTarget.value, e.currentTarget.selectionStart);
+        }}
+        onClick={(e) => follow(e.currentTarget.value, e.currentTarget.selectionStart)}
+        onKeyUp={(e) => {
+          if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(e.key)) {
+            follow(e.currentTarget.value, e.currentTarget.selectionStart);
+          }
+        }}
+        onBlur={() => setSlash(null)}
         onKeyDown={(e) => {
-          if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+          if (pickerKey(e)) {
+            return;
+          } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
             e.preventDefault();
             void submit();
           } else if (e.key === "Escape") {
             e.currentTarget.blur();
           }
         }} />
+      {open && (
+        <TemplatePicker items={choices} active={Math.min(active, choices.length - 1)} loaded={templates.loaded}
+          onPick={pick} onHover={setActive} />
+      )}
       {pending.map((p) => (
         <div class="upload" key={p.id}>
           <span>{p.name}</span>

@@ -1,7 +1,7 @@
 /** The open conversation: header (status, tags), the messages in real time, and the reply box. */
 
 import { useLayoutEffect, useRef } from "preact/hooks";
-import { closeThread, loadEarlier, reloadThread, setStatus, store } from "../console/state";
+import { closeThread, loadEarlier, reloadThread, setBlocked, setStatus, store } from "../console/state";
 import { t } from "../i18n";
 import { can } from "../session";
 import { useStore } from "../store";
@@ -76,7 +76,14 @@ function ThreadHeader() {
             {t("close_conversation")}
           </button>
         )}
+        {can(session, "messages:moderate") && (
+          <button type="button" class={detail.blocked ? "" : "ghost"} aria-pressed={!!detail.blocked}
+            onClick={() => void setBlocked(!detail.blocked)}>
+            {detail.blocked ? t("unblock_customer") : t("block_customer")}
+          </button>
+        )}
       </div>
+      {detail.blocked && <p class="notice-inline" role="status">{t("customer_blocked")}</p>}
       <TagEditor tags={detail.tags} editable={manage} />
     </header>
   );
