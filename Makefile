@@ -32,9 +32,10 @@ frontend/dist/.built: node_modules/.installed $(FRONTEND_SOURCES)
 	@touch $@
 
 # The browser tests drive Debian's Chromium (never a downloaded browser); CI runs as root on a clean machine.
+SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 chromium:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 lint: setup
 	$(BIN)/ruff check .
