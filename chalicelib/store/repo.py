@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
@@ -21,9 +20,9 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.model import Channel, InboundEvent, Sender, iso, parse_iso, preview
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import keys
+from chalicelib.store.base import cancel_codes, condition_failed, connection, typed
 from chalicelib.store.models import (
     MODEL_OF,
-    TYPE_OF,
     ApiKeyItem,
     ChannelItem,
     ContactItem,
@@ -45,21 +44,12 @@ RAW_LIMIT = 64 * 1024
 CHANNEL_CACHE_SECONDS = 30.0
 
 
-def _typed(cls: type[MainItem], pk: str, sk: str, **attrs: Any) -> Any:
-    return cls(pk, sk, type=TYPE_OF[cls], **attrs)
 
 
-def _conditional_failed(err: Exception) -> bool:
-    cause = getattr(err, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"
 
 
-def _cancel_codes(err: TransactWriteError) -> list[str | None]:
-    return [r.code if r else None for r in err.cancellation_reasons]
 
 
-def _connection() -> Connection:
-    return MainItem._get_connection().connection
 
 
 # --- workspaces and channels -------------------------------------------------------------------------
@@ -76,13 +66,13 @@ def get_workspace(ws: str) -> WorkspaceItem | None:
 def put_workspace(ws: str, name: str, *, language: str, now: datetime, greetings: dict[str, str] | None = None) -> bool:
     """Create a workspace unless it exists. Returns True when created."""
     pk, sk = keys.workspace(ws)
-    item = _typed(WorkspaceItem, pk, sk, workspace_id=ws, name=name, language=language, created_at=iso(now),
+    item = typed(WorkspaceItem, pk, sk, workspace_id=ws, name=name, language=language, created_at=iso(now),
                   greetings=greetings or {})
     try:
         item.save(condition=WorkspaceItem.pk.does_not_exist())
         return True
     except PutError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             return False
         raise
 
@@ -124,7 +114,7 @@ def forget_cached_channels() -> None:
 
 def put_channel(channel: Channel, *, now: datetime) -> None:
     pk, sk = keys.channel(channel.id)
-    item = _typed(
+    item = typed(
         ChannelItem, pk, sk, workspace_id=channel.workspace_id, kind=channel.kind, name=channel.name,
         enabled=channel.enabled, secrets_sealed=secret_box().seal(channel.secrets, context=pk),
         settings=channel.settings, created_at=iso(now),
@@ -155,7 +145,7 @@ def set_channel_health(channel_id: str, health: dict[str, Any]) -> None:
 def put_inbound(event: InboundEvent, raw: str | None, *, now: datetime) -> bool:
     """Store a verified event unless its dedupe key was seen. Returns False for a duplicate."""
     pk, sk = keys.inbound(event.dedupe_key)
-    item = _typed(
+    item = typed(
         InboundItem, pk, sk, workspace_id=event.workspace_id, channel_id=event.channel_id, event=event.to_json(),
         raw=raw if raw is not None and len(raw) <= RAW_LIMIT else None, created_at=iso(now),
         expires_at=int((now + DEDUPE_TTL).timestamp()),
@@ -166,7 +156,7 @@ def put_inbound(event: InboundEvent, raw: str | None, *, now: datetime) -> bool:
         item.save(condition=condition)
         return True
     except PutError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             return False
         raise
 
@@ -192,23 +182,23 @@ def ensure_identity(event: InboundEvent, contact_id: str, *, now: datetime,
         sender = enrich() or sender
     cpk, csk = keys.contact(ws, contact_id)
     history = keys.contact_history(ws, contact_id)
-    contact = _typed(
+    contact = typed(
         ContactItem, cpk, csk, workspace_id=ws, display_name=sender.display_name, username=sender.username,
         phone=sender.phone, email=sender.email, avatar_url=sender.avatar_url, language=sender.language,
         created_at=iso(now),
     )
-    identity = _typed(
+    identity = typed(
         IdentityItem, ipk, isk, workspace_id=ws, contact_id=contact_id, channel_id=event.channel_id,
         channel_kind=event.channel_kind, external_user_id=sender.external_user_id,
         display_name=sender.display_name, username=sender.username, created_at=iso(now),
         gsi3pk=history, gsi3sk=f"IDENT#{event.channel_id}#{sender.external_user_id}",
     )
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.save(contact, condition=ContactItem.pk.does_not_exist())
             tx.save(identity, condition=IdentityItem.pk.does_not_exist())
     except TransactWriteError as err:
-        if "ConditionalCheckFailed" not in _cancel_codes(err):
+        if "ConditionalCheckFailed" not in cancel_codes(err):
             raise
         found = IdentityItem.get(ipk, isk)  # created meanwhile (a retry or a parallel record)
         return found.contact_id, found.display_name or found.username or found.external_user_id
@@ -300,7 +290,7 @@ def ensure_conversation(event: InboundEvent, conv_id: str, contact_id: str, cont
     ws = event.workspace_id
     pk, sk = keys.conversation(ws, conv_id)
     at = event.received_at or iso(now)
-    conv = _typed(
+    conv = typed(
         ConversationItem, pk, sk, workspace_id=ws, conversation_id=conv_id, channel_id=event.channel_id,
         channel_kind=event.channel_kind, contact_id=contact_id, contact_name=contact_name,
         external_conversation_id=event.external_conversation_id, external_thread_id=event.external_thread_id,
@@ -312,7 +302,7 @@ def ensure_conversation(event: InboundEvent, conv_id: str, contact_id: str, cont
     try:
         conv.save(condition=ConversationItem.pk.does_not_exist())
     except PutError as err:
-        if not _conditional_failed(err):
+        if not condition_failed(err):
             raise
         found = get_conversation(ws, conv_id, consistent=True)
         assert found is not None
@@ -357,7 +347,7 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
         origin = "customer" if event.channel_kind != "api" else "api"
     else:
         origin = "provider"  # written by the brand in the network's own interface
-    message = _typed(
+    message = typed(
         MessageItem, mpk, msk, workspace_id=ws, message_id=message_id, conversation_id=conv.conversation_id,
         channel_id=event.channel_id, direction="in" if inbound else "out", origin=origin,
         author_id=conv.contact_id if inbound else event.sender.external_user_id, text=event.text,
@@ -372,13 +362,13 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
     if event.external_message_id:
         ppk, psk = keys.external_message(ws, event.channel_id, event.external_conversation_id,
                                          event.external_message_id)
-        pointer = _typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=conv.conversation_id,
+        pointer = typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=conv.conversation_id,
                          message_id=message_id)
     if quiet:  # a blocked customer: keep the message, leave the conversation (inbox, unread, status) alone
         try:
             message.save(condition=MessageItem.pk.does_not_exist())
         except PutError as err:
-            if _conditional_failed(err):
+            if condition_failed(err):
                 return False
             raise
         if pointer is not None:
@@ -403,14 +393,14 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
         if conv.status == "closed" and inbound:
             actions.append(ConversationItem.closed_at.remove())
         try:
-            with TransactWrite(connection=_connection()) as tx:
+            with TransactWrite(connection=connection()) as tx:
                 tx.save(message, condition=MessageItem.pk.does_not_exist())
                 if pointer is not None:
                     tx.save(pointer)
                 tx.update(conv, actions=[*actions, ConversationItem.revision.add(1)], condition=_index_guard(conv))
             return True
         except TransactWriteError as err:
-            codes = _cancel_codes(err)
+            codes = cancel_codes(err)
             if codes and codes[0] == "ConditionalCheckFailed":
                 return False  # recorded before
             if "ConditionalCheckFailed" not in codes:
@@ -446,7 +436,7 @@ def apply_inbound_edit(event: InboundEvent, conv_id: str) -> bool:
         )
         return True
     except UpdateError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             return False  # an older or repeated edit
         raise
 
@@ -474,7 +464,7 @@ def apply_delivery_status(event: InboundEvent, conv_id: str) -> bool:
         MessageItem(pk, sk).update(actions=actions, condition=condition)
         return True
     except UpdateError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             return False  # an older status arriving late never overwrites a newer one
         raise
 
@@ -519,12 +509,12 @@ def add_outbound_message(conv: ConversationItem, message: MessageItem, *, now: d
             else ConversationItem.first_response_at.does_not_exist()
         )
         try:
-            with TransactWrite(connection=_connection()) as tx:
+            with TransactWrite(connection=connection()) as tx:
                 tx.save(message, condition=MessageItem.pk.does_not_exist())
                 tx.update(conv, actions=[*actions, ConversationItem.revision.add(1)], condition=guard)
             return message
         except TransactWriteError as err:
-            codes = _cancel_codes(err)
+            codes = cancel_codes(err)
             if codes and codes[0] == "ConditionalCheckFailed":
                 return get_message(ws, conv.conversation_id, message.message_id) or message
             if "ConditionalCheckFailed" not in codes:
@@ -542,14 +532,14 @@ def put_message_once(message: MessageItem) -> bool:
         message.save(condition=MessageItem.pk.does_not_exist())
         return True
     except PutError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             return False
         raise
 
 
 def new_message(ws: str, conv_id: str, message_id: str, **attrs: Any) -> MessageItem:
     pk, sk = keys.message(ws, conv_id, message_id)
-    return _typed(MessageItem, pk, sk, workspace_id=ws, message_id=message_id, conversation_id=conv_id, **attrs)
+    return typed(MessageItem, pk, sk, workspace_id=ws, message_id=message_id, conversation_id=conv_id, **attrs)
 
 
 def get_message(ws: str, conv_id: str, message_id: str) -> MessageItem | None:
@@ -563,10 +553,10 @@ def get_message(ws: str, conv_id: str, message_id: str) -> MessageItem | None:
 def mark_sent(message: MessageItem, external_message_id: str, ext_conv: str, *, attempts: int, now: datetime) -> bool:
     ws = message.workspace_id or ""
     ppk, psk = keys.external_message(ws, message.channel_id, ext_conv, external_message_id)
-    pointer = _typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=message.conversation_id,
+    pointer = typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=message.conversation_id,
                      message_id=message.message_id)
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.update(
                 message,
                 actions=[MessageItem.status.set("sent"), MessageItem.external_message_id.set(external_message_id),
@@ -577,7 +567,7 @@ def mark_sent(message: MessageItem, external_message_id: str, ext_conv: str, *, 
             tx.save(pointer)
         return True
     except TransactWriteError as err:
-        if "ConditionalCheckFailed" in _cancel_codes(err):
+        if "ConditionalCheckFailed" in cancel_codes(err):
             return False
         raise
 
@@ -591,7 +581,7 @@ def mark_failed(message: MessageItem, code: str, text: str, *, attempts: int) ->
         )
         return True
     except UpdateError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             return False
         raise
 
@@ -605,7 +595,7 @@ def retry_message(message: MessageItem) -> MessageItem:
             condition=MessageItem.status == "failed",
         )
     except UpdateError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             raise Conflict("only a failed message can be retried") from err
         raise
     return message
@@ -617,7 +607,7 @@ def request_action(message: MessageItem, action: dict[str, Any]) -> MessageItem:
         message.update(actions=[MessageItem.action.set(action)],
                        condition=MessageItem.action.does_not_exist() | (MessageItem.action["state"] != "pending"))
     except UpdateError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             raise Conflict("an edit or delete of this message is still under way") from err
         raise
     return message
@@ -637,7 +627,7 @@ def finish_action(message: MessageItem, state: str, *, error: dict[str, str] | N
                        & (MessageItem.action["state"] == "pending"))
         return True
     except UpdateError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             return False
         raise
 
@@ -684,7 +674,7 @@ def change_conversation(ws: str, conv_id: str, mutate: Callable[[ConversationIte
             conv.update(actions=[*actions, ConversationItem.revision.add(1)], condition=_index_guard(conv))
             return conv
         except UpdateError as err:
-            if not _conditional_failed(err):
+            if not condition_failed(err):
                 raise
     raise Conflict("conversation kept changing; try again")
 
@@ -732,7 +722,7 @@ def query_inbox(ws: str, *, status: str, limit: int, cursor: str | None, assigne
 
 def put_api_key(ws: str, key_hash: str, key_id: str, role: str, name: str, *, now: datetime) -> None:
     pk, sk = keys.api_key(key_hash)
-    _typed(ApiKeyItem, pk, sk, workspace_id=ws, key_id=key_id, role=role, name=name, created_at=iso(now),
+    typed(ApiKeyItem, pk, sk, workspace_id=ws, key_id=key_id, role=role, name=name, created_at=iso(now),
            gsi1pk=keys.api_keys_of(ws), gsi1sk=f"{iso(now)}#{key_id}").save()
 
 
@@ -749,7 +739,7 @@ def get_api_key(key_hash: str) -> ApiKeyItem | None:
 
 def park_record(ws: str, source: str, record: dict[str, Any], error: str, *, now: datetime) -> None:
     seq = str(record.get("dynamodb", {}).get("SequenceNumber", ""))
-    _typed(ParkedItem, keys.parked(ws), f"{iso(now)}#{seq}", workspace_id=ws, source=source, error=error[:1000],
+    typed(ParkedItem, keys.parked(ws), f"{iso(now)}#{seq}", workspace_id=ws, source=source, error=error[:1000],
            record=json.dumps(record, default=str), created_at=iso(now)).save()
 
 
@@ -763,7 +753,7 @@ def list_parked(ws: str, *, limit: int = 100) -> Iterator[ParkedItem]:
 def put_timer(ws: str, timer_id: str, kind: str, due_at: str, target: dict[str, Any], *, now: datetime) -> None:
     shard = int(stable_shard(timer_id), 16) % keys.TIMER_SHARDS
     pk, sk = keys.timer(ws, timer_id)
-    _typed(TimerItem, pk, sk, workspace_id=ws, kind=kind, due_at=due_at, target=target, created_at=iso(now),
+    typed(TimerItem, pk, sk, workspace_id=ws, kind=kind, due_at=due_at, target=target, created_at=iso(now),
            gsi1pk=keys.timers_due(shard), gsi1sk=f"{due_at}#{timer_id}").save()
 
 
@@ -786,7 +776,7 @@ def claim_timer(timer: TimerItem) -> bool:
         timer.delete(condition=TimerItem.pk.exists())
         return True
     except DeleteError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             return False
         raise
 
@@ -828,13 +818,13 @@ def first_seen(ws: str, kind: str, request_id: str, *, now: datetime, keep: time
     from chalicelib.store.models import RequestItem
 
     pk, sk = keys.client_request(ws, kind, request_id)
-    item = _typed(RequestItem, pk, sk, workspace_id=ws, created_at=iso(now),
+    item = typed(RequestItem, pk, sk, workspace_id=ws, created_at=iso(now),
                   expires_at=int((now + keep).timestamp()))
     try:
         item.save(condition=RequestItem.pk.does_not_exist())
         return iso(now)
     except PutError as err:
-        if not _conditional_failed(err):
+        if not condition_failed(err):
             raise
     return str(RequestItem.get(pk, sk, consistent_read=True).created_at)
 

@@ -18,6 +18,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.model import iso
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import keys
+from chalicelib.store.base import cancel_codes, condition_failed, connection, epoch, typed
 from chalicelib.store.models import (
     TYPE_OF,
     ApiKeyItem,
@@ -26,7 +27,6 @@ from chalicelib.store.models import (
     InviteItem,
     LoginRateItem,
     LoginTokenItem,
-    MainItem,
     MemberItem,
     OidcStateItem,
     PresenceItem,
@@ -34,27 +34,6 @@ from chalicelib.store.models import (
     TeamSettingsItem,
     UserItem,
 )
-
-
-def _typed(cls: type[MainItem], pk: str, sk: str, **attrs: Any) -> Any:
-    return cls(pk, sk, type=TYPE_OF[cls], **attrs)
-
-
-def _failed_condition(err: Exception) -> bool:
-    return getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
-def _cancel_codes(err: TransactWriteError) -> list[str | None]:
-    return [r.code if r else None for r in err.cancellation_reasons]
-
-
-def _connection() -> Any:
-    return MainItem._get_connection().connection
-
-
-def _epoch(when: datetime) -> int:
-    return int(when.timestamp())
-
 
 # --- users -------------------------------------------------------------------------------------------------
 
@@ -80,14 +59,14 @@ def create_user(user_id: str, address: str, name: str, *, now: datetime) -> User
     """Create the user and claim the address in one transaction; returns the existing user if the address is taken."""
     upk, usk = keys.user(user_id)
     epk, esk = keys.email(address)
-    user = _typed(UserItem, upk, usk, user_id=user_id, email=address, name=name, created_at=iso(now))
-    pointer = _typed(EmailItem, epk, esk, user_id=user_id, created_at=iso(now))
+    user = typed(UserItem, upk, usk, user_id=user_id, email=address, name=name, created_at=iso(now))
+    pointer = typed(EmailItem, epk, esk, user_id=user_id, created_at=iso(now))
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.save(pointer, condition=EmailItem.pk.does_not_exist())
             tx.save(user, condition=UserItem.pk.does_not_exist())
     except TransactWriteError as err:
-        if "ConditionalCheckFailed" not in _cancel_codes(err):
+        if "ConditionalCheckFailed" not in cancel_codes(err):
             raise
         found = find_user_by_email(address)
         if found is None:
@@ -104,7 +83,7 @@ def touch_login(user_id: str, *, now: datetime, name: str = "") -> None:
     try:
         UserItem(pk, sk).update(actions=actions, condition=UserItem.pk.exists())
     except UpdateError as err:
-        if not _failed_condition(err):
+        if not condition_failed(err):
             raise
 
 
@@ -129,7 +108,7 @@ def memberships(user_id: str) -> list[MemberItem]:
 
 def new_member(ws: str, user: UserItem, role: str, *, now: datetime) -> MemberItem:
     pk, sk = keys.member(ws, user.user_id)
-    return _typed(MemberItem, pk, sk, workspace_id=ws, user_id=user.user_id, email=user.email, name=user.name,
+    return typed(MemberItem, pk, sk, workspace_id=ws, user_id=user.user_id, email=user.email, name=user.name,
                   role=role, notifications={}, created_at=iso(now),
                   gsi1pk=keys.members_of(ws), gsi1sk=f"{user.email}#{user.user_id}",
                   gsi2pk=keys.workspaces_of(user.user_id), gsi2sk=ws)
@@ -138,12 +117,12 @@ def new_member(ws: str, user: UserItem, role: str, *, now: datetime) -> MemberIt
 def add_member(member: MemberItem, audit: AuditItem | None) -> bool:
     """Returns False when the user already is a member (nothing changes)."""
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.save(member, condition=MemberItem.pk.does_not_exist())
             if audit is not None:
                 tx.save(audit, condition=AuditItem.pk.does_not_exist())
     except TransactWriteError as err:
-        if _cancel_codes(err)[:1] == ["ConditionalCheckFailed"]:
+        if cancel_codes(err)[:1] == ["ConditionalCheckFailed"]:
             return False
         raise
     return True
@@ -152,24 +131,24 @@ def add_member(member: MemberItem, audit: AuditItem | None) -> bool:
 def update_member(member: MemberItem, actions: list[Any], audit: AuditItem | None, *, condition: Any = None) -> None:
     guard = MemberItem.pk.exists() if condition is None else MemberItem.pk.exists() & condition
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.update(member, actions=actions, condition=guard)
             if audit is not None:
                 tx.save(audit, condition=AuditItem.pk.does_not_exist())
     except TransactWriteError as err:
-        if "ConditionalCheckFailed" in _cancel_codes(err):
+        if "ConditionalCheckFailed" in cancel_codes(err):
             raise Conflict("the member changed meanwhile; reload and try again") from err
         raise
 
 
 def remove_member(member: MemberItem, audit: AuditItem | None) -> None:
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.delete(member, condition=MemberItem.pk.exists())
             if audit is not None:
                 tx.save(audit, condition=AuditItem.pk.does_not_exist())
     except TransactWriteError as err:
-        if "ConditionalCheckFailed" in _cancel_codes(err):
+        if "ConditionalCheckFailed" in cancel_codes(err):
             raise NotFound("member not found") from err
         raise
 
@@ -179,7 +158,7 @@ def set_member_fields(member: MemberItem, actions: list[Any]) -> None:
     try:
         member.update(actions=actions, condition=MemberItem.pk.exists())
     except UpdateError as err:
-        if _failed_condition(err):
+        if condition_failed(err):
             raise NotFound("member not found") from err
         raise
 
@@ -190,8 +169,8 @@ def set_member_fields(member: MemberItem, actions: list[Any]) -> None:
 def put_session(session_hash: str, user_id: str, csrf_hash: str, *, via: str, now: datetime,
                 until: datetime) -> None:
     pk, sk = keys.session(session_hash)
-    _typed(SessionItem, pk, sk, user_id=user_id, csrf_hash=csrf_hash, via=via, valid_until=iso(until),
-           created_at=iso(now), expires_at=_epoch(until), gsi1pk=keys.sessions_of(user_id),
+    typed(SessionItem, pk, sk, user_id=user_id, csrf_hash=csrf_hash, via=via, valid_until=iso(until),
+           created_at=iso(now), expires_at=epoch(until), gsi1pk=keys.sessions_of(user_id),
            gsi1sk=f"{iso(now)}#{session_hash[:16]}").save(condition=SessionItem.pk.does_not_exist())
 
 
@@ -223,8 +202,8 @@ def delete_sessions_of(user_id: str) -> int:
 
 def put_login_token(token_hash: str, user_id: str, next_path: str, *, now: datetime, until: datetime) -> None:
     pk, sk = keys.login_token(token_hash)
-    _typed(LoginTokenItem, pk, sk, user_id=user_id, next_path=next_path, valid_until=iso(until), created_at=iso(now),
-           expires_at=_epoch(until) + 86_400).save(condition=LoginTokenItem.pk.does_not_exist())
+    typed(LoginTokenItem, pk, sk, user_id=user_id, next_path=next_path, valid_until=iso(until), created_at=iso(now),
+           expires_at=epoch(until) + 86_400).save(condition=LoginTokenItem.pk.does_not_exist())
 
 
 def use_login_token(token_hash: str, *, now: datetime) -> LoginTokenItem | None:
@@ -236,7 +215,7 @@ def use_login_token(token_hash: str, *, now: datetime) -> LoginTokenItem | None:
     try:
         item.update(actions=[LoginTokenItem.used_at.set(iso(now))], condition=condition)
     except UpdateError as err:
-        if _failed_condition(err):
+        if condition_failed(err):
             return None
         raise
     return item
@@ -248,10 +227,10 @@ def count_login_link(address_hash: str, window: str, *, limit: int, until: datet
     item = LoginRateItem(pk, sk)
     try:
         item.update(actions=[LoginRateItem.sent.add(1), LoginRateItem.type.set(TYPE_OF[LoginRateItem]),
-                             LoginRateItem.expires_at.set(_epoch(until))],
+                             LoginRateItem.expires_at.set(epoch(until))],
                     condition=LoginRateItem.sent.does_not_exist() | (LoginRateItem.sent < limit))
     except UpdateError as err:
-        if _failed_condition(err):
+        if condition_failed(err):
             return False
         raise
     return True
@@ -263,14 +242,14 @@ def count_login_link(address_hash: str, window: str, *, limit: int, until: datet
 def new_invite(ws: str, invite_id: str, address: str, role: str, token_hash: str, *, invited_by: str,
                now: datetime, until: datetime) -> InviteItem:
     pk, sk = keys.invite(ws, invite_id)
-    return _typed(InviteItem, pk, sk, workspace_id=ws, invite_id=invite_id, email=address, role=role,
+    return typed(InviteItem, pk, sk, workspace_id=ws, invite_id=invite_id, email=address, role=role,
                   token_hash=token_hash, invited_by=invited_by, valid_until=iso(until), status="pending",
-                  created_at=iso(now), expires_at=_epoch(until) + 30 * 86_400,
+                  created_at=iso(now), expires_at=epoch(until) + 30 * 86_400,
                   gsi1pk=keys.invites_of(ws), gsi1sk=f"{iso(now)}#{invite_id}")
 
 
 def put_invite(invite: InviteItem, audit: AuditItem | None) -> None:
-    with TransactWrite(connection=_connection()) as tx:
+    with TransactWrite(connection=connection()) as tx:
         tx.save(invite, condition=InviteItem.pk.does_not_exist())
         if audit is not None:
             tx.save(audit, condition=AuditItem.pk.does_not_exist())
@@ -290,12 +269,12 @@ def list_invites(ws: str) -> list[InviteItem]:
 
 def revoke_invite(invite: InviteItem, audit: AuditItem | None) -> None:
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.update(invite, actions=[InviteItem.status.set("revoked")], condition=InviteItem.status == "pending")
             if audit is not None:
                 tx.save(audit, condition=AuditItem.pk.does_not_exist())
     except TransactWriteError as err:
-        if "ConditionalCheckFailed" in _cancel_codes(err):
+        if "ConditionalCheckFailed" in cancel_codes(err):
             raise Conflict("only a pending invite can be revoked") from err
         raise
 
@@ -306,7 +285,7 @@ def accept_invite(invite: InviteItem, token_hash: str, member: MemberItem | None
     condition = ((InviteItem.status == "pending") & (InviteItem.token_hash == token_hash)
                  & (InviteItem.valid_until > iso(now)))
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.update(invite, actions=[InviteItem.status.set("accepted"), InviteItem.accepted_by.set(user_id),
                                        InviteItem.accepted_at.set(iso(now))], condition=condition)
             if member is not None:
@@ -314,7 +293,7 @@ def accept_invite(invite: InviteItem, token_hash: str, member: MemberItem | None
             if audit is not None:
                 tx.save(audit, condition=AuditItem.pk.does_not_exist())
     except TransactWriteError as err:
-        if "ConditionalCheckFailed" in _cancel_codes(err):
+        if "ConditionalCheckFailed" in cancel_codes(err):
             return False
         raise
     return True
@@ -326,8 +305,8 @@ def accept_invite(invite: InviteItem, token_hash: str, member: MemberItem | None
 def put_oidc_state(state_hash: str, provider: str, nonce: str, code_verifier: str, next_path: str, *,
                    now: datetime, until: datetime) -> None:
     pk, sk = keys.oidc_state(state_hash)
-    _typed(OidcStateItem, pk, sk, provider=provider, nonce=nonce, code_verifier=code_verifier, next_path=next_path,
-           created_at=iso(now), expires_at=_epoch(until)).save(condition=OidcStateItem.pk.does_not_exist())
+    typed(OidcStateItem, pk, sk, provider=provider, nonce=nonce, code_verifier=code_verifier, next_path=next_path,
+           created_at=iso(now), expires_at=epoch(until)).save(condition=OidcStateItem.pk.does_not_exist())
 
 
 def take_oidc_state(state_hash: str, *, now: datetime) -> OidcStateItem | None:
@@ -338,7 +317,7 @@ def take_oidc_state(state_hash: str, *, now: datetime) -> OidcStateItem | None:
         item.delete(condition=OidcStateItem.pk.exists())
     except (DoesNotExist, DeleteError):
         return None
-    if item.expires_at is not None and item.expires_at < _epoch(now):
+    if item.expires_at is not None and item.expires_at < epoch(now):
         return None
     return item
 
@@ -352,7 +331,7 @@ def new_audit(ws: str, audit_id: str, *, at: str, actor: str, action: str, targe
     attrs: dict[str, Any] = {}
     if conversation_id:
         attrs = {"gsi2pk": keys.audit_by_conversation(ws, conversation_id), "gsi2sk": f"{at}#{audit_id}"}
-    return _typed(AuditItem, keys.audit(ws), f"{at}#{audit_id}", workspace_id=ws, audit_id=audit_id, at=at,
+    return typed(AuditItem, keys.audit(ws), f"{at}#{audit_id}", workspace_id=ws, audit_id=audit_id, at=at,
                   actor=actor, action=action, target_type=target_type, target_id=target_id,
                   conversation_id=conversation_id, before=before, after=after, note=note[:1000], created_at=at,
                   gsi1pk=keys.audit_by_actor(ws, actor), gsi1sk=f"{at}#{audit_id}", **attrs)
@@ -372,20 +351,20 @@ def put_audit(item: AuditItem, *, once: bool = False) -> bool:
             item.save(condition=AuditItem.pk.does_not_exist())
             return True
         except PutError as err:
-            if _failed_condition(err):
+            if condition_failed(err):
                 return False
             raise
     ws = item.workspace_id or ""
-    marker = _typed(AuditItem, f"{keys.audit(ws)}#ONCE", item.audit_id, workspace_id=ws, audit_id=item.audit_id,
+    marker = typed(AuditItem, f"{keys.audit(ws)}#ONCE", item.audit_id, workspace_id=ws, audit_id=item.audit_id,
                     at=item.at, actor=item.actor, action=item.action, target_type=item.target_type,
                     target_id=item.target_id, expires_at=int(datetime.fromisoformat(item.at.replace("Z", "+00:00"))
                                                               .timestamp()) + AUDIT_MARKER_SECONDS)
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.save(marker, condition=AuditItem.pk.does_not_exist())
             tx.save(item, condition=AuditItem.pk.does_not_exist())
     except TransactWriteError as err:
-        if "ConditionalCheckFailed" in _cancel_codes(err):
+        if "ConditionalCheckFailed" in cancel_codes(err):
             return False
         raise
     return True
@@ -434,9 +413,9 @@ def query_audit(ws: str, *, actor: str | None, conversation_id: str | None, acti
 
 def put_presence(ws: str, user_id: str, state: str, *, now: datetime, viewing: str | None,
                  typing_at: str | None) -> None:
-    _typed(PresenceItem, keys.presence(ws), user_id, workspace_id=ws, user_id=user_id, state=state,
+    typed(PresenceItem, keys.presence(ws), user_id, workspace_id=ws, user_id=user_id, state=state,
            last_seen_at=iso(now), viewing=viewing, typing_at=typing_at,
-           expires_at=_epoch(now) + 86_400).save()
+           expires_at=epoch(now) + 86_400).save()
 
 
 def get_presence(ws: str, user_id: str) -> PresenceItem | None:
@@ -458,11 +437,11 @@ def get_team_settings(ws: str) -> TeamSettingsItem:
     try:
         return TeamSettingsItem.get(pk, sk, consistent_read=True)
     except DoesNotExist:
-        return _typed(TeamSettingsItem, pk, sk, workspace_id=ws, round_robin=False, default_capacity=5)
+        return typed(TeamSettingsItem, pk, sk, workspace_id=ws, round_robin=False, default_capacity=5)
 
 
 def put_team_settings(item: TeamSettingsItem, audit: AuditItem | None) -> None:
-    with TransactWrite(connection=_connection()) as tx:
+    with TransactWrite(connection=connection()) as tx:
         tx.save(item)
         if audit is not None:
             tx.save(audit, condition=AuditItem.pk.does_not_exist())
@@ -481,12 +460,12 @@ def find_api_key(ws: str, key_id: str) -> ApiKeyItem | None:
 
 def revoke_api_key(item: ApiKeyItem, audit: AuditItem | None) -> None:
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.update(item, actions=[ApiKeyItem.revoked.set(True)],
                       condition=ApiKeyItem.pk.exists() & (ApiKeyItem.revoked == False))  # noqa: E712
             if audit is not None:
                 tx.save(audit, condition=AuditItem.pk.does_not_exist())
     except TransactWriteError as err:
-        if "ConditionalCheckFailed" in _cancel_codes(err):
+        if "ConditionalCheckFailed" in cancel_codes(err):
             raise Conflict("the key is already revoked") from err
         raise

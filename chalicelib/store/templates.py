@@ -10,11 +10,8 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 from chalicelib.domain.model import iso
 from chalicelib.errors import NotFound
 from chalicelib.store import keys
+from chalicelib.store.base import condition_failed
 from chalicelib.store.models import TYPE_OF, TemplateItem
-
-
-def _failed_condition(err: Exception) -> bool:
-    return getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def list_templates(ws: str) -> list[TemplateItem]:
@@ -47,7 +44,7 @@ def replace_template(item: TemplateItem, *, title: str, text: str, shortcut: str
     try:
         item.save(condition=TemplateItem.pk.exists())
     except PutError as err:
-        if _failed_condition(err):
+        if condition_failed(err):
             raise NotFound("template not found") from err
         raise
     return item
@@ -58,6 +55,6 @@ def delete_template(ws: str, template_id: str) -> None:
     try:
         TemplateItem(pk, sk).delete(condition=TemplateItem.pk.exists())
     except DeleteError as err:
-        if _failed_condition(err):
+        if condition_failed(err):
             raise NotFound("template not found") from err
         raise

@@ -14,6 +14,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.domain.model import InboundEvent, iso
 from chalicelib.store import keys
+from chalicelib.store.base import condition_failed, epoch
 from chalicelib.store.models import (
     TYPE_OF,
     ContactItem,
@@ -25,15 +26,6 @@ from chalicelib.store.models import (
     WidgetTicketItem,
 )
 
-
-def _conditional_failed(err: Exception) -> bool:
-    return getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
-def _epoch(when: datetime) -> int:
-    return int(when.timestamp())
-
-
 # --- visitors ----------------------------------------------------------------------------------------------------
 
 
@@ -41,7 +33,7 @@ def put_visitor(ws: str, token_hash: str, *, now: datetime, idle: timedelta, **a
     """A new visitor session (the token hash is random: a clash would be a bug, so it is refused)."""
     pk, sk = keys.visitor(ws, token_hash)
     item = VisitorItem(pk, sk, type=TYPE_OF[VisitorItem], workspace_id=ws, created_at=iso(now),
-                       last_seen_at=iso(now), expires_at=_epoch(now + idle), **attrs)
+                       last_seen_at=iso(now), expires_at=epoch(now + idle), **attrs)
     item.save(condition=VisitorItem.pk.does_not_exist())
     return item
 
@@ -57,10 +49,10 @@ def get_visitor(ws: str, token_hash: str) -> VisitorItem | None:
 def touch_visitor(item: VisitorItem, *, now: datetime, idle: timedelta) -> None:
     """Slide the idle expiry (the caller does it at most once a day per visitor)."""
     try:
-        item.update(actions=[VisitorItem.last_seen_at.set(iso(now)), VisitorItem.expires_at.set(_epoch(now + idle))],
+        item.update(actions=[VisitorItem.last_seen_at.set(iso(now)), VisitorItem.expires_at.set(epoch(now + idle))],
                     condition=VisitorItem.pk.exists())
     except UpdateError as err:
-        if not _conditional_failed(err):
+        if not condition_failed(err):
             raise
 
 
@@ -87,7 +79,7 @@ def put_ticket(ws: str, ticket_hash: str, *, visitor_id: str, channel_id: str, c
     pk, sk = keys.widget_ticket(ws, ticket_hash)
     WidgetTicketItem(pk, sk, type=TYPE_OF[WidgetTicketItem], workspace_id=ws, visitor_id=visitor_id,
                      channel_id=channel_id, conversation_id=conversation_id, created_at=iso(now),
-                     expires_at=_epoch(now + ttl)).save()
+                     expires_at=epoch(now + ttl)).save()
 
 
 def use_ticket(ws: str, ticket_hash: str, *, now: datetime) -> WidgetTicketItem | None:
@@ -97,9 +89,9 @@ def use_ticket(ws: str, ticket_hash: str, *, now: datetime) -> WidgetTicketItem 
     try:
         item.update(actions=[WidgetTicketItem.used_at.set(iso(now))],
                     condition=WidgetTicketItem.pk.exists() & WidgetTicketItem.used_at.does_not_exist()
-                    & (WidgetTicketItem.expires_at > _epoch(now)))
+                    & (WidgetTicketItem.expires_at > epoch(now)))
     except UpdateError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             return None
         raise
     return item
@@ -110,7 +102,7 @@ def use_ticket(ws: str, ticket_hash: str, *, now: datetime) -> WidgetTicketItem 
 
 def count_request(ws: str, scope: str, subject: str, *, limit: int, window_seconds: int, now: datetime) -> int | None:
     """Count one request in the current fixed window. None: allowed; else the seconds until the window ends."""
-    window = _epoch(now) // window_seconds
+    window = epoch(now) // window_seconds
     ends = (window + 1) * window_seconds
     pk, sk = keys.rate_window(ws, scope, subject, window)
     try:
@@ -120,7 +112,7 @@ def count_request(ws: str, scope: str, subject: str, *, limit: int, window_secon
             condition=RateWindowItem.hits.does_not_exist() | (RateWindowItem.hits < limit),
         )
     except UpdateError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             return max(1, math.ceil(ends - now.timestamp()))
         raise
     return None
@@ -169,7 +161,7 @@ def update_contact(ws: str, contact_id: str, *, name: str | None, email: str | N
     try:
         ContactItem(pk, sk).update(actions=actions, condition=ContactItem.pk.exists())
     except UpdateError as err:
-        if _conditional_failed(err):
+        if condition_failed(err):
             return False
         raise
     return True
