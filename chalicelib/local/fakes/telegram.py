@@ -21,14 +21,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.parser import HeaderParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from chalicelib.local.fakes import forms
 from chalicelib.local.fakes.server import FakeServer
 
-Json = dict[str, Any]
-Files = dict[str, tuple[str, str, bytes]]
+Json = forms.Json
+Files = forms.Files
 Response = tuple[int, dict[str, str], bytes]
 
 TEXT_MAX = 4096
@@ -99,57 +99,12 @@ class _Failure:
 # ------------------------------------------------------------------------------------------------ request parsing
 
 
-def _header(headers: dict[str, str], name: str) -> str:
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), "")
-
-
-def _parse_multipart(content_type: str, body: bytes) -> tuple[Json, Files]:
-    boundary = HeaderParser().parsestr(f"Content-Type: {content_type}\n\n").get_param("boundary")
-    if not isinstance(boundary, str) or not boundary:
-        raise ApiError(400, "Bad Request: multipart boundary is missing")
-    params: Json = {}
-    files: Files = {}
-    for part in body.split(b"--" + boundary.encode())[1:]:
-        if part.startswith(b"--"):
-            break
-        head, _, data = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        data = data.removesuffix(b"\r\n")
-        headers = HeaderParser().parsestr(head.decode("utf-8", "replace") + "\n\n")
-        name = headers.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        file_name = headers.get_filename()
-        if file_name is None:
-            params[name] = data.decode("utf-8", "replace")
-        else:
-            files[name] = (file_name, headers.get_content_type(), data)
-    return params, files
-
-
 def parse_request(query: str, headers: dict[str, str], body: bytes) -> tuple[Json, Files]:
     """Parameters and uploaded files of a Bot API request, whatever its encoding."""
-    params: Json = {key: values[-1] for key, values in parse_qs(query, keep_blank_values=True).items()}
-    content_type = _header(headers, "content-type")
-    media_type = content_type.split(";")[0].strip().lower()
-    files: Files = {}
-    if not body:
-        return params, files
-    if media_type == "application/json":
-        try:
-            decoded = json.loads(body)
-        except ValueError:
-            raise ApiError(400, "Bad Request: can't parse JSON object") from None
-        if not isinstance(decoded, dict):
-            raise ApiError(400, "Bad Request: can't parse JSON object")
-        params.update(decoded)
-    elif media_type == "application/x-www-form-urlencoded":
-        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-        params.update({key: values[-1] for key, values in form.items()})
-    elif media_type == "multipart/form-data":
-        form_params, files = _parse_multipart(content_type, body)
-        params.update(form_params)
-    return params, files
+    try:
+        return forms.parse_request(query, headers, body)
+    except forms.FormError as err:
+        raise ApiError(400, f"Bad Request: {err}") from None
 
 
 def _int_param(params: Json, name: str, *, required: bool = False) -> int | None:

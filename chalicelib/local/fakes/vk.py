@@ -26,15 +26,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email import policy
-from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from chalicelib.local.fakes import forms
 from chalicelib.local.fakes.server import FakeServer
 
-Json = dict[str, Any]
-Files = dict[str, tuple[str, str, bytes]]
+Json = forms.Json
+Files = forms.Files
 Response = tuple[int, dict[str, str], bytes]
 
 MOUNT = "/_fake/vk"
@@ -103,42 +102,9 @@ class _Failure:
 # ------------------------------------------------------------------------------------------------ request parsing
 
 
-def _header(headers: dict[str, str], name: str) -> str:
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), "")
-
-
-def _multipart(content_type: str, body: bytes) -> tuple[Json, Files]:
-    message = BytesParser(policy=policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-    params: Json = {}
-    files: Files = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        file_name = part.get_filename()
-        if file_name is None:
-            params[name] = data.decode("utf-8", "replace")
-        else:
-            files[name] = (file_name, part.get_content_type(), data)
-    return params, files
-
-
 def parse_request(query: str, headers: dict[str, str], body: bytes) -> tuple[Json, Files]:
     """Parameters and files of a VK request: query string, url-encoded body or multipart form."""
-    params: Json = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-    content_type = _header(headers, "content-type")
-    media_type = content_type.split(";")[0].strip().lower()
-    if not body:
-        return params, {}
-    if media_type == "multipart/form-data":
-        form, files = _multipart(content_type, body)
-        return {**params, **form}, files
-    form_params = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return {**params, **{k: v[-1] for k, v in form_params.items()}}, {}
+    return forms.parse_request(query, headers, body, accept_json=False)
 
 
 def _int(params: Json, name: str, *, required: bool = False) -> int | None:
@@ -306,7 +272,7 @@ class FakeVK:
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         parts = urlsplit(path)
-        host = _header(headers, "host")
+        host = forms.header(headers, "host")
         if host and not self.base_url:
             self._seen_base = f"http://{host}{MOUNT}"
         route = parts.path.rstrip("/")
@@ -321,7 +287,7 @@ class FakeVK:
             return _json_response(400, {"error": "bad request"})
         if route.startswith("/_upload/"):
             return self._upload(route.removeprefix("/_upload/"), files)
-        bearer = _header(headers, "authorization").removeprefix("Bearer ").strip()
+        bearer = forms.header(headers, "authorization").removeprefix("Bearer ").strip()
         return self._api(route.lstrip("/"), params, bearer)
 
     def _base(self) -> str:
