@@ -473,6 +473,11 @@ def test_a_comment_is_hidden_then_shown_again_at_the_provider_through_the_stream
     assert shop.fake.comment(comment_id)["hidden"] is False
     assert [c["params"] for c in shop.calls(f"/{comment_id}") if c["method"] == "POST"] == [
         {field_name: True}, {field_name: False}]
+    log = shop.api("GET", "/audit", params={"limit": 50}).json()["items"]
+    moderation_log = [(e["action"], e["target"]["id"], e["after"]) for e in log if e["action"] in ("hide", "unhide")]
+    assert sorted(moderation_log) == [("hide", comment["id"], {"hidden": True}),
+                                      ("unhide", comment["id"], {"hidden": False})]
+    assert all(e["actor"].startswith("key:") for e in log if e["action"] in ("hide", "unhide"))
 
 
 def test_the_fake_graph_answers_like_graph_for_an_unknown_comment_and_a_wrong_parameter(stack):
