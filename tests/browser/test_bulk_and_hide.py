@@ -89,3 +89,24 @@ def test_bulk_close_shows_progress_and_the_conversations_leave_the_new_tab(page,
         expect(inbox(page).get_by_role("link", name=re.compile(re.escape(name)))).to_have_count(0)
         assert demo.conversation_named(name, status="closed")["status"] == "closed"
     expect(page.get_by_text("0 selected")).to_be_visible()
+
+
+def test_a_bulk_reply_shows_a_blocked_customer_as_failed_with_the_reason(page, demo, live):
+    (ok_user, ok_name), (blocked_user, blocked_name) = fresh_customer("Vera"), fresh_customer("Yuri")
+    for user_id, name in ((ok_user, ok_name), (blocked_user, blocked_name)):
+        demo.customer_writes(user_id, name, "Когда откроетесь?")
+    conv = demo.conversation_named(blocked_name)
+    demo.conversation_named(ok_name)
+    assert demo.api("POST", f"/conversations/{conv['id']}/block", json={"blocked": True}).status_code == 200
+    sign_in(page, demo)
+    page.get_by_role("button", name="Select").click()
+    row_check(page, ok_name).click()
+    row_check(page, blocked_name).click()
+    page.get_by_role("button", name="Reply to 2").click()
+    page.get_by_label("One reply to 2 conversations").fill("С 9 утра")
+    page.get_by_role("button", name="Send to 2").click()
+    results = page.get_by_role("list", name="Result per conversation")
+    expect(results.locator("li[data-outcome='sent']", has_text=ok_name)).to_be_visible()
+    expect(results.locator("li[data-outcome='failed']", has_text=blocked_name)).to_contain_text("blocked")
+    wait_until(lambda: any(m["text"] == "С 9 утра" for m in demo.customer_sees(ok_user)), what="the reply")
+    assert all(m["text"] != "С 9 утра" for m in demo.customer_sees(blocked_user))
