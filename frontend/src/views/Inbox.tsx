@@ -2,7 +2,9 @@
 
 import { useEffect, useRef } from "preact/hooks";
 import { bulk, toggle, toggleSelecting } from "../console/bulk";
-import { clearFilters, loadList, loadMore, setFilters, setTab, store, type ConsoleState, type Scope } from "../console/state";
+import {
+  clearFilters, loadList, loadMore, setFilters, setTab, store, type ConsoleState, type Scope,
+} from "../console/state";
 import { t, type Key } from "../i18n";
 import { useStore } from "../store";
 import { STATUSES } from "../types";
