@@ -7,6 +7,9 @@ and answers with Graph's shapes: `{"messages": [{"id": "wamid…"}]}` (WhatsApp)
 (with its WABA) or to a Page (optionally linked to an Instagram account). Media uploaded or registered here are
 served under the fake's own prefix: WhatsApp media at `/_download/{id}` (bearer token required), Messenger /
 Instagram attachments at `/_cdn/{asset}/{name}` (signed-looking URL, no token).
+Comments are answered (`/{id}/comments`, Instagram `/{id}/replies`), hidden or shown again (`POST /{id}` with
+`is_hidden` for a Page comment, `hide` for an Instagram one: each platform refuses the other's parameter), and
+deleted; an unknown or deleted comment answers Graph's `(#100)` / subcode 33 error.
 
 Also here: the customer simulator (`simulate_customer`, `customer_view`) and builders of the webhooks Meta would
 post (`whatsapp_webhook`, `messaging_webhook`, `FakeGraph.customer_comment`), signed with the channel's app secret.
