@@ -149,6 +149,15 @@ def delete_message(ctx: Ctx, conversation_id: str, message_id: str) -> dict[str,
     return message_json(message, ctx.deps.files)
 
 
+@route(bp, "/conversations/{conversation_id}/messages/{message_id}/hide", "POST", permission="messages:moderate",
+       tag="conversations", request=schemas.MESSAGE_HIDE, response=schemas.MESSAGE, status=202,
+       summary="Hide a customer's public comment from everyone but its author, or unhide it (Facebook, Instagram)")
+def post_hide(ctx: Ctx, conversation_id: str, message_id: str) -> dict[str, Any]:
+    hidden = json_object(ctx.request.raw_body).get("hidden")
+    message = moderation.request_hide(ctx.deps, ctx.principal, conversation_id, message_id, hidden)  # type: ignore[arg-type]
+    return message_json(message, ctx.deps.files)
+
+
 @route(bp, "/conversations/{conversation_id}/block", "POST", permission="messages:moderate", tag="conversations",
        summary="Block or unblock the customer (denylist; the provider's block where it has one)",
        request={"type": "object", "required": ["blocked"], "properties": {"blocked": {"type": "boolean"}}})

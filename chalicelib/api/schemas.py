@@ -29,8 +29,13 @@ MESSAGE = {
         "attachments": {"type": "array", "items": ATTACHMENT}, "reply_to": {"type": ["string", "null"]},
         "status": {"enum": ["received", "pending", "sent", "failed"]},
         "error": {"type": ["object", "null"]}, "created_at": {"type": "string", "format": "date-time"},
+        "hidden": {"type": "boolean", "description": "a public comment hidden from everyone but its author"},
+        "action": {"type": ["object", "null"], "description": "the last edit / delete / hide at the provider: "
+                   "kind, state (pending, done, failed), error {code, message}"},
     },
 }
+
+MESSAGE_HIDE = {"type": "object", "required": ["hidden"], "properties": {"hidden": {"type": "boolean"}}}
 
 CONVERSATION = {
     "type": "object",

@@ -41,7 +41,7 @@ def message_json(m: MessageItem, files: FileStore) -> dict[str, Any]:
         "error": {"code": m.error_code, "message": m.error_message} if m.error_code else None,
         "attempts": int(m.attempts or 0), "edited": bool(m.edited), "deleted": bool(m.deleted),
         "delivery": m.delivery, "private": bool(m.private), "comment": plain(m.comment) or None,
-        "action": plain(m.action) or None,
+        "action": plain(m.action) or None, "hidden": bool(m.hidden),
         "created_at": m.created_at, "sent_at": m.sent_at,
     }
 

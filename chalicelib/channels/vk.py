@@ -438,8 +438,8 @@ class VKAdapter:
     kind = "vk"
     capabilities: frozenset[str] = frozenset({
         "text", "images", "documents", "voice", "edit_in", "edit_out", "delete_out", "reply_to", "comments",
-        "block", "typing", "read_receipts",
-    })
+        "delete_comment_admin", "block", "typing", "read_receipts",
+    })  # no hide_comment: VK has no way to hide a wall comment, only to delete it (with an admin's user token)
 
     def __init__(self, api_url: str, api_version: str = "5.199", session: requests.Session | None = None,
                  timeout: float = 10.0) -> None:

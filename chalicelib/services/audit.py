@@ -22,9 +22,9 @@ from chalicelib.store import team
 from chalicelib.store.models import AuditItem, ChannelItem, ConversationItem, MainItem, MessageItem, plain
 
 ACTIONS = (
-    "reply", "note", "edit", "delete", "close", "reopen", "status", "tag", "assign", "unassign", "handover",
-    "block", "member.add", "member.role", "member.capacity", "member.remove", "invite.create", "invite.revoke",
-    "apikey.create", "apikey.revoke", "team.settings", "channel.connect", "channel.change",
+    "reply", "note", "edit", "delete", "hide", "unhide", "close", "reopen", "status", "tag", "assign", "unassign",
+    "handover", "block", "member.add", "member.role", "member.capacity", "member.remove", "invite.create",
+    "invite.revoke", "apikey.create", "apikey.revoke", "team.settings", "channel.connect", "channel.change",
 )
 UNKNOWN_ACTOR = "system:unknown"
 
@@ -75,6 +75,14 @@ def _message_entries(event_name: str, new: MessageItem, old: MessageItem | None)
                                        target_id=new.message_id, conversation_id=new.conversation_id, after=after))]
     if old is None:
         return []
+    request = plain(new.action)
+    if bool(new.hidden) != bool(old.hidden) and request.get("kind") == "hide" and request.get("by"):
+        # a moderator hid (or showed again) a customer's comment: who and when are on the request itself
+        verb, at = ("hide" if new.hidden else "unhide"), str(request.get("at") or _now_iso())
+        return [Derived(team.new_audit(ws, f"{verb}#{new.message_id}#{at}", at=at, actor=str(request["by"]),
+                                       action=verb, target_type="message", target_id=new.message_id,
+                                       conversation_id=new.conversation_id, before={"hidden": bool(old.hidden)},
+                                       after={"hidden": bool(new.hidden)}))]
     # a moderator's change names them in `changed_by`; an operator editing their own reply is its author
     actor = getattr(new, "changed_by", None) or (new.author_id if ours else "")
     if not actor:

@@ -1,6 +1,7 @@
 """Edit or delete a message at the provider (B4): our sent replies where the channel allows, customers' public
-comments where it allows. The API records the request on the message; the stream carries it out through the
-adapter and records done or failed with the reason, like a send."""
+comments where it allows; hide or unhide a customer's public comment (Facebook Page, Instagram). The API records
+the request on the message; the stream carries it out through the adapter and records done or failed with the
+reason, like a send."""
 
 from __future__ import annotations
 
@@ -64,11 +65,30 @@ def request_delete(d: Deps, principal: Principal, conv_id: str, message_id: str)
                                          "at": iso(d.now())})
 
 
+def request_hide(d: Deps, principal: Principal, conv_id: str, message_id: str, hidden: Any) -> MessageItem:
+    """Hide a customer's public comment from everyone but its author (or show it again), where the channel can."""
+    if not isinstance(hidden, bool):
+        raise InvalidInput("hidden must be true or false")
+    message = _message(principal, conv_id, message_id)
+    conv = repo.require_conversation(principal.workspace_id, conv_id)
+    if message.direction != "in" or conv.surface != "comment" or not message.external_message_id:
+        raise Conflict("only a customer's public comment can be hidden", code="not_a_comment")
+    if message.deleted:
+        raise Conflict("this comment was deleted", code="comment_deleted")
+    channel, adapter = _adapter(d, message)
+    if "hide_comment" not in adapter.capabilities or not hasattr(adapter, "hide_comment"):
+        raise Conflict(f"{channel.kind} cannot hide a comment (delete it instead, where allowed)",
+                       code="hide_not_supported")
+    return repo.request_action(message, {"kind": "hide", "hidden": hidden, "state": "pending",
+                                         "by": principal.subject, "at": iso(d.now())})
+
+
 def needs_action(new: MessageItem, old: MessageItem | None) -> bool:
     action = plain(new.action)
     if action.get("state") != "pending":
         return False
-    return old is None or plain(old.action).get("at") != action.get("at")
+    before = plain(old.action) if old is not None else {}
+    return before.get("state") != "pending" or before.get("at") != action.get("at")
 
 
 def perform(d: Deps, message: MessageItem) -> None:
@@ -82,13 +102,18 @@ def perform(d: Deps, message: MessageItem) -> None:
     try:
         channel, adapter = _adapter(d, message)
         external_id = message.external_message_id or ""
+        comment = plain(message.comment)
+        comment_ref = CommentRef(external_id, comment.get("post_id") or ref.external_thread_id, ref,
+                                 comment.get("author_id", ""))
         if action["kind"] == "edit":
             adapter.edit_text(channel, ref, external_id, action["text"])
             repo.finish_action(message, "done", text=action["text"])
+        elif action["kind"] == "hide":
+            hidden = bool(action.get("hidden"))
+            adapter.hide_comment(channel, comment_ref, hidden)
+            repo.finish_action(message, "done", hidden=hidden)
         elif message.direction == "in":
-            comment = plain(message.comment)
-            adapter.delete_comment(channel, CommentRef(external_id, comment.get("post_id") or ref.external_thread_id,
-                                                       ref, comment.get("author_id", "")))
+            adapter.delete_comment(channel, comment_ref)
             repo.finish_action(message, "done", deleted=True)
         else:
             adapter.delete(channel, ref, external_id)

@@ -175,7 +175,7 @@ def bulk_reply(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[str,
             message = send_reply(d, principal, conv_id, one, at=first,
                                  message_id=derived_id("m", first, request_id, conv_id, reply_to or ""))
             results.append({"conversation_id": conv_id, "message_id": message.message_id, "status": message.status})
-        except (NotFound, InvalidInput) as err:
+        except (NotFound, InvalidInput, Conflict) as err:  # e.g. a blocked customer: the others still go out
             results.append({"conversation_id": conv_id, "error": {"code": err.code, "message": err.message}})
     return {"request_id": request_id, "items": results}
 

@@ -191,8 +191,10 @@ class MessageItem(MainItem):
     comment = MapAttribute[str, Any](null=True)  # for comments: post_id, parent_comment_id, permalink, ...
     private = BooleanAttribute(default=False)  # a private reply to a public comment (Instagram, Facebook)
     template = MapAttribute[str, Any](null=True)  # WhatsApp template: name, language, parameters
-    # an operator's edit or delete of this message, carried out by the stream: kind, text, state, error, by, at
+    # an operator's edit, delete or hide of this message, carried out by the stream: kind, text, hidden, state,
+    # error, by, at
     action = MapAttribute[str, Any](null=True)
+    hidden = BooleanAttribute(default=False)  # a customer's public comment hidden from the public at the provider
 
 
 class ExternalMessageItem(MainItem):

@@ -608,13 +608,14 @@ def request_action(message: MessageItem, action: dict[str, Any]) -> MessageItem:
                        condition=MessageItem.action.does_not_exist() | (MessageItem.action["state"] != "pending"))
     except UpdateError as err:
         if condition_failed(err):
-            raise Conflict("an edit or delete of this message is still under way") from err
+            raise Conflict("an edit, delete or hide of this message is still under way",
+                           code="action_pending") from err
         raise
     return message
 
 
 def finish_action(message: MessageItem, state: str, *, error: dict[str, str] | None = None,
-                  text: str | None = None, deleted: bool = False) -> bool:
+                  text: str | None = None, deleted: bool = False, hidden: bool | None = None) -> bool:
     """Record how the provider took it, once (the condition names the request, so a replay changes nothing)."""
     action = {**plain(message.action), "state": state, **({"error": error} if error else {})}
     updates: list[Any] = [MessageItem.action.set(action)]
@@ -622,6 +623,8 @@ def finish_action(message: MessageItem, state: str, *, error: dict[str, str] | N
         updates += [MessageItem.text.set(text), MessageItem.edited.set(True), MessageItem.edit_count.add(1)]
     if deleted:
         updates.append(MessageItem.deleted.set(True))
+    if hidden is not None:
+        updates.append(MessageItem.hidden.set(hidden))
     try:
         message.update(actions=updates, condition=(MessageItem.action["at"] == action["at"])
                        & (MessageItem.action["state"] == "pending"))

@@ -4,8 +4,8 @@
  */
 
 import type {
-  Channel, Conversation, ConversationDetail, Me, Message, Page, SimChannel, SimSeen, SimSent, Status, TemplateList,
-  Upload,
+  BulkReplyResult, Channel, Conversation, ConversationDetail, Me, Message, Page, SimChannel, SimSeen, SimSent, Status,
+  TemplateList, Upload,
 } from "./types";
 
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -162,6 +162,24 @@ export class Api {
 
   deleteMessage(id: string, messageId: string): Promise<Message> {
     return this.call("DELETE", `/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}`);
+  }
+
+  /** Hide a customer's public comment from everyone but its author, or show it again (carried out by the server). */
+  hideMessage(id: string, messageId: string, hidden: boolean): Promise<Message> {
+    return this.call("POST",
+      `/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}/hide`, { hidden });
+  }
+
+  /** One text to several conversations (B5); the same `requestId` on a retry sends nothing twice. */
+  bulkReply(requestId: string, conversationIds: string[], text: string): Promise<BulkReplyResult> {
+    return this.call("POST", "/replies/bulk", {
+      request_id: requestId, text, items: conversationIds.map((id) => ({ conversation_id: id })),
+    });
+  }
+
+  /** What each channel kind can do (GET /channels/capabilities): the console offers only what the channel has. */
+  capabilities(): Promise<{ kinds: Record<string, { capabilities: string[] }> }> {
+    return this.call("GET", "/channels/capabilities");
   }
 
   retry(id: string, messageId: string): Promise<Message> {

@@ -113,10 +113,28 @@ export interface Message {
   delivery: string | null;
   private: boolean;
   comment: { post_id?: string; comment_id?: string; permalink?: string } | null;
-  /** An edit or delete carried out at the provider by the server: pending, then done or failed with a reason. */
-  action?: { kind: "edit" | "delete"; state: "pending" | "done" | "failed"; error?: { code: string; message: string } } | null;
+  /** An edit, delete or hide carried out at the provider by the server: pending, then done or failed with a reason. */
+  action?: {
+    kind: "edit" | "delete" | "hide"; hidden?: boolean; state: "pending" | "done" | "failed";
+    error?: { code: string; message: string };
+  } | null;
+  /** A customer's public comment hidden from everyone but its author (Facebook, Instagram). */
+  hidden?: boolean;
   created_at: string;
   sent_at: string | null;
+}
+
+/** One conversation's answer to a bulk reply (B5): queued with its message, or refused with the reason. */
+export interface BulkReplyItem {
+  conversation_id: string;
+  message_id?: string;
+  status?: string;
+  error?: { code: string; message: string };
+}
+
+export interface BulkReplyResult {
+  request_id: string;
+  items: BulkReplyItem[];
 }
 
 export interface Upload {

@@ -53,6 +53,26 @@ class Demo:
         assert resp.status_code == 200, resp.text
         return resp.json()["items"]
 
+    def customer_comments(self, name: str, text: str, *, channel: str = "ch_demo_messenger") -> str:
+        """A customer comments under a post of the demo Facebook Page (or Instagram account): the signed webhook
+        Meta would post goes through the real webhook path. Returns the comment's id at the fake Graph API."""
+        import json
+
+        from chalicelib.store import repo
+
+        found = repo.get_channel(channel)
+        assert found is not None, channel
+        account = found.secrets["page_id"] if found.kind == "messenger" else found.secrets["ig_user_id"]
+        media = str(10**16 + secrets.randbelow(10**16))
+        post = f"{account}_{secrets.randbelow(10**9)}" if found.kind == "messenger" else media
+        request = self.stack.fakes["graph"].customer_comment(found, post_id=post, name=name, text=text,
+                                                             user_id=str(10**15 + secrets.randbelow(10**15)))
+        resp = requests.post(f"{self.url}/api/webhooks/{found.kind}/{channel}", data=request.body,
+                             headers=request.headers, timeout=30)
+        assert resp.status_code == 200, resp.text
+        value = json.loads(request.body)["entry"][0]["changes"][0]["value"]
+        return str(value.get("comment_id") or value.get("id"))
+
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return requests.request(method, f"{self.url}/api{path}", headers={"Authorization": f"Bearer {self.key}"},
                                 timeout=30, **kwargs)

@@ -425,3 +425,144 @@ def test_instagram_customer_reply_quotes_our_message_in_the_thread(stack):
     shop.drain()
     answer = next(m for m in shop.messages(conv["id"]) if m["text"] == "thanks!")
     assert answer["reply_to"] == greeting["id"]
+
+
+# ------------------------------------------------------------------------------------- hiding comments (B4)
+
+
+def comment_in(shop: MetaShop, text: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A customer's comment under one of the shop's posts: (conversation, the comment message, provider id)."""
+    account = shop.channel.secrets["page_id"] if shop.kind == "messenger" else shop.channel.secrets["ig_user_id"]
+    post_id = f"{account}_{digits(6)}" if shop.kind == "messenger" else digits(17)
+    request = shop.fake.customer_comment(shop.channel, post_id=post_id, user_id=digits(16), name="Spammer",
+                                         text=text)
+    assert shop.post_request(request).status_code == 200
+    shop.drain()
+    conv = only(shop.conversations())
+    message = only([m for m in shop.messages(conv["id"]) if m["direction"] == "in"])
+    return conv, message, message["external_message_id"]
+
+
+def hide(shop: MetaShop, conv_id: str, message_id: str, hidden: Any) -> requests.Response:
+    return shop.api("POST", f"/conversations/{conv_id}/messages/{message_id}/hide", json={"hidden": hidden})
+
+
+def message_now(shop: MetaShop, conv_id: str, message_id: str) -> dict[str, Any]:
+    return only([m for m in shop.messages(conv_id) if m["id"] == message_id])
+
+
+@pytest.mark.parametrize("kind,field_name", [("messenger", "is_hidden"), ("instagram", "hide")])
+def test_a_comment_is_hidden_then_shown_again_at_the_provider_through_the_stream(stack, kind, field_name):
+    shop = open_shop(stack, kind)
+    conv, comment, comment_id = comment_in(shop, "cheap watches at spam.example")
+    asked = hide(shop, conv["id"], comment["id"], True)
+    assert asked.status_code == 202, asked.text
+    assert asked.json()["action"]["kind"] == "hide" and asked.json()["action"]["state"] == "pending"
+    assert asked.json()["hidden"] is False  # not yet: the stream carries it out
+    shop.drain()
+    after = message_now(shop, conv["id"], comment["id"])
+    assert after["hidden"] is True and after["action"]["state"] == "done"
+    (call,) = [c for c in shop.calls(f"/{comment_id}") if c["method"] == "POST"]
+    assert call["path"] == f"/{comment_id}" and call["params"] == {field_name: True}
+    assert shop.fake.comment(comment_id)["hidden"] is True
+
+    assert hide(shop, conv["id"], comment["id"], False).status_code == 202
+    shop.drain()
+    shown = message_now(shop, conv["id"], comment["id"])
+    assert shown["hidden"] is False and shown["action"]["state"] == "done"
+    assert shop.fake.comment(comment_id)["hidden"] is False
+    assert [c["params"] for c in shop.calls(f"/{comment_id}") if c["method"] == "POST"] == [
+        {field_name: True}, {field_name: False}]
+    log = shop.api("GET", "/audit", params={"limit": 50}).json()["items"]
+    moderation_log = [(e["action"], e["target"]["id"], e["after"]) for e in log if e["action"] in ("hide", "unhide")]
+    assert sorted(moderation_log) == [("hide", comment["id"], {"hidden": True}),
+                                      ("unhide", comment["id"], {"hidden": False})]
+    assert all(e["actor"].startswith("key:") for e in log if e["action"] in ("hide", "unhide"))
+
+
+def test_the_fake_graph_answers_like_graph_for_an_unknown_comment_and_a_wrong_parameter(stack):
+    shop = open_shop(stack, "instagram")
+    _conv, _message, comment_id = comment_in(shop, "hello")
+    token = shop.channel.secrets["page_access_token"]
+    base = f"{stack.url}/_fake/graph/v25.0"
+    unknown = requests.post(f"{base}/17999999999999999", json={"hide": True}, timeout=10,
+                            headers={"Authorization": f"Bearer {token}"})
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["code"] == 100 and unknown.json()["error"]["error_subcode"] == 33
+    wrong = requests.post(f"{base}/{comment_id}", json={"is_hidden": True}, timeout=10,
+                          headers={"Authorization": f"Bearer {token}"})
+    assert wrong.status_code == 400 and shop.fake.comment(comment_id)["hidden"] is False
+
+
+def test_a_refusal_by_the_provider_ends_failed_with_its_reason_and_the_comment_stays_visible(stack):
+    shop = open_shop(stack, "messenger")
+    conv, comment, comment_id = comment_in(shop, "rude words")
+    shop.fake.fail_next(f"/{comment_id}", 400, code=10, message="(#10) Permission denied: pages_manage_engagement")
+    assert hide(shop, conv["id"], comment["id"], True).status_code == 202
+    shop.drain()
+    after = message_now(shop, conv["id"], comment["id"])
+    assert after["hidden"] is False and after["action"]["state"] == "failed"
+    assert "pages_manage_engagement" in after["action"]["error"]["message"]
+    assert shop.fake.comment(comment_id)["hidden"] is False
+    # the operator may try again once the permission is granted
+    assert hide(shop, conv["id"], comment["id"], True).status_code == 202
+    shop.drain()
+    assert message_now(shop, conv["id"], comment["id"])["hidden"] is True
+
+
+def test_a_comment_the_provider_no_longer_knows_ends_failed(stack):
+    shop = open_shop(stack, "instagram")
+    conv, comment, comment_id = comment_in(shop, "soon gone")
+    shop.fake.comment_deleted_by_author(comment_id)
+    assert hide(shop, conv["id"], comment["id"], True).status_code == 202
+    shop.drain()
+    after = message_now(shop, conv["id"], comment["id"])
+    assert after["action"]["state"] == "failed" and "does not exist" in after["action"]["error"]["message"]
+    assert after["hidden"] is False
+
+
+def test_hiding_is_refused_for_a_private_message_our_reply_bad_input_and_another_workspace(stack):
+    shop = open_shop(stack, "messenger")
+    psid = digits(16)
+    shop.customer_writes(psid, "a private question")
+    shop.drain()
+    dm = only(shop.conversations())
+    private = only([m for m in shop.messages(dm["id"]) if m["direction"] == "in"])
+    refused = hide(shop, dm["id"], private["id"], True)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_a_comment"
+    ours = next(m for m in shop.messages(dm["id"]) if m["direction"] == "out")
+    assert hide(shop, dm["id"], ours["id"], True).json()["error"]["code"] == "not_a_comment"
+    assert hide(shop, dm["id"], private["id"], "yes").status_code == 400
+
+    other = open_shop(stack, "messenger")
+    conv, comment, comment_id = comment_in(other, "not yours")
+    assert hide(shop, conv["id"], comment["id"], True).status_code == 404
+    assert shop.api("POST", f"/conversations/{dm['id']}/messages/{comment['id']}/hide",
+                    json={"hidden": True}).status_code == 404
+    shop.drain()
+    assert shop.fake.api_calls(comment_id) == [] and other.fake.comment(comment_id)["hidden"] is False
+
+
+def test_a_bulk_reply_reports_a_blocked_customer_per_item_and_a_retry_sends_nothing_twice(stack):
+    shop = open_shop(stack, "messenger")
+    users = [digits(16) for _ in range(3)]
+    for user in users:
+        shop.customer_writes(user, "when is the sale?")
+    shop.drain()
+    convs = {c["id"]: c for c in shop.conversations()}
+    assert len(convs) == 3
+    blocked_id = next(iter(convs))
+    assert shop.api("POST", f"/conversations/{blocked_id}/block", json={"blocked": True}).status_code == 200
+    body = {"request_id": f"bulk-{secrets.token_hex(6)}", "text": "Sale until Sunday",
+            "items": [{"conversation_id": c} for c in convs]}
+    first = shop.api("POST", "/replies/bulk", json=body)
+    assert first.status_code == 202, first.text
+    results = {r["conversation_id"]: r for r in first.json()["items"]}
+    assert results[blocked_id]["error"]["code"] == "blocked" and "message_id" not in results[blocked_id]
+    assert all(r["status"] == "pending" for c, r in results.items() if c != blocked_id)
+    again = shop.api("POST", "/replies/bulk", json=body)
+    assert {r.get("message_id") for r in again.json()["items"]} == {r.get("message_id") for r in results.values()}
+    shop.drain()
+    answered = [u for u in users if any(m["text"] == "Sale until Sunday" for m in shop.fake.sent(u))]
+    assert len(answered) == 2
+    assert all(len([m for m in shop.fake.sent(u) if m["text"] == "Sale until Sunday"]) == 1 for u in answered)

@@ -276,3 +276,19 @@ def test_deleting_a_comment_without_an_admin_user_token_ends_failed_with_the_rea
     (after,) = [m for m in shop.messages(conv["id"]) if m["id"] == comment["id"]]
     assert after["deleted"] is False
     assert after["action"]["state"] == "failed" and after["action"]["error"]["code"] == "not_supported"
+
+
+def test_a_vk_wall_comment_cannot_be_hidden_and_nothing_is_asked_of_vk(stack):
+    shop = vk_shop(stack)
+    shop.post_event(fake_vk.wall_reply_new(shop.channel, post_id=92, user_id=customer(), text="spam again",
+                                           fake=shop.fake))
+    shop.drain()
+    conv = shop.only_conversation()
+    (comment,) = [m for m in shop.messages(conv["id"]) if m["direction"] == "in"]
+    before = [c for c in shop.fake.calls if c.get("group_id") == shop.group_id]
+    refused = shop.api("POST", f"/conversations/{conv['id']}/messages/{comment['id']}/hide", json={"hidden": True})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "hide_not_supported"
+    shop.drain()
+    (after,) = [m for m in shop.messages(conv["id"]) if m["id"] == comment["id"]]
+    assert after["hidden"] is False and after["action"] is None
+    assert [c for c in shop.fake.calls if c.get("group_id") == shop.group_id] == before

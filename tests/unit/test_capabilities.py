@@ -23,3 +23,10 @@ def test_the_channels_page_matches_the_adapters():
     page = Path(__file__).resolve().parents[2] / "docs" / "CHANNELS.md"
     assert page.read_text(encoding="utf-8") == channels_markdown(SETTINGS), (
         "regenerate: python -m chalicelib.channels.capabilities > docs/CHANNELS.md")
+
+
+def test_hiding_comments_is_offered_where_the_provider_has_it_and_nowhere_else():
+    table = capability_table(SETTINGS)
+    can_hide = {kind for kind, row in table.items() if "hide_comment" in row["capabilities"]}
+    assert can_hide == {"messenger", "instagram"}  # VK wall comments can only be deleted
+    assert "delete_comment_admin" in table["vk"]["capabilities"]

@@ -7,6 +7,9 @@ and answers with Graph's shapes: `{"messages": [{"id": "wamid…"}]}` (WhatsApp)
 (with its WABA) or to a Page (optionally linked to an Instagram account). Media uploaded or registered here are
 served under the fake's own prefix: WhatsApp media at `/_download/{id}` (bearer token required), Messenger /
 Instagram attachments at `/_cdn/{asset}/{name}` (signed-looking URL, no token).
+Comments are answered (`/{id}/comments`, Instagram `/{id}/replies`), hidden or shown again (`POST /{id}` with
+`is_hidden` for a Page comment, `hide` for an Instagram one: each platform refuses the other's parameter), and
+deleted; an unknown or deleted comment answers Graph's `(#100)` / subcode 33 error.
 
 Also here: the customer simulator (`simulate_customer`, `customer_view`) and builders of the webhooks Meta would
 post (`whatsapp_webhook`, `messaging_webhook`, `FakeGraph.customer_comment`), signed with the channel's app secret.
@@ -137,6 +140,7 @@ class FakeGraph:
         self._failures: list[_Failure] = []
         self._sent: list[Json] = []
         self.calls: list[Json] = []
+        self.moderation: list[Json] = []  # hide / unhide of comments, in order
         self.subscriptions: list[Json] = []
         self.public_url = ""  # where this fake is reachable; else derived from the request's Host header
 
@@ -209,6 +213,11 @@ class FakeGraph:
             payload = {"object": "instagram", "entry": [{"id": account, "time": now,
                                                          "changes": [{"field": "comments", "value": value}]}]}
         return signed(channel, payload)
+
+    def comment_deleted_by_author(self, comment_id: str) -> None:
+        """The commenter removed their comment: Graph no longer knows it (no webhook is sent here)."""
+        with self._lock:
+            self._comments[comment_id].deleted = True
 
     # ---------------------------------------------------------------------------------------------- inspection
 
@@ -301,8 +310,14 @@ class FakeGraph:
         if method == "DELETE":
             comment.deleted = True
             return {"success": True}
-        if method == "POST" and ("is_hidden" in params or "hide" in params):
-            comment.hidden = _bool(params.get("is_hidden", params.get("hide")))
+        # Hide / unhide: a Page comment takes `is_hidden`, an Instagram comment `hide` (each refuses the other's)
+        field_name = "hide" if comment.account == account.ig_user_id else "is_hidden"
+        if method == "POST" and field_name in params:
+            value = str(params[field_name]).lower()
+            if value not in ("true", "false", "1", "0"):
+                raise GraphError(400, f"(#100) Param {field_name} must be a boolean", 100)
+            comment.hidden = _bool(params[field_name])
+            self.moderation.append({"comment_id": comment.id, "hidden": comment.hidden, "at": time.time()})
             return {"success": True}
         raise GraphError(400, "(#100) Unsupported post request", 100)
 

@@ -17,6 +17,8 @@ export interface Filters {
   scope: Scope;
   tag: string;
   noTag: boolean;
+  /** Public comments only (filtered in the console: the list carries each conversation's surface). */
+  commentsOnly: boolean;
 }
 
 export interface ListState {
@@ -51,6 +53,8 @@ export interface ConsoleState {
   notice: ApiError | null;
   focusComposer: number;
   templates: TemplatesState;
+  /** Channel kind -> what it can do (GET /channels/capabilities), e.g. hide_comment. */
+  capabilities: Record<string, string[]>;
 }
 
 /** Reply templates for the `/` shortcut of the reply box (B7), loaded when the operator first types a slash. */
@@ -60,7 +64,7 @@ export interface TemplatesState {
   loaded: boolean;
 }
 
-const NO_FILTERS: Filters = { channelId: "", scope: "all", tag: "", noTag: false };
+const NO_FILTERS: Filters = { channelId: "", scope: "all", tag: "", noTag: false, commentsOnly: false };
 const EMPTY_LIST: ListState = { items: [], cursor: null, loading: false, loadingMore: false, error: null };
 const EMPTY_THREAD: ThreadState = {
   id: null, detail: null, messages: [], cursor: null, loading: false, loadingEarlier: false, error: null,
@@ -70,7 +74,7 @@ const EMPTY_THREAD: ThreadState = {
 export const store = new Store<ConsoleState>({
   boot: "checking", session: null, loginError: null, channels: [], tab: "new", filters: NO_FILTERS,
   list: EMPTY_LIST, thread: EMPTY_THREAD, live: "off", notice: null, focusComposer: 0,
-  templates: { items: [], workspaceName: "", loaded: false },
+  templates: { items: [], workspaceName: "", loaded: false }, capabilities: {},
 });
 
 let api: Api | null = null;
@@ -81,6 +85,11 @@ let readTimer: number | undefined;
 function requireApi(): Api {
   if (!api) throw new ApiError(401, "signed_out", "");
   return api;
+}
+
+/** The signed-in API client, for action modules beside this one (console/bulk.ts). */
+export function apiClient(): Api {
+  return requireApi();
 }
 
 function patchList(patch: Partial<ListState>): void {
@@ -135,7 +144,7 @@ export function signOut(reason: ApiError | null = null): void {
   api = null;
   store.update({
     boot: "signed_out", session: null, loginError: reason, list: EMPTY_LIST, thread: EMPTY_THREAD, live: "off",
-    channels: [], templates: { items: [], workspaceName: "", loaded: false },
+    channels: [], templates: { items: [], workspaceName: "", loaded: false }, capabilities: {},
   });
   templatesRequest = null;  // the next workspace has its own templates
 }
@@ -151,6 +160,7 @@ function start(session: Session): void {
   });
   live.start();
   void loadChannels();
+  void loadCapabilities();
   void loadList();
   const fromUrl = conversationInUrl();
   if (fromUrl) void openConversation(fromUrl, { push: false });
@@ -162,6 +172,19 @@ async function loadChannels(): Promise<void> {
   } catch (err) {
     showNotice(err);
   }
+}
+
+async function loadCapabilities(): Promise<void> {
+  try {
+    const { kinds } = await requireApi().capabilities();
+    store.update({ capabilities: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, v.capabilities])) });
+  } catch {
+    // without the table the console offers no channel-specific action (the server refuses them anyway)
+  }
+}
+
+export function channelCan(kind: string | undefined, capability: string): boolean {
+  return !!kind && (store.state.capabilities[kind] ?? []).includes(capability);
 }
 
 // --- the inbox ----------------------------------------------------------------------------------------------
@@ -254,11 +277,19 @@ export function matches(s: ConsoleState, c: Conversation): boolean {
   if (f.scope === "mine" && c.assignee_id !== s.session?.me.subject) return false;
   if (f.noTag && c.tags.length > 0) return false;
   if (!f.noTag && f.tag.trim() && !c.tags.includes(f.tag.trim())) return false;
+  if (f.commentsOnly && c.surface !== "comment") return false;
   return true;
 }
 
 function byActivity(a: Conversation, b: Conversation): number {
   return b.last_activity_at < a.last_activity_at ? -1 : b.last_activity_at > a.last_activity_at ? 1 : 0;
+}
+
+/** A conversation changed by an action elsewhere (console/bulk.ts): into the list, newest copy wins. */
+export function applyConversation(conversation: Conversation): void {
+  const mark = liveMark();
+  upsertConversation(conversation);
+  replaySince(mark);
 }
 
 function upsertConversation(conversation: Conversation): void {
@@ -424,6 +455,18 @@ export async function deleteMessage(message: Message): Promise<void> {
   }
 }
 
+/** Hide a customer's public comment from the public, or show it again (B4); done or failed arrives live. */
+export async function hideMessage(message: Message, hidden: boolean): Promise<void> {
+  const mark = liveMark();
+  try {
+    upsertMessage(message.conversation_id,
+      await requireApi().hideMessage(message.conversation_id, message.id, hidden));
+    replaySince(mark);
+  } catch (err) {
+    showNotice(err);
+  }
+}
+
 export async function retry(message: Message): Promise<void> {
   const mark = liveMark();
   try {
@@ -517,10 +560,19 @@ function replaySince(mark: number): void {
   for (const entry of recent) if (entry.seq > mark) applyEvent(entry.event, false);
 }
 
+const liveListeners = new Set<(event: LiveEvent) => void>();
+
+/** Also hear every live event (console/bulk.ts follows its replies to sent or failed); returns the unsubscribe. */
+export function onLive(listener: (event: LiveEvent) => void): () => void {
+  liveListeners.add(listener);
+  return () => liveListeners.delete(listener);
+}
+
 function applyLive(event: LiveEvent): void {
   recent.push({ seq: ++liveSeq, event });
   if (recent.length > RECENT_MAX) recent.shift();
   applyEvent(event, true);
+  for (const listener of liveListeners) listener(event);
 }
 
 function applyEvent(event: LiveEvent, fresh: boolean): void {

@@ -5,13 +5,30 @@ import { formatTime, t } from "../i18n";
 import type { Conversation } from "../types";
 import { ChannelBadge } from "./ChannelBadge";
 
-export function ConversationRow({ conversation: c, selected }: { conversation: Conversation; selected: boolean }) {
+/** In select mode (B5) a checkbox leads the row; shift-click ticks the range since the last tick. */
+export interface RowCheck {
+  checked: boolean;
+  toggle: (range: boolean) => void;
+}
+
+export function ConversationRow({ conversation: c, selected, check }: {
+  conversation: Conversation; selected: boolean; check?: RowCheck;
+}) {
   const name = c.contact_name || c.title || t("unknown_customer");
   return (
-    <li>
+    <li class={check ? `selectable${check.checked ? " checked" : ""}` : undefined}>
+      {check && (
+        <input type="checkbox" class="row-check" checked={check.checked} aria-label={t("bulk_select_row", { name })}
+          onClick={(event) => check.toggle(event.shiftKey)} />
+      )}
       <a href={`/c/${encodeURIComponent(c.id)}`} class={`row${selected ? " selected" : ""}${c.unread_count ? " unread" : ""}`}
         aria-current={selected ? "true" : undefined} data-conversation={c.id}
         onClick={(event) => {
+          if (check && event.shiftKey) {  // select mode: shift-click on a row ticks the range
+            event.preventDefault();
+            check.toggle(true);
+            return;
+          }
           if (event.ctrlKey || event.metaKey || event.shiftKey) return;
           event.preventDefault();
           void openConversation(c.id);

@@ -1,10 +1,14 @@
 /** The inbox: status tabs, filters, the conversation list with infinite scroll ("load more" as a fallback). */
 
 import { useEffect, useRef } from "preact/hooks";
-import { clearFilters, loadList, loadMore, setFilters, setTab, store, type Scope } from "../console/state";
+import { bulk, toggle, toggleSelecting } from "../console/bulk";
+import {
+  clearFilters, loadList, loadMore, setFilters, setTab, store, type ConsoleState, type Scope,
+} from "../console/state";
 import { t, type Key } from "../i18n";
 import { useStore } from "../store";
 import { STATUSES } from "../types";
+import { BulkBar } from "./BulkBar";
 import { ConversationRow } from "./ConversationRow";
 import { errorText } from "./errors";
 import { ListSkeleton } from "./Skeleton";
@@ -12,8 +16,14 @@ import { ListSkeleton } from "./Skeleton";
 export const STATUS_LABEL: Record<string, Key> = { new: "status_new", in_progress: "status_in_progress",
   closed: "status_closed" };
 
+/** The rows on screen: the loaded page, less what the console itself filters (comments only). */
+function visibleRows(s: ConsoleState) {
+  return s.filters.commentsOnly ? s.list.items.filter((c) => c.surface === "comment") : s.list.items;
+}
+
 export function Inbox() {
-  const { tab } = useStore(store);
+  const state = useStore(store);
+  const { tab } = state;
   return (
     <section class="inbox" aria-label={t("inbox")}>
       <div class="tabs" role="tablist" aria-label={t("inbox")}>
@@ -23,6 +33,7 @@ export function Inbox() {
         ))}
       </div>
       <Filters />
+      <BulkBar visible={visibleRows(state).map((c) => c.id)} />
       <ConversationList />
     </section>
   );
@@ -34,7 +45,8 @@ function Filters() {
     { value: "all", label: "filter_all" }, { value: "mine", label: "filter_mine" },
     { value: "unassigned", label: "filter_unassigned" },
   ];
-  const active = filters.channelId || filters.scope !== "all" || filters.tag || filters.noTag;
+  const active = filters.channelId || filters.scope !== "all" || filters.tag || filters.noTag || filters.commentsOnly;
+  const { selecting } = useStore(bulk);
   return (
     <form class="filters" aria-label={t("filters")} onSubmit={(e) => e.preventDefault()}>
       <select aria-label={t("filter_channel")} value={filters.channelId}
@@ -51,7 +63,14 @@ function Filters() {
         <input type="checkbox" checked={filters.noTag} onChange={(e) => setFilters({ noTag: e.currentTarget.checked })} />
         {t("filter_no_tag")}
       </label>
+      <label class="check">
+        <input type="checkbox" checked={filters.commentsOnly}
+          onChange={(e) => setFilters({ commentsOnly: e.currentTarget.checked })} />
+        {t("filter_comments_only")}
+      </label>
       {active && <button type="button" class="link" onClick={clearFilters}>{t("filter_clear")}</button>}
+      <button type="button" class="select-mode" aria-pressed={selecting} onClick={toggleSelecting}>
+        {selecting ? t("bulk_select_done") : t("bulk_select")}</button>
     </form>
   );
 }
@@ -71,7 +90,11 @@ function TagFilter() {
 }
 
 function ConversationList() {
-  const { list, thread, tab } = useStore(store);
+  const state = useStore(store);
+  const { list, thread, tab } = state;
+  const { selecting, selected } = useStore(bulk);
+  const rows = visibleRows(state);
+  const ids = rows.map((c) => c.id);
   const sentinel = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const target = sentinel.current;
@@ -92,7 +115,7 @@ function ConversationList() {
       </div>
     );
   }
-  if (list.items.length === 0) {
+  if (rows.length === 0 && !list.cursor) {
     return (
       <div id="conversation-list" class="list empty">
         <p class="empty-title">{t("empty_list_title")}</p>
@@ -103,7 +126,11 @@ function ConversationList() {
   return (
     <nav id="conversation-list" class="list" aria-label={t("conversations")}>
       <ul>
-        {list.items.map((c) => <ConversationRow key={c.id} conversation={c} selected={c.id === thread.id} />)}
+        {rows.map((c) => (
+          <ConversationRow key={c.id} conversation={c} selected={c.id === thread.id}
+            check={selecting ? { checked: selected.includes(c.id), toggle: (range) => toggle(c.id, range, ids) }
+              : undefined} />
+        ))}
       </ul>
       {list.cursor && (
         <div ref={sentinel} class="more">

@@ -1,7 +1,7 @@
 /** One message: who wrote it, its text and attachments, the quoted message, and our replies' delivery status. */
 
 import { useState } from "preact/hooks";
-import { deleteMessage, editMessage, retry, setReplyTo, store } from "../console/state";
+import { channelCan, deleteMessage, editMessage, hideMessage, retry, setReplyTo, store } from "../console/state";
 import { formatDateTime, formatTime, t, type Key } from "../i18n";
 import { can } from "../session";
 import type { Message } from "../types";
@@ -19,13 +19,16 @@ export function MessageItem({ message: m, quoted }: { message: Message; quoted: 
   const [confirming, setConfirming] = useState(false);
   const ours = m.direction === "out" && m.status === "sent" && !!m.external_message_id && !m.deleted;
   const comment = m.direction === "in" && !!m.comment && !m.deleted;
+  const hideable = comment && channelCan(store.state.thread.detail?.channel_kind, "hide_comment");
+  const hiding = m.action?.kind === "hide" && m.action.state === "pending";
   return (
-    <article class={`msg msg-${side}${m.status === "failed" ? " msg-failed" : ""}`} data-message={m.id}
-      aria-label={authorLabel(m)}>
+    <article class={`msg msg-${side}${m.status === "failed" ? " msg-failed" : ""}${m.hidden ? " msg-hidden" : ""}`}
+      data-message={m.id} data-hidden={m.hidden ? "true" : undefined} aria-label={authorLabel(m)}>
       <div class="msg-meta">
         <span class="author">{authorLabel(m)}</span>
         <time dateTime={m.created_at} title={formatDateTime(m.created_at)}>{formatTime(m.created_at)}</time>
         {m.edited && <span class="muted">{t("msg_edited")}</span>}
+        {m.hidden && !m.deleted && <span class="hidden-label">{t("msg_hidden")}</span>}
       </div>
       {quoted && (
         <blockquote class="quote">
@@ -52,6 +55,10 @@ export function MessageItem({ message: m, quoted }: { message: Message; quoted: 
             ? <button type="button" class="link danger" onClick={() => { setConfirming(false); void deleteMessage(m); }}>
                 {t("msg_delete_confirm")}</button>
             : <button type="button" class="link" onClick={() => setConfirming(true)}>{t("msg_delete")}</button>
+        )}
+        {hideable && can(session, "messages:moderate") && (
+          <button type="button" class="link" disabled={hiding} onClick={() => void hideMessage(m, !m.hidden)}>
+            {t(m.hidden ? "msg_unhide" : "msg_hide")}</button>
         )}
         {m.action?.state === "pending" && <span class="muted" role="status">{t("msg_action_pending")}</span>}
         {m.action?.state === "failed" && m.action.error && (
