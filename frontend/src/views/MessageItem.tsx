@@ -20,7 +20,7 @@ export function MessageItem({ message: m, quoted }: { message: Message; quoted: 
   const ours = m.direction === "out" && m.status === "sent" && !!m.external_message_id && !m.deleted;
   const comment = m.direction === "in" && !!m.comment && !m.deleted;
   const hideable = comment && channelCan(store.state.thread.detail?.channel_kind, "hide_comment");
-  const hiding = m.action?.kind === "hide" && m.action.state === "pending";
+  const busy = m.action?.state === "pending";  // one change at a time at the provider: the buttons wait for it
   return (
     <article class={`msg msg-${side}${m.status === "failed" ? " msg-failed" : ""}${m.hidden ? " msg-hidden" : ""}`}
       data-message={m.id} data-hidden={m.hidden ? "true" : undefined} aria-label={authorLabel(m)}>
@@ -48,16 +48,16 @@ export function MessageItem({ message: m, quoted }: { message: Message; quoted: 
           <button type="button" class="link" onClick={() => setReplyTo(m)}>{t("msg_reply")}</button>
         )}
         {ours && can(session, "conversations:reply") && !editing && (
-          <button type="button" class="link" onClick={() => setEditing(true)}>{t("msg_edit")}</button>
+          <button type="button" class="link" disabled={busy} onClick={() => setEditing(true)}>{t("msg_edit")}</button>
         )}
         {(ours || comment) && can(session, "messages:moderate") && (
           confirming
-            ? <button type="button" class="link danger" onClick={() => { setConfirming(false); void deleteMessage(m); }}>
+            ? <button type="button" class="link danger" disabled={busy} onClick={() => { setConfirming(false); void deleteMessage(m); }}>
                 {t("msg_delete_confirm")}</button>
-            : <button type="button" class="link" onClick={() => setConfirming(true)}>{t("msg_delete")}</button>
+            : <button type="button" class="link" disabled={busy} onClick={() => setConfirming(true)}>{t("msg_delete")}</button>
         )}
         {hideable && can(session, "messages:moderate") && (
-          <button type="button" class="link" disabled={hiding} onClick={() => void hideMessage(m, !m.hidden)}>
+          <button type="button" class="link" disabled={busy} onClick={() => void hideMessage(m, !m.hidden)}>
             {t(m.hidden ? "msg_unhide" : "msg_hide")}</button>
         )}
         {m.action?.state === "pending" && <span class="muted" role="status">{t("msg_action_pending")}</span>}
