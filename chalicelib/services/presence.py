@@ -83,20 +83,25 @@ def _broadcast(d: Deps, ws: str, payload: dict[str, Any], *, skip: str = "") -> 
 
 def _update(d: Deps, ws: str, user_id: str, *, state: str | None = None, viewing: Any = ...,
             force: bool = False, skip: str = "") -> None:
-    """Write what changed (or a stale heartbeat) and tell the workspace when state or viewing changed."""
+    """Write what changed (or a stale heartbeat) and tell the workspace when state or viewing changed.
+
+    The write sets only the fields this message owns (see team.update_presence); what is broadcast is the item
+    as the write left it, so a racing message of the same operator is never undone in colleagues' consoles."""
     now = d.now()
     item = team.get_presence(ws, user_id)
     before = seen(item, now) if item else None
     new_state = state or (item.state if item and before and before.state != "offline" else "online")
-    new_viewing = (item.viewing if item else None) if viewing is ... else viewing
-    changed = before is None or before.state != new_state or before.viewing != new_viewing
+    offline = new_state == "offline"
+    expected_viewing = (before.viewing if before else None) if viewing is ... else viewing
+    changed = before is None or before.state != new_state or before.viewing != (None if offline else expected_viewing)
     stale = item is None or (now - parse_iso(item.last_seen_at)) >= timedelta(seconds=WRITE_EVERY_SECONDS)
-    if changed or stale or force:
-        team.put_presence(ws, user_id, new_state, now=now, viewing=new_viewing if new_state != "offline" else None,
-                          typing_at=None)
+    if not (changed or stale or force):
+        return
+    wanted: Any = None if offline else (team.UNCHANGED if viewing is ... else viewing)
+    after = team.update_presence(ws, user_id, new_state, now=now, viewing=wanted)
     if changed:
         _broadcast(d, ws, {"type": "presence.updated", "user_id": user_id, "state": new_state,
-                           "viewing": new_viewing if new_state != "offline" else None, "at": iso(now)}, skip=skip)
+                           "viewing": None if offline else after.viewing, "at": iso(now)}, skip=skip)
 
 
 def heartbeat(d: Deps, ws: str, user_id: str, state: str = "online", *, connecting: str = "") -> None:

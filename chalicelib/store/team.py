@@ -411,11 +411,23 @@ def query_audit(ws: str, *, actor: str | None, conversation_id: str | None, acti
 # --- presence ----------------------------------------------------------------------------------------------
 
 
-def put_presence(ws: str, user_id: str, state: str, *, now: datetime, viewing: str | None,
-                 typing_at: str | None) -> None:
-    typed(PresenceItem, keys.presence(ws), user_id, workspace_id=ws, user_id=user_id, state=state,
-           last_seen_at=iso(now), viewing=viewing, typing_at=typing_at,
-           expires_at=epoch(now) + 86_400).save()
+UNCHANGED: Any = object()  # update_presence: leave `viewing` as it is
+
+
+def update_presence(ws: str, user_id: str, state: str, *, now: datetime, viewing: Any = UNCHANGED) -> PresenceItem:
+    """Set state and last seen (and `viewing` only when given) in one UpdateItem; the item as it is afterwards.
+
+    Field by field, never a whole-item put: a heartbeat racing a `viewing` message of the same operator (two
+    Lambda invocations at once, or two tabs) must not write back the conversation it read before the other one.
+    """
+    item = typed(PresenceItem, keys.presence(ws), user_id)
+    actions: list[Any] = [PresenceItem.workspace_id.set(ws), PresenceItem.user_id.set(user_id),
+                          PresenceItem.type.set(TYPE_OF[PresenceItem]), PresenceItem.state.set(state),
+                          PresenceItem.last_seen_at.set(iso(now)), PresenceItem.expires_at.set(epoch(now) + 86_400)]
+    if viewing is not UNCHANGED:
+        actions.append(PresenceItem.viewing.set(viewing) if viewing else PresenceItem.viewing.remove())
+    item.update(actions=actions)
+    return item
 
 
 def get_presence(ws: str, user_id: str) -> PresenceItem | None:

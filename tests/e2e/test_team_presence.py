@@ -53,3 +53,30 @@ def test_a_signed_in_socket_from_another_site_or_without_a_session_is_refused(st
     other = new_workspace(stack)
     cookie = "; ".join(f"{c.name}={c.value}" for c in anna.http.cookies)
     assert Socket(stack, f"/ws?workspace={other.id}", {"Cookie": cookie, "Origin": stack.url}).status == 403
+
+
+def test_a_heartbeat_that_read_before_a_viewing_message_does_not_undo_it(stack, monkeypatch):
+    """Two messages of one operator handled at once (two Lambdas, or two tabs): the heartbeat read the item before
+    `viewing` was written. Its write sets only what it owns, so the conversation being viewed stays."""
+    from datetime import timedelta
+
+    from chalicelib.services import presence
+    from chalicelib.services.deps import deps
+    from chalicelib.store import team
+
+    d = deps()
+    ws = new_workspace(stack)
+    anna = add_user(stack, ws.id, "operator")
+    presence.heartbeat(d, ws.id, anna.user_id)
+    before_viewing = team.get_presence(ws.id, anna.user_id)
+    assert before_viewing is not None and before_viewing.viewing is None
+    before_viewing.last_seen_at = (d.now() - timedelta(minutes=5)).isoformat()  # stale: the heartbeat writes
+    presence.viewing(d, ws.id, anna.user_id, "c_race")
+
+    monkeypatch.setattr(team, "get_presence", lambda *_args: before_viewing)
+    presence.heartbeat(d, ws.id, anna.user_id, "online")
+    monkeypatch.undo()
+
+    after = team.get_presence(ws.id, anna.user_id)
+    assert after is not None and after.viewing == "c_race"
+    assert states(ws)[anna.user_id]["viewing"] == "c_race"
