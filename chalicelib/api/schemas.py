@@ -74,6 +74,9 @@ REPLY = {
         "text": {"type": "string", "maxLength": 10000},
         "reply_to": {"type": ["string", "null"], "description": "id of the message being answered"},
         "attachments": {"type": "array", "items": {"type": "string"}, "description": "upload ids"},
+        "last_seen_message_id": {"type": ["string", "null"], "description": "the newest message the operator saw: "
+                                 "409 colleague_replied when a colleague answered after it (B10)"},
+        "force": {"type": "boolean", "description": "send even though a colleague answered meanwhile"},
     },
 }
 

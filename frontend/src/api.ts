@@ -4,14 +4,15 @@
  */
 
 import type {
-  BulkReplyResult, Channel, Conversation, ConversationDetail, Me, Message, Page, SimChannel, SimSeen, SimSent, Status,
+  BulkReplyResult, Channel, Conversation, ConversationDetail, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status,
   TemplateList, Upload,
 } from "./types";
 
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(readonly status: number, readonly code: string, message: string,
+              readonly details: Record<string, unknown> = {}) {
     super(message);
     this.name = "ApiError";
   }
@@ -47,9 +48,10 @@ function queryString(query: Query | undefined): string {
 
 /** Turn any answer body into an ApiError (the API answers `{error: {code, message}}`). */
 function errorOf(status: number, body: unknown, fallback: string): ApiError {
-  const error = (body as { error?: { code?: string; message?: string } } | null)?.error;
+  const error = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | null)
+    ?.error;
   if (error && typeof error === "object") {
-    return new ApiError(status, error.code ?? "error", error.message ?? fallback);
+    return new ApiError(status, error.code ?? "error", error.message ?? fallback, error.details ?? {});
   }
   const message = (body as { message?: string } | null)?.message;
   return new ApiError(status, status === 404 ? "not_found" : "error", message ?? fallback);
@@ -142,9 +144,17 @@ export class Api {
     return this.call("GET", `/conversations/${encodeURIComponent(id)}/messages`, undefined, { limit: 50, ...query });
   }
 
-  reply(id: string, text: string, replyTo: string | null, attachments: string[]): Promise<Message> {
+  /** `lastSeen`: the newest message the operator saw (409 colleague_replied if a colleague answered after it,
+   * unless `force`). */
+  reply(id: string, text: string, replyTo: string | null, attachments: string[],
+        { lastSeen = null, force = false }: { lastSeen?: string | null; force?: boolean } = {}): Promise<Message> {
     return this.call("POST", `/conversations/${encodeURIComponent(id)}/replies`,
-      { text, reply_to: replyTo, attachments });
+      { text, reply_to: replyTo, attachments, last_seen_message_id: lastSeen, force });
+  }
+
+  /** The workspace's members with their presence (online / away / offline, the conversation they view). */
+  members(): Promise<Page<Member>> {
+    return this.call("GET", "/members");
   }
 
   note(id: string, text: string): Promise<Message> {

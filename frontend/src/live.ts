@@ -81,8 +81,11 @@ export class LiveSocket {
     this.retryTimer = window.setTimeout(() => this.connect(), delay);
   }
 
-  private send(payload: object): void {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(payload));
+  /** Send a message over the socket when it is open (presence: heartbeat, viewing, typing); false otherwise. */
+  send(payload: object): boolean {
+    if (this.socket?.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(payload));
+    return true;
   }
 }
 

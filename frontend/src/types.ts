@@ -146,9 +146,28 @@ export interface Upload {
 }
 
 /** Live events pushed over the WebSocket. */
+export type PresenceState = "online" | "away" | "offline";
+
+/** A colleague's presence (B10): online / away / offline and the conversation open in their console. */
+export interface Presence {
+  user_id: string;
+  state: PresenceState;
+  viewing: string | null;
+}
+
+export interface Member {
+  user_id: string;
+  name: string;
+  email: string;
+  role: string;
+  presence: Presence;
+}
+
 export type LiveEvent =
   | { type: "conversation.updated"; conversation: Conversation }
   | { type: "message.new" | "message.updated"; conversation_id: string; message: Message }
+  | ({ type: "presence.updated"; at: string } & Presence)
+  | { type: "presence.typing"; user_id: string; conversation_id: string; at: string }
   | { type: "pong" };
 
 /** The customer simulator (embedded mode only). */

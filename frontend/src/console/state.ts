@@ -87,6 +87,11 @@ function requireApi(): Api {
   return api;
 }
 
+/** Send over the console's WebSocket (presence messages, console/presence.ts); false when it is not open. */
+export function liveSend(payload: object): boolean {
+  return live?.send(payload) ?? false;
+}
+
 /** The signed-in API client, for action modules beside this one (console/bulk.ts). */
 export function apiClient(): Api {
   return requireApi();
@@ -412,23 +417,51 @@ export function loadTemplates({ fresh = false } = {}): Promise<void> {
   return templatesRequest;
 }
 
-/** Send a reply (or an internal note). Resolves true when the server took it. */
-export async function send(kind: "reply" | "note", text: string, uploads: Upload[]): Promise<boolean> {
+/** What became of a send: taken, refused (the notice says why), or held because a colleague answered meanwhile
+ * (B10): the composer asks, and `force` sends anyway. */
+export type SendResult = "sent" | "failed" | { colleague: string; messageId: string };
+
+/** The newest message of the open thread: "what I saw" when I answer. */
+function lastSeenId(thread: ThreadState): string | null {
+  return thread.messages.length ? thread.messages[thread.messages.length - 1].id : null;
+}
+
+/** Send a reply (or an internal note). */
+export async function send(kind: "reply" | "note", text: string, uploads: Upload[], { force = false } = {}):
+  Promise<SendResult> {
   const { thread } = store.state;
-  if (!thread.id) return false;
+  if (!thread.id) return "failed";
   const id = thread.id;
   const mark = liveMark();
   try {
     const message = kind === "note"
       ? await requireApi().note(id, text)
-      : await requireApi().reply(id, text, thread.replyTo?.id ?? null, uploads.map((u) => u.upload_id));
+      : await requireApi().reply(id, text, thread.replyTo?.id ?? null, uploads.map((u) => u.upload_id),
+        { lastSeen: lastSeenId(thread), force });
     upsertMessage(id, message);
     replaySince(mark);  // "sent" may have been pushed before this answer arrived
     patchThread(id, { replyTo: null });
-    return true;
+    return "sent";
   } catch (err) {
+    if (err instanceof ApiError && err.code === "colleague_replied") {
+      const { author_name: name, message_id: messageId } = err.details as { author_name?: string; message_id?: string };
+      void catchUp(id);  // show the colleague's answer above the question
+      return { colleague: name || "", messageId: messageId ?? "" };
+    }
     showNotice(err);
-    return false;
+    return "failed";
+  }
+}
+
+/** Fetch the newest messages of the open thread again (a push may not have reached us yet). */
+async function catchUp(id: string): Promise<void> {
+  const mark = liveMark();
+  try {
+    const page = await requireApi().messages(id);
+    patchThread(id, (t) => ({ messages: mergeMessages(t.messages, page.items) }));
+    replaySince(mark);
+  } catch {
+    // the live push brings it anyway
   }
 }
 

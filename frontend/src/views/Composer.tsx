@@ -6,12 +6,14 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { MAX_UPLOAD_BYTES } from "../api";
-import { loadTemplates, send, setReplyTo, showNotice, store, upload } from "../console/state";
+import { typingIn } from "../console/presence";
+import { loadTemplates, send, type SendResult, setReplyTo, showNotice, store, upload } from "../console/state";
 import { formatSize, t } from "../i18n";
 import { can, type Session } from "../session";
 import { useStore } from "../store";
 import { insertTemplate, matchTemplates, renderTemplate, slashQuery, type SlashQuery } from "../templates";
 import type { Template, Upload } from "../types";
+import { EmojiPicker } from "./EmojiPicker";
 import { authorLabel } from "./MessageItem";
 import { optionId, PICKER_ID, TemplatePicker } from "./TemplatePicker";
 
@@ -43,6 +45,8 @@ export function Composer() {
   const [slash, setSlash] = useState<SlashQuery | null>(null);
   const [active, setActive] = useState(0);
   const [dismissedAt, setDismissedAt] = useState<number | null>(null);
+  /** A colleague answered after the last message I saw (B10): the reply waits for "Send anyway" or "Cancel". */
+  const [held, setHeld] = useState<Exclude<SendResult, "sent" | "failed"> | null>(null);
   const box = useRef<HTMLTextAreaElement>(null);
   const files = useRef<HTMLInputElement>(null);
 
@@ -120,23 +124,40 @@ export function Composer() {
     if (files.current) files.current.value = "";
   };
 
-  const submit = async (): Promise<void> => {
+  const submit = async ({ force = false } = {}): Promise<void> => {
     const body = text.trim();
     const withFiles = mode === "reply" ? uploads : [];
     if (sending || pending.length > 0 || (!body && withFiles.length === 0)) return;
     setSending(true);
-    const ok = await send(mode, body, withFiles);
+    const result = await send(mode, body, withFiles, { force });
     setSending(false);
-    if (ok) {
+    if (result === "sent") {
+      setHeld(null);
       setText("");
       if (mode === "reply") setUploads([]);
       box.current?.focus();
+    } else if (result !== "failed") {
+      setHeld(result);
     }
   };
 
+  /** Put text at the caret (the emoji picker), keeping the caret after it. */
+  const insertAtCaret = (value: string): void => {
+    const area = box.current;
+    const start = area?.selectionStart ?? text.length;
+    const end = area?.selectionEnd ?? text.length;
+    setText(text.slice(0, start) + value + text.slice(end));
+    requestAnimationFrame(() => {
+      area?.focus();
+      area?.setSelectionRange(start + value.length, start + value.length);
+    });
+  };
+
+  const heldReply = held ? thread.messages.find((m) => m.id === held.messageId) : undefined;
+
   const label = mode === "note" ? t("composer_note_label") : t("composer_reply_label");
   return (
-    <form class={`composer composer-${mode}`} onSubmit={(e) => { e.preventDefault(); void submit(); }}>
+    <form class={`composer composer-${mode}`} onSubmit={(e) => { e.preventDefault(); if (!held) void submit(); }}>
       <div class="composer-modes" role="group" aria-label={t("composer_mode")}>
         {canReply && (
           <button type="button" aria-pressed={mode === "reply"} onClick={() => setMode("reply")}>
@@ -162,6 +183,7 @@ export function Composer() {
         onInput={(e) => {
           setText(e.currentTarget.value);
           follow(e.currentTarget.value, e.currentTarget.selectionStart);
+          if (mode === "reply" && thread.id && e.currentTarget.value.trim()) typingIn(thread.id);
         }}
         onClick={(e) => follow(e.currentTarget.value, e.currentTarget.selectionStart)}
         onKeyUp={(e) => {
@@ -175,7 +197,7 @@ export function Composer() {
             return;
           } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
             e.preventDefault();
-            void submit();
+            if (!held) void submit();  // while held, only "Send anyway" sends
           } else if (e.key === "Escape") {
             e.currentTarget.blur();
           }
@@ -183,6 +205,17 @@ export function Composer() {
       {open && (
         <TemplatePicker items={choices} active={Math.min(active, choices.length - 1)} loaded={templates.loaded}
           onPick={pick} onHover={setActive} />
+      )}
+      {held && (
+        <div class="held" role="alert">
+          <p>{held.colleague ? t("colleague_replied_named", { name: held.colleague }) : t("colleague_replied")}</p>
+          {heldReply?.text && <q>{heldReply.text}</q>}
+          <div class="held-actions">
+            <button type="button" class="primary" disabled={sending} onClick={() => void submit({ force: true })}>
+              {t("colleague_send_anyway")}</button>
+            <button type="button" onClick={() => { setHeld(null); box.current?.focus(); }}>{t("colleague_cancel")}</button>
+          </div>
+        </div>
       )}
       {pending.map((p) => (
         <div class="upload" key={p.id}>
@@ -211,8 +244,9 @@ export function Composer() {
               onChange={(e) => void attach(e.currentTarget.files)} />
           </label>
         )}
+        <EmojiPicker onPick={insertAtCaret} />
         <span class="hint">{t("composer_hint")}</span>
-        <button type="submit" class="primary" disabled={sending || pending.length > 0}>
+        <button type="submit" class="primary" disabled={sending || pending.length > 0 || !!held}>
           {mode === "note" ? t("composer_add_note") : t("composer_send")}
         </button>
       </div>

@@ -4,6 +4,7 @@ import { openConversation } from "../console/state";
 import { formatTime, t } from "../i18n";
 import type { Conversation } from "../types";
 import { ChannelBadge } from "./ChannelBadge";
+import { RowPresence } from "./PresenceBadge";
 
 /** In select mode (B5) a checkbox leads the row; shift-click ticks the range since the last tick. */
 export interface RowCheck {
@@ -45,6 +46,7 @@ export function ConversationRow({ conversation: c, selected, check }: {
               {c.last_message_direction === "out" && <span class="muted">{t("preview_you")} </span>}
               {c.last_message_preview}
             </span>
+            <RowPresence conversationId={c.id} />
             {c.unread_count > 0 && (
               <span class="badge" aria-label={t("unread_count", { count: c.unread_count })}>{c.unread_count}</span>
             )}

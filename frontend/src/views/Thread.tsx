@@ -11,6 +11,7 @@ import { Composer } from "./Composer";
 import { errorText } from "./errors";
 import { STATUS_LABEL } from "./Inbox";
 import { MessageItem } from "./MessageItem";
+import { PresenceBadge } from "./PresenceBadge";
 import { ThreadSkeleton } from "./Skeleton";
 import { TagEditor } from "./TagEditor";
 
@@ -64,6 +65,7 @@ function ThreadHeader() {
         <h2>{detail.contact_name || detail.title || t("unknown_customer")}</h2>
         <ChannelBadge kind={detail.channel_kind} />
         {detail.surface === "comment" && <span class="muted">{t("surface_comment")}</span>}
+        <PresenceBadge conversationId={detail.id} />
       </div>
       <div class="thread-actions">
         <label class="visually-hidden" for="status-select">{t("status")}</label>

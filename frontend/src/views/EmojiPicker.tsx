@@ -1,0 +1,70 @@
+/**
+ * Emoji for the reply box: a button opening a small grid of common ones (no library: the font draws them).
+ * Arrow keys move in the grid, Enter or a click inserts at the caret, Escape closes and returns to the button.
+ */
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import { t } from "../i18n";
+
+export const EMOJI = [
+  "😀", "😊", "🙂", "😉", "😍", "🤗", "🤔", "😅", "😂", "🙃", "😌", "😎",
+  "😔", "😢", "😭", "😮", "😱", "😡", "🙏", "👍", "👎", "👌", "👋", "👏",
+  "🤝", "💪", "✌️", "☝️", "👉", "👀", "❤️", "🧡", "💛", "💚", "💙", "💜",
+  "🔥", "⭐", "✨", "🎉", "🎁", "💐", "☀️", "⏰", "⌛", "📦", "🚚", "✈️",
+  "🏠", "🛒", "💳", "💰", "🧾", "📞", "📱", "💬", "📧", "📎", "🔗", "📍",
+  "✅", "❌", "⚠️", "❗", "❓", "➡️", "🆗", "🆕", "🔄", "⏳", "🙌", "😇",
+];
+const COLUMNS = 8;
+
+export function EmojiPicker({ onPick }: { onPick: (emoji: string) => void }) {
+  const [open, setOpen] = useState(false);
+  const [active, setActive] = useState(0);
+  const toggle = useRef<HTMLButtonElement>(null);
+  const grid = useRef<HTMLDivElement>(null);
+
+  const focusAt = (index: number): void => {
+    grid.current?.querySelectorAll<HTMLButtonElement>("button")[index]?.focus();
+  };
+
+  useEffect(() => {
+    if (open) focusAt(active);
+  }, [open]);  // on opening only: the arrow keys move the focus themselves
+
+  const close = (): void => {
+    setOpen(false);
+    toggle.current?.focus();
+  };
+
+  const onKey = (e: KeyboardEvent): void => {
+    const moves: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: COLUMNS, ArrowUp: -COLUMNS };
+    if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      close();
+    } else if (e.key in moves) {
+      e.preventDefault();
+      const next = Math.min(EMOJI.length - 1, Math.max(0, active + moves[e.key]));
+      focusAt(next);  // now, not after the next paint: a key pressed right after must land on it
+      setActive(next);
+    }
+  };
+
+  return (
+    <div class="emoji">
+      <button ref={toggle} type="button" class="ghost" aria-expanded={open} aria-haspopup="true"
+        aria-label={t("emoji_open")} title={t("emoji_open")} onClick={() => setOpen(!open)}>🙂</button>
+      {open && (
+        <div ref={grid} class="emoji-grid" role="group" aria-label={t("emoji_label")} onKeyDown={onKey}
+          onFocusOut={(e) => {
+            const next = e.relatedTarget as Node | null;
+            if (next && !e.currentTarget.parentElement?.contains(next)) setOpen(false);
+          }}>
+          {EMOJI.map((emoji, i) => (
+            <button type="button" key={emoji} tabIndex={i === active ? 0 : -1}
+              onClick={() => { onPick(emoji); setOpen(false); }}>{emoji}</button>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
