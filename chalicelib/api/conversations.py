@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from chalice import Blueprint
@@ -10,9 +11,11 @@ from chalicelib.api import schemas
 from chalicelib.api.http import json_object
 from chalicelib.api.routing import Ctx, route
 from chalicelib.api.serialize import contact_json, conversation_json, message_json
-from chalicelib.domain.model import STATUSES
+from chalicelib.domain import search
+from chalicelib.domain.model import STATUSES, iso
 from chalicelib.errors import InvalidInput
 from chalicelib.services import moderation, replies
+from chalicelib.services import team as team_service
 from chalicelib.store import repo
 
 bp = Blueprint(__name__)
@@ -22,6 +25,10 @@ LIST_QUERY = {
     "channel_id": {"type": "string"}, "assignee": {"type": "string"},
     "unassigned": {"type": "boolean"}, "mine": {"type": "boolean", "description": "assigned to me (signed-in users)"},
     "tag": {"type": "string"}, "no_tag": {"type": "boolean"},
+    "q": {"type": "string", "minLength": 2, "maxLength": 100, "description": "search: customer name, @username, "
+          "title, tags, last message (every status unless `status` is given; no cursor then)"},
+    "overdue": {"type": "boolean", "description": "open conversations whose customer waits longer than the SLA, "
+                "longest wait first (team settings: sla_minutes); no cursor"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25},
     "cursor": {"type": "string", "description": "next_cursor of the previous page"},
 }
@@ -42,23 +49,42 @@ def _flag(ctx: Ctx, name: str) -> bool:
        summary="List conversations by status, newest activity first", query=LIST_QUERY,
        response=schemas.page_of(schemas.CONVERSATION))
 def list_conversations(ctx: Ctx) -> dict[str, Any]:
-    status = ctx.query("status", "new") or "new"
-    if status not in STATUSES:
+    status = ctx.query("status")
+    if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+    query = (ctx.query("q") or "").strip() or None
+    if query is not None and not search.MIN_QUERY <= len(query) <= search.MAX_QUERY:
+        raise InvalidInput(f"q must be {search.MIN_QUERY}..{search.MAX_QUERY} characters")
+    if _flag(ctx, "overdue"):
+        return _overdue(ctx)
     assignee = ctx.query("assignee")
     if _flag(ctx, "mine"):
         if ctx.principal is None or not ctx.principal.user_id:
             raise InvalidInput("mine=1 needs a signed-in user; API keys have no conversations of their own")
         assignee = ctx.principal.user_id
+    filters: dict[str, Any] = {"assignee": assignee, "unassigned": _flag(ctx, "unassigned"), "query": query,
+                               "channel_id": ctx.query("channel_id"), "tag": ctx.query("tag"),
+                               "no_tag": _flag(ctx, "no_tag")}
+    limit = _limit(ctx)
+    if query is not None and status is None:  # a search looks in every status: the newest matches of all
+        found = [c for s in STATUSES
+                 for c in repo.query_inbox(ctx.workspace_id, status=s, limit=limit, cursor=None, **filters).items]
+        found.sort(key=lambda c: c.last_activity_at, reverse=True)
+        return {"items": [conversation_json(c) for c in found[:limit]], "next_cursor": None}
     try:
-        page = repo.query_inbox(
-            ctx.workspace_id, status=status, limit=_limit(ctx), cursor=ctx.query("cursor"),
-            assignee=assignee, unassigned=_flag(ctx, "unassigned"),
-            channel_id=ctx.query("channel_id"), tag=ctx.query("tag"), no_tag=_flag(ctx, "no_tag"),
-        )
+        page = repo.query_inbox(ctx.workspace_id, status=status or "new", limit=limit, cursor=ctx.query("cursor"),
+                                **filters)
     except ValueError as err:
         raise InvalidInput("invalid cursor") from err
     return {"items": [conversation_json(c) for c in page.items], "next_cursor": page.cursor}
+
+
+def _overdue(ctx: Ctx) -> dict[str, Any]:
+    minutes = team_service.sla_minutes(ctx.workspace_id)
+    cutoff = iso(ctx.deps.now() - timedelta(minutes=minutes))
+    open_statuses = [s for s in STATUSES if s != "closed"]
+    found = repo.query_overdue(ctx.workspace_id, open_statuses, waiting_before=cutoff, limit=_limit(ctx))
+    return {"items": [conversation_json(c) for c in found], "next_cursor": None, "sla_minutes": minutes}
 
 
 @route(bp, "/conversations/{conversation_id}", "GET", permission="conversations:read", tag="conversations",

@@ -46,6 +46,8 @@ CONVERSATION = {
         "tags": {"type": "array", "items": {"type": "string"}}, "unread_count": {"type": "integer"},
         "last_activity_at": {"type": "string"}, "last_message_preview": {"type": "string"},
         "first_response_seconds": {"type": ["integer", "null"]},
+        "awaiting_since": {"type": ["string", "null"], "description": "the customer has waited for an answer since "
+                           "(overdue past the SLA)"},
     },
 }
 

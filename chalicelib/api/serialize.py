@@ -19,7 +19,7 @@ def conversation_json(c: ConversationItem) -> dict[str, Any]:
         "first_response_at": c.first_response_at,
         "first_response_seconds": None if c.first_response_seconds is None else int(c.first_response_seconds),
         "created_at": c.created_at, "closed_at": c.closed_at, "revision": int(c.revision or 0),
-        "blocked": bool(c.blocked),
+        "blocked": bool(c.blocked), "awaiting_since": c.awaiting_since,
     }
 
 

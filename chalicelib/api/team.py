@@ -28,8 +28,10 @@ INVITE_CREATE = {"type": "object", "required": ["email", "role"], "properties": 
     "valid_days": {"type": "integer", "minimum": 1, "maximum": 30}}}
 KEY_CREATE = {"type": "object", "required": ["name", "role"], "properties": {
     "name": {"type": "string"}, "role": MEMBER["properties"]["role"]}}  # type: ignore[index]
-SETTINGS = {"type": "object", "properties": {"round_robin": {"type": "boolean"},
-                                             "default_capacity": {"type": "integer", "minimum": 0}}}
+SETTINGS = {"type": "object", "properties": {
+    "round_robin": {"type": "boolean"}, "default_capacity": {"type": "integer", "minimum": 0},
+    "sla_minutes": {"type": "integer", "minimum": 1, "maximum": 10080, "default": 30,
+                    "description": "a customer waiting longer than this for an answer is overdue"}}}
 NOTIFICATIONS = {"type": "object", "required": ["events"], "properties": {"events": {
     "type": "object", "additionalProperties": {"type": "array", "items": {"enum": ["console", "email"]}}}}}
 ASSIGN = {"type": "object", "required": ["assignee_id"], "properties": {
@@ -108,13 +110,13 @@ def delete_api_key(ctx: Ctx, key_id: str) -> dict[str, Any]:
 
 
 @route(bp, "/team/settings", "GET", permission="conversations:read", tag="team", response=SETTINGS,
-       summary="Round-robin distribution and the default capacity")
+       summary="Round-robin distribution, the default capacity and the answer-time SLA")
 def get_team_settings(ctx: Ctx) -> dict[str, Any]:
     return team_service.get_settings(ctx.principal)  # type: ignore[arg-type]
 
 
 @route(bp, "/team/settings", "PUT", permission="workspace:admin", tag="team", request=SETTINGS, response=SETTINGS,
-       summary="Turn round-robin on or off; set the default capacity (open conversations per operator)")
+       summary="Turn round-robin on or off; set the default capacity (open conversations per operator) and the SLA")
 def put_team_settings(ctx: Ctx) -> dict[str, Any]:
     return team_service.put_settings(ctx.deps, ctx.principal, _body(ctx))  # type: ignore[arg-type]
 

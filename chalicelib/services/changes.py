@@ -7,6 +7,7 @@ message in + provider file -> copy the attachment into our storage
 message with a pending action -> edit / delete it at the provider (B4)
 conversation / message    -> live update to the workspace's consoles
 conversation INSERT       -> round-robin assignment (team settings)
+conversation name / title / tags changed -> its search text (services/search.py)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from chalicelib.api.serialize import conversation_json, message_json
 from chalicelib.domain.model import InboundEvent
-from chalicelib.services import assignment, audit, inbound, media, moderation, outbound
+from chalicelib.services import assignment, audit, inbound, media, moderation, outbound, search
 from chalicelib.services.deps import Deps
 from chalicelib.store.models import ConversationItem, InboundItem, MainItem, MessageItem
 
@@ -28,6 +29,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         if event_name == "INSERT":
             outbound.greet(d, new)
             assignment.distribute(d, new)  # round-robin, when the workspace turned it on
+        search.reindex(new)  # name, title or tags changed: the search text follows
         push(d, new.workspace_id or "", {"type": "conversation.updated", "conversation": conversation_json(new)})
     elif isinstance(new, MessageItem):
         previous = old if isinstance(old, MessageItem) else None

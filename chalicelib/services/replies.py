@@ -217,8 +217,8 @@ def update_conversation(d: Deps, principal: Principal, conv_id: str, body: dict[
         actions: list[Any] = []
         if tags is not None and tags != list(conv.tags or []):
             actions.append(ConversationItem.tags.set(tags))
-        if status == "closed" and conv.status != "closed":
-            actions.append(ConversationItem.closed_at.set(now))
+        if status == "closed" and conv.status != "closed":  # closed: nobody waits any more (the SLA stops)
+            actions += [ConversationItem.closed_at.set(now), ConversationItem.awaiting_since.remove()]
         if actions or (status and status != conv.status):  # who changed it: the action log reads this
             actions += [ConversationItem.changed_by.set(principal.subject), ConversationItem.changed_at.set(now)]
         return actions

@@ -240,9 +240,18 @@ def revoke_key(d: Deps, principal: Principal, key_id: str) -> dict[str, Any]:
 
 # --- team settings -----------------------------------------------------------------------------------------
 
+DEFAULT_SLA_MINUTES = 30
+MAX_SLA_MINUTES = 7 * 24 * 60
+
+
+def sla_minutes(ws: str) -> int:
+    return int(team.get_team_settings(ws).sla_minutes or DEFAULT_SLA_MINUTES)
+
+
 
 def settings_json(s: TeamSettingsItem) -> dict[str, Any]:
-    return {"round_robin": bool(s.round_robin), "default_capacity": int(s.default_capacity or 0)}
+    return {"round_robin": bool(s.round_robin), "default_capacity": int(s.default_capacity or 0),
+            "sla_minutes": int(s.sla_minutes or DEFAULT_SLA_MINUTES)}
 
 
 def get_settings(principal: Principal) -> dict[str, Any]:
@@ -261,6 +270,11 @@ def put_settings(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[st
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CAPACITY:
             raise InvalidInput(f"default_capacity must be 0..{MAX_CAPACITY}")
         item.default_capacity = value
+    if "sla_minutes" in body:
+        value = body["sla_minutes"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SLA_MINUTES:
+            raise InvalidInput(f"sla_minutes must be 1..{MAX_SLA_MINUTES} (minutes to answer a waiting customer)")
+        item.sla_minutes = value
     after = settings_json(item)
     if after != before:
         team.put_team_settings(item, audit.admin_entry(principal, "team.settings", "workspace",

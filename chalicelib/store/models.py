@@ -135,6 +135,7 @@ class ConversationItem(MainItem):
     channel_kind = UnicodeAttribute()
     contact_id = UnicodeAttribute()
     contact_name = UnicodeAttribute(default="")
+    contact_username = UnicodeAttribute(null=True)  # @handle in the network, for search
     external_conversation_id = UnicodeAttribute()
     external_thread_id = UnicodeAttribute(default="")
     surface = UnicodeAttribute(default="private")
@@ -161,6 +162,10 @@ class ConversationItem(MainItem):
     changed_by = UnicodeAttribute(null=True)  # "user:<id>" | "key:<id>" | "system:<what>"
     changed_at = UnicodeAttribute(null=True)
     change_note = UnicodeAttribute(null=True)  # e.g. the hand-over note
+    # the customer has waited for an answer since (the first unanswered message; cleared by a reply or closing):
+    # the overdue filter compares it with the workspace's SLA
+    awaiting_since = UnicodeAttribute(null=True)
+    search_text = UnicodeAttribute(null=True)  # domain/search.py: name, @username, title, tags, normalised
 
 
 class MessageItem(MainItem):
@@ -361,6 +366,7 @@ class TeamSettingsItem(MainItem):
 
     round_robin = BooleanAttribute(default=False)
     default_capacity = NumberAttribute(default=5)
+    sla_minutes = NumberAttribute(default=30)  # a customer waiting longer for an answer is overdue (B1)
 
 
 class VisitorItem(MainItem):

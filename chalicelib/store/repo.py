@@ -17,6 +17,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, Upda
 from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.domain import search
 from chalicelib.domain.model import Channel, InboundEvent, Sender, iso, parse_iso, preview
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import keys
@@ -297,6 +298,8 @@ def ensure_conversation(event: InboundEvent, conv_id: str, contact_id: str, cont
         surface=event.surface, title=event.conversation_title, language=event.sender.language, status="new",
         automated=event.sender.is_bot, revision=1,
         last_activity_at=at, created_at=at, tags=[], unread_count=0, message_count=0,
+        contact_username=event.sender.username or None,
+        search_text=search.search_text(contact_name, event.sender.username, event.conversation_title, []),
         **index_attrs(ws, conv_id, contact_id, ConvIndex("new", None, at)),
     )
     try:
@@ -388,8 +391,11 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
         ]
         if inbound:
             actions += [ConversationItem.last_inbound_at.set(at),
+                        ConversationItem.awaiting_since.set(ConversationItem.awaiting_since | at),
                         ConversationItem.first_inbound_at.set(ConversationItem.first_inbound_at | at),
                         ConversationItem.unread_count.add(1)]
+        else:  # answered in the network's own app (an echo of the brand's message): nobody waits any more
+            actions.append(ConversationItem.awaiting_since.remove())
         if conv.status == "closed" and inbound:
             actions.append(ConversationItem.closed_at.remove())
         try:
@@ -498,7 +504,7 @@ def add_outbound_message(conv: ConversationItem, message: MessageItem, *, now: d
             status = "in_progress" if conv.status == "new" else conv.status
             activity = _later(conv.last_activity_at, at)
             actions += [ConversationItem.unread_count.set(0), ConversationItem.last_activity_at.set(activity),
-                        ConversationItem.status.set(status)]
+                        ConversationItem.status.set(status), ConversationItem.awaiting_since.remove()]
             if conv.first_response_at is None and conv.first_inbound_at:
                 seconds = max(0, int((parse_iso(at) - parse_iso(conv.first_inbound_at)).total_seconds()))
                 actions += [ConversationItem.first_response_at.set(at),
@@ -688,14 +694,24 @@ class Page:
     cursor: str | None
 
 
+def _both(a: Any, b: Any) -> Any:
+    return b if a is None else a & b
+
+
+def search_condition(query: str) -> Any:
+    """Matches `query` in the normalised search text or, as typed, in the last message's preview."""
+    cond = ConversationItem.search_text.contains(search.normalise(query))
+    for variant in search.preview_variants(query):
+        cond = cond | ConversationItem.last_message_preview.contains(variant)
+    return cond
+
+
 def query_inbox(ws: str, *, status: str, limit: int, cursor: str | None, assignee: str | None = None,
                 unassigned: bool = False, channel_id: str | None = None, tag: str | None = None,
-                no_tag: bool = False) -> Page:
+                no_tag: bool = False, query: str | None = None) -> Page:
     """Conversations by status (newest activity first), optionally by assignee; filters applied in the query."""
-    flt = None
-
-    def both(a: Any, b: Any) -> Any:
-        return b if a is None else a & b
+    flt = search_condition(query) if query else None
+    both = _both
 
     if channel_id:
         flt = both(flt, ConversationItem.channel_id == channel_id)
@@ -718,6 +734,26 @@ def query_inbox(ws: str, *, status: str, limit: int, cursor: str | None, assigne
     items = list(result)
     last = result.last_evaluated_key
     return Page(items, json.dumps(last, separators=(",", ":")) if last and len(items) >= limit else None)
+
+
+def query_overdue(ws: str, statuses: list[str], *, waiting_before: str, limit: int) -> list[ConversationItem]:
+    """Open conversations whose customer has waited since before `waiting_before`, longest wait first.
+
+    One filtered Query per open status on the inbox index, read to the end (open conversations are what a team
+    works through; closed ones are never read). No cursor: the answer is the `limit` longest waits.
+    """
+    found: list[ConversationItem] = []
+    for status in statuses:
+        found.extend(ConversationItem.gsi1.query(keys.inbox(ws, status), page_size=500,
+                                                 filter_condition=ConversationItem.awaiting_since < waiting_before))
+    found.sort(key=lambda c: (c.awaiting_since or "", c.conversation_id))
+    return found[:limit]
+
+
+def set_search_text(ws: str, conv_id: str, text: str) -> None:
+    pk, sk = keys.conversation(ws, conv_id)
+    ConversationItem(pk, sk).update(actions=[ConversationItem.search_text.set(text)],
+                                    condition=ConversationItem.pk.exists())
 
 
 # --- API keys ----------------------------------------------------------------------------------------
