@@ -21,12 +21,14 @@ export class ApiError extends Error {
 type Query = Record<string, string | number | boolean | null | undefined>;
 
 export interface InboxQuery {
-  status: Status;
+  status?: Status;
   channel_id?: string;
   assignee?: string;
   unassigned?: boolean;
   tag?: string;
   no_tag?: boolean;
+  q?: string;
+  overdue?: boolean;
   cursor?: string | null;
   limit?: number;
 }
@@ -150,6 +152,10 @@ export class Api {
         { lastSeen = null, force = false }: { lastSeen?: string | null; force?: boolean } = {}): Promise<Message> {
     return this.call("POST", `/conversations/${encodeURIComponent(id)}/replies`,
       { text, reply_to: replyTo, attachments, last_seen_message_id: lastSeen, force });
+  }
+
+  teamSettings(): Promise<{ sla_minutes: number; round_robin: boolean; default_capacity: number }> {
+    return this.call("GET", "/team/settings");
   }
 
   /** The workspace's members with their presence (online / away / offline, the conversation they view). */

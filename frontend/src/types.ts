@@ -45,6 +45,8 @@ export interface Conversation {
   contact_name: string;
   revision?: number; // +1 on every change: the newest copy wins
   blocked?: boolean;
+  /** The customer has waited for an answer since (null: answered, or nobody waits). */
+  awaiting_since?: string | null;
   title: string;
   surface: string;
   status: Status;

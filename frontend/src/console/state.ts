@@ -19,6 +19,10 @@ export interface Filters {
   noTag: boolean;
   /** Public comments only (filtered in the console: the list carries each conversation's surface). */
   commentsOnly: boolean;
+  /** Search (B1): every status at once; the tabs step aside while it is on. */
+  query: string;
+  /** Customers waiting longer than the SLA, longest wait first (every open status). */
+  overdue: boolean;
 }
 
 export interface ListState {
@@ -55,6 +59,8 @@ export interface ConsoleState {
   templates: TemplatesState;
   /** Channel kind -> what it can do (GET /channels/capabilities), e.g. hide_comment. */
   capabilities: Record<string, string[]>;
+  /** Minutes a customer may wait for an answer (team settings); past it a conversation is overdue. */
+  slaMinutes: number;
 }
 
 /** Reply templates for the `/` shortcut of the reply box (B7), loaded when the operator first types a slash. */
@@ -64,17 +70,21 @@ export interface TemplatesState {
   loaded: boolean;
 }
 
-const NO_FILTERS: Filters = { channelId: "", scope: "all", tag: "", noTag: false, commentsOnly: false };
+const NO_FILTERS: Filters = {
+  channelId: "", scope: "all", tag: "", noTag: false, commentsOnly: false, query: "", overdue: false,
+};
 const EMPTY_LIST: ListState = { items: [], cursor: null, loading: false, loadingMore: false, error: null };
 const EMPTY_THREAD: ThreadState = {
   id: null, detail: null, messages: [], cursor: null, loading: false, loadingEarlier: false, error: null,
   replyTo: null,
 };
 
+const DEFAULT_SLA_MINUTES = 30;
+
 export const store = new Store<ConsoleState>({
   boot: "checking", session: null, loginError: null, channels: [], tab: "new", filters: NO_FILTERS,
   list: EMPTY_LIST, thread: EMPTY_THREAD, live: "off", notice: null, focusComposer: 0,
-  templates: { items: [], workspaceName: "", loaded: false }, capabilities: {},
+  templates: { items: [], workspaceName: "", loaded: false }, capabilities: {}, slaMinutes: DEFAULT_SLA_MINUTES,
 });
 
 let api: Api | null = null;
@@ -166,6 +176,7 @@ function start(session: Session): void {
   live.start();
   void loadChannels();
   void loadCapabilities();
+  void loadSla();
   void loadList();
   const fromUrl = conversationInUrl();
   if (fromUrl) void openConversation(fromUrl, { push: false });
@@ -188,6 +199,20 @@ async function loadCapabilities(): Promise<void> {
   }
 }
 
+async function loadSla(): Promise<void> {
+  try {
+    const settings = await requireApi().teamSettings();
+    store.update({ slaMinutes: settings.sla_minutes || DEFAULT_SLA_MINUTES });
+  } catch {
+    // the default stands; the server's overdue list uses the real value
+  }
+}
+
+/** Has the customer waited longer than the SLA (and is the conversation still open)? */
+export function isOverdue(c: Conversation, slaMinutes: number, now = Date.now()): boolean {
+  return !!c.awaiting_since && c.status !== "closed" && now - Date.parse(c.awaiting_since) > slaMinutes * 60_000;
+}
+
 export function channelCan(kind: string | undefined, capability: string): boolean {
   return !!kind && (store.state.capabilities[kind] ?? []).includes(capability);
 }
@@ -196,8 +221,9 @@ export function channelCan(kind: string | undefined, capability: string): boolea
 
 function inboxQuery(s: ConsoleState, cursor: string | null = null) {
   const f = s.filters;
+  const query = f.query.trim();
   return {
-    status: s.tab, cursor, channel_id: f.channelId || undefined, tag: f.noTag ? undefined : f.tag.trim() || undefined,
+    status: query || f.overdue ? undefined : s.tab, cursor, q: query || undefined, overdue: f.overdue, channel_id: f.channelId || undefined, tag: f.noTag ? undefined : f.tag.trim() || undefined,
     no_tag: f.noTag, unassigned: f.scope === "unassigned",
     assignee: f.scope === "mine" ? s.session?.me.subject : undefined,
   };
@@ -258,8 +284,9 @@ export async function loadMore(): Promise<void> {
 }
 
 export function setTab(tab: Status): void {
-  if (store.state.tab === tab) return;
-  store.update({ tab });
+  const { filters } = store.state;
+  if (store.state.tab === tab && !filters.query && !filters.overdue) return;
+  store.update({ tab, filters: { ...filters, query: "", overdue: false } });
   void loadList();
 }
 
@@ -276,6 +303,8 @@ export function clearFilters(): void {
 /** Does a conversation belong in the list the operator is looking at? */
 export function matches(s: ConsoleState, c: Conversation): boolean {
   const f = s.filters;
+  if (f.query.trim()) return s.list.items.some((known) => known.id === c.id);  // results change by searching again
+  if (f.overdue) return isOverdue(c, s.slaMinutes);
   if (c.status !== s.tab) return false;
   if (f.channelId && c.channel_id !== f.channelId) return false;
   if (f.scope === "unassigned" && c.assignee_id) return false;

@@ -180,4 +180,13 @@ export const en = {
   colleague_cancel: "Cancel",
   emoji_open: "Emoji",
   emoji_label: "Pick an emoji",
+  search_label: "Search conversations",
+  search_placeholder: "Search: name, @username, tag, text  ( / )",
+  search_results: "Results for “{query}” in every status",
+  search_nothing: "Nothing found for “{query}”",
+  filter_overdue: "Overdue",
+  overdue_caption: "Waiting longer than {minutes} min for an answer, longest first",
+  overdue_none: "Nobody waits longer than {minutes} min. Well done!",
+  overdue_waiting: "waits {minutes} min",
+  overdue_since: "Waiting since {time}",
 } as const;

@@ -182,4 +182,13 @@ export const ru: Record<keyof typeof en, string> = {
   colleague_cancel: "Отмена",
   emoji_open: "Эмодзи",
   emoji_label: "Выберите эмодзи",
+  search_label: "Поиск по диалогам",
+  search_placeholder: "Поиск: имя, @username, тег, текст  ( / )",
+  search_results: "Найдено по «{query}» во всех статусах",
+  search_nothing: "По запросу «{query}» ничего не найдено",
+  filter_overdue: "Просрочено",
+  overdue_caption: "Ждут ответа дольше {minutes} мин, сначала самые давние",
+  overdue_none: "Никто не ждёт дольше {minutes} мин. Отлично!",
+  overdue_waiting: "ждёт {minutes} мин",
+  overdue_since: "Ждёт с {time}",
 };

@@ -7,7 +7,7 @@ import {
 import { t } from "../i18n";
 import { useStore } from "../store";
 import { ClientCard } from "./ClientCard";
-import { Inbox } from "./Inbox";
+import { Inbox, SEARCH_ID } from "./Inbox";
 import { Login } from "./Login";
 import { Notice } from "./Notice";
 import { Thread } from "./Thread";
@@ -45,14 +45,14 @@ function isTyping(target: EventTarget | null): boolean {
   return el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT";
 }
 
-/** j / k: next / previous conversation; r: reply; e: close the conversation. Never while typing. */
+/** j / k: next / previous conversation; r: reply; e: close the conversation; "/": search. Never while typing. */
 function useShortcuts(enabled: boolean): void {
   useEffect(() => {
     if (!enabled) return undefined;
     const onKey = (event: KeyboardEvent): void => {
       if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
       const action = { j: () => moveSelection(1), k: () => moveSelection(-1), r: focusComposer,
-        e: () => void closeSelected() }[event.key];
+        e: () => void closeSelected(), "/": () => document.getElementById(SEARCH_ID)?.focus() }[event.key];
       if (!action) return;
       event.preventDefault();
       action();

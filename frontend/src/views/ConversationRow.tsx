@@ -1,6 +1,6 @@
 /** One row of the inbox: who, where, the last message, when, unread badge and tags. */
 
-import { openConversation } from "../console/state";
+import { isOverdue, openConversation, store } from "../console/state";
 import { formatTime, t } from "../i18n";
 import type { Conversation } from "../types";
 import { ChannelBadge } from "./ChannelBadge";
@@ -47,6 +47,11 @@ export function ConversationRow({ conversation: c, selected, check }: {
               {c.last_message_preview}
             </span>
             <RowPresence conversationId={c.id} />
+            {isOverdue(c, store.state.slaMinutes) && c.awaiting_since && (
+              <span class="overdue" title={t("overdue_since", { time: formatTime(c.awaiting_since) })}>
+                {t("overdue_waiting", { minutes: Math.floor((Date.now() - Date.parse(c.awaiting_since)) / 60_000) })}
+              </span>
+            )}
             {c.unread_count > 0 && (
               <span class="badge" aria-label={t("unread_count", { count: c.unread_count })}>{c.unread_count}</span>
             )}

@@ -1,6 +1,6 @@
 /** The inbox: status tabs, filters, the conversation list with infinite scroll ("load more" as a fallback). */
 
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { bulk, toggle, toggleSelecting } from "../console/bulk";
 import {
   clearFilters, loadList, loadMore, setFilters, setTab, store, type ConsoleState, type Scope,
@@ -21,16 +21,23 @@ function visibleRows(s: ConsoleState) {
   return s.filters.commentsOnly ? s.list.items.filter((c) => c.surface === "comment") : s.list.items;
 }
 
+export const SEARCH_ID = "inbox-search";
+
 export function Inbox() {
   const state = useStore(store);
-  const { tab } = state;
+  const { tab, filters } = state;
+  const across = !!filters.query.trim() || filters.overdue;  // search and overdue look past the tabs
   return (
     <section class="inbox" aria-label={t("inbox")}>
+      <Search />
       <div class="tabs" role="tablist" aria-label={t("inbox")}>
         {STATUSES.map((status) => (
-          <button type="button" role="tab" key={status} id={`tab-${status}`} aria-selected={tab === status}
+          <button type="button" role="tab" key={status} id={`tab-${status}`} aria-selected={!across && tab === status}
             aria-controls="conversation-list" onClick={() => setTab(status)}>{t(STATUS_LABEL[status])}</button>
         ))}
+        <button type="button" role="tab" id="tab-overdue" aria-selected={filters.overdue} class="tab-overdue"
+          aria-controls="conversation-list" onClick={() => setFilters({ overdue: true, query: "" })}>
+          {t("filter_overdue")}</button>
       </div>
       <Filters />
       <BulkBar visible={visibleRows(state).map((c) => c.id)} />
@@ -71,6 +78,35 @@ function Filters() {
       {active && <button type="button" class="link" onClick={clearFilters}>{t("filter_clear")}</button>}
       <button type="button" class="select-mode" aria-pressed={selecting} onClick={toggleSelecting}>
         {selecting ? t("bulk_select_done") : t("bulk_select")}</button>
+    </form>
+  );
+}
+
+/** Search every status (B1); debounced, Escape clears, "/" anywhere outside a field jumps here. */
+function Search() {
+  const { filters } = useStore(store);
+  const [text, setText] = useState(filters.query);
+  const timer = useRef<number | undefined>(undefined);
+  useEffect(() => setText(filters.query), [filters.query]);
+  const run = (value: string): void => {
+    window.clearTimeout(timer.current);
+    const query = value.trim();
+    if (query.length === 1) return;  // one letter finds everything: wait for the second
+    timer.current = window.setTimeout(() => setFilters({ query, overdue: false }), 300);
+  };
+  return (
+    <form class="search" role="search" onSubmit={(e) => { e.preventDefault(); run(text); }}>
+      <input id={SEARCH_ID} type="search" aria-label={t("search_label")} placeholder={t("search_placeholder")}
+        value={text} maxLength={100}
+        onInput={(e) => { setText(e.currentTarget.value); run(e.currentTarget.value); }}
+        onKeyDown={(e) => {
+          if (e.key !== "Escape") return;
+          e.preventDefault();
+          setText("");
+          window.clearTimeout(timer.current);
+          if (filters.query) setFilters({ query: "" });
+          e.currentTarget.blur();
+        }} />
     </form>
   );
 }
@@ -116,15 +152,26 @@ function ConversationList() {
     );
   }
   if (rows.length === 0 && !list.cursor) {
+    const query = state.filters.query.trim();
     return (
-      <div id="conversation-list" class="list empty">
-        <p class="empty-title">{t("empty_list_title")}</p>
-        <p class="muted">{t(tab === "closed" ? "empty_list_closed" : "empty_list_hint")}</p>
+      <div id="conversation-list" class="list empty" role="status">
+        {query ? <p class="empty-title">{t("search_nothing", { query })}</p>
+          : state.filters.overdue ? <p class="empty-title">{t("overdue_none", { minutes: state.slaMinutes })}</p>
+            : <p class="empty-title">{t("empty_list_title")}</p>}
+        {!query && !state.filters.overdue && (
+          <p class="muted">{t(tab === "closed" ? "empty_list_closed" : "empty_list_hint")}</p>
+        )}
       </div>
     );
   }
   return (
     <nav id="conversation-list" class="list" aria-label={t("conversations")}>
+      {state.filters.query.trim() && (
+        <p class="list-caption" role="status">{t("search_results", { query: state.filters.query.trim() })}</p>
+      )}
+      {state.filters.overdue && (
+        <p class="list-caption" role="status">{t("overdue_caption", { minutes: state.slaMinutes })}</p>
+      )}
       <ul>
         {rows.map((c) => (
           <ConversationRow key={c.id} conversation={c} selected={c.id === thread.id}
