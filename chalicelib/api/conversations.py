@@ -21,7 +21,8 @@ from chalicelib.store import repo
 bp = Blueprint(__name__)
 
 LIST_QUERY = {
-    "status": {"enum": list(STATUSES), "default": "new"},
+    "status": {"type": "string", "default": "new",
+               "description": f"{', '.join(STATUSES)} or one of the team's own (team settings: statuses)"},
     "channel_id": {"type": "string"}, "assignee": {"type": "string"},
     "unassigned": {"type": "boolean"}, "mine": {"type": "boolean", "description": "assigned to me (signed-in users)"},
     "tag": {"type": "string"}, "no_tag": {"type": "boolean"},
@@ -50,13 +51,14 @@ def _flag(ctx: Ctx, name: str) -> bool:
        response=schemas.page_of(schemas.CONVERSATION))
 def list_conversations(ctx: Ctx) -> dict[str, Any]:
     status = ctx.query("status")
-    if status is not None and status not in STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+    statuses = team_service.statuses_of(ctx.workspace_id)
+    if status is not None and status not in statuses:
+        raise InvalidInput(f"status must be one of {', '.join(statuses)}")
     query = (ctx.query("q") or "").strip() or None
     if query is not None and not search.MIN_QUERY <= len(query) <= search.MAX_QUERY:
         raise InvalidInput(f"q must be {search.MIN_QUERY}..{search.MAX_QUERY} characters")
     if _flag(ctx, "overdue"):
-        return _overdue(ctx)
+        return _overdue(ctx, statuses)
     assignee = ctx.query("assignee")
     if _flag(ctx, "mine"):
         if ctx.principal is None or not ctx.principal.user_id:
@@ -67,7 +69,7 @@ def list_conversations(ctx: Ctx) -> dict[str, Any]:
                                "no_tag": _flag(ctx, "no_tag")}
     limit = _limit(ctx)
     if query is not None and status is None:  # a search looks in every status: the newest matches of all
-        found = [c for s in STATUSES
+        found = [c for s in statuses
                  for c in repo.query_inbox(ctx.workspace_id, status=s, limit=limit, cursor=None, **filters).items]
         found.sort(key=lambda c: c.last_activity_at, reverse=True)
         return {"items": [conversation_json(c) for c in found[:limit]], "next_cursor": None}
@@ -79,10 +81,10 @@ def list_conversations(ctx: Ctx) -> dict[str, Any]:
     return {"items": [conversation_json(c) for c in page.items], "next_cursor": page.cursor}
 
 
-def _overdue(ctx: Ctx) -> dict[str, Any]:
+def _overdue(ctx: Ctx, statuses: tuple[str, ...]) -> dict[str, Any]:
     minutes = team_service.sla_minutes(ctx.workspace_id)
     cutoff = iso(ctx.deps.now() - timedelta(minutes=minutes))
-    open_statuses = [s for s in STATUSES if s != "closed"]
+    open_statuses = [s for s in statuses if s != "closed"]
     found = repo.query_overdue(ctx.workspace_id, open_statuses, waiting_before=cutoff, limit=_limit(ctx))
     return {"items": [conversation_json(c) for c in found], "next_cursor": None, "sla_minutes": minutes}
 

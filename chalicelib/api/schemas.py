@@ -37,12 +37,15 @@ MESSAGE = {
 
 MESSAGE_HIDE = {"type": "object", "required": ["hidden"], "properties": {"hidden": {"type": "boolean"}}}
 
+STATUS = {"type": "string", "examples": ["new", "in_progress", "closed"],
+          "description": "new, in_progress, closed, or one of the team's own statuses (team settings)"}
+
 CONVERSATION = {
     "type": "object",
     "properties": {
         "id": {"type": "string"}, "channel_id": {"type": "string"}, "channel_kind": {"type": "string"},
         "contact_id": {"type": "string"}, "contact_name": {"type": "string"},
-        "status": {"enum": ["new", "in_progress", "closed"]}, "assignee_id": {"type": ["string", "null"]},
+        "status": STATUS, "assignee_id": {"type": ["string", "null"]},
         "tags": {"type": "array", "items": {"type": "string"}}, "unread_count": {"type": "integer"},
         "last_activity_at": {"type": "string"}, "last_message_preview": {"type": "string"},
         "first_response_seconds": {"type": ["integer", "null"]},
@@ -90,7 +93,7 @@ UPLOAD = {
 
 CONVERSATION_PATCH = {
     "type": "object",
-    "properties": {"status": {"enum": ["new", "in_progress", "closed"]},
+    "properties": {"status": STATUS,
                    "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 20}},
 }
 

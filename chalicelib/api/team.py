@@ -31,7 +31,12 @@ KEY_CREATE = {"type": "object", "required": ["name", "role"], "properties": {
 SETTINGS = {"type": "object", "properties": {
     "round_robin": {"type": "boolean"}, "default_capacity": {"type": "integer", "minimum": 0},
     "sla_minutes": {"type": "integer", "minimum": 1, "maximum": 10080, "default": 30,
-                    "description": "a customer waiting longer than this for an answer is overdue"}}}
+                    "description": "a customer waiting longer than this for an answer is overdue"},
+    "statuses": {"type": "array", "maxItems": 10, "description": "the team's own statuses beside new / "
+                 "in_progress / closed (removing one still in use: 409 status_in_use)", "items": {
+                     "type": "object", "required": ["id", "label"], "properties": {
+                         "id": {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,29}$"},
+                         "label": {"type": "string", "maxLength": 40}}}}}}
 NOTIFICATIONS = {"type": "object", "required": ["events"], "properties": {"events": {
     "type": "object", "additionalProperties": {"type": "array", "items": {"enum": ["console", "email"]}}}}}
 ASSIGN = {"type": "object", "required": ["assignee_id"], "properties": {

@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.auth.keys import Principal
-from chalicelib.domain.model import STATUSES, derived_id, iso, new_id, parse_iso
+from chalicelib.domain.model import derived_id, iso, new_id, parse_iso
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.services import assignment
+from chalicelib.services import team as team_service
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
 from chalicelib.store.files import safe_name
@@ -206,8 +207,10 @@ def parse_tags(value: Any) -> list[str]:
 
 def update_conversation(d: Deps, principal: Principal, conv_id: str, body: dict[str, Any]) -> ConversationItem:
     status = body.get("status")
-    if status is not None and status not in STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+    if status is not None:
+        allowed = team_service.statuses_of(principal.workspace_id)
+        if status not in allowed:
+            raise InvalidInput(f"status must be one of {', '.join(allowed)}", code="invalid_status")
     tags = parse_tags(body["tags"]) if "tags" in body else None
     if status is None and tags is None:
         raise InvalidInput("send status and/or tags")

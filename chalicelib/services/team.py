@@ -5,6 +5,7 @@ settings. Every admin change writes its action-log entry in the same transaction
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from chalicelib.auth import mail, sessions
 from chalicelib.auth.keys import Principal, create_api_key, key_hash
 from chalicelib.auth.permissions import ROLES
 from chalicelib.auth.users import ensure_user, normalise_email, secret_hash, subject_of
-from chalicelib.domain.model import iso, new_id
+from chalicelib.domain.model import STATUSES, iso, new_id
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from chalicelib.services import assignment, audit, presence
 from chalicelib.services.deps import Deps
@@ -244,14 +245,41 @@ DEFAULT_SLA_MINUTES = 30
 MAX_SLA_MINUTES = 7 * 24 * 60
 
 
+MAX_STATUSES = 10
+STATUS_ID = re.compile(r"^[a-z][a-z0-9_]{1,29}$")
+
+
 def sla_minutes(ws: str) -> int:
     return int(team.get_team_settings(ws).sla_minutes or DEFAULT_SLA_MINUTES)
+
+
+def statuses_of(ws: str) -> tuple[str, ...]:
+    """Every status a conversation of this workspace may have: the built-in three, then the team's own."""
+    return (*STATUSES, *(s["id"] for s in team.get_team_settings(ws).statuses or []))
+
+
+def _parse_statuses(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list) or len(value) > MAX_STATUSES:
+        raise InvalidInput(f"statuses must be a list of at most {MAX_STATUSES} {{id, label}} objects")
+    parsed: list[dict[str, str]] = []
+    for entry in value:
+        sid = entry.get("id") if isinstance(entry, dict) else None
+        label = entry.get("label") if isinstance(entry, dict) else None
+        if not isinstance(sid, str) or not STATUS_ID.match(sid) or sid in STATUSES:
+            raise InvalidInput("a status id is 2..30 of a-z, 0-9 and _, starting with a letter, and not "
+                               f"{', '.join(STATUSES)}", code="invalid_status")
+        if not isinstance(label, str) or not label.strip() or len(label) > 40:
+            raise InvalidInput(f"status {sid} needs a label of 1..40 characters", code="invalid_status")
+        if any(p["id"] == sid for p in parsed):
+            raise InvalidInput(f"status {sid} is listed twice", code="invalid_status")
+        parsed.append({"id": sid, "label": label.strip()})
+    return parsed
 
 
 
 def settings_json(s: TeamSettingsItem) -> dict[str, Any]:
     return {"round_robin": bool(s.round_robin), "default_capacity": int(s.default_capacity or 0),
-            "sla_minutes": int(s.sla_minutes or DEFAULT_SLA_MINUTES)}
+            "sla_minutes": int(s.sla_minutes or DEFAULT_SLA_MINUTES), "statuses": list(s.statuses or [])}
 
 
 def get_settings(principal: Principal) -> dict[str, Any]:
@@ -275,6 +303,13 @@ def put_settings(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[st
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SLA_MINUTES:
             raise InvalidInput(f"sla_minutes must be 1..{MAX_SLA_MINUTES} (minutes to answer a waiting customer)")
         item.sla_minutes = value
+    if "statuses" in body:
+        statuses = _parse_statuses(body["statuses"])
+        kept = {s["id"] for s in statuses}
+        for gone in [s["id"] for s in item.statuses or [] if s["id"] not in kept]:
+            if repo.any_in_status(principal.workspace_id, gone):
+                raise Conflict(f"conversations are still in status {gone}: move them first", code="status_in_use")
+        item.statuses = statuses
     after = settings_json(item)
     if after != before:
         team.put_team_settings(item, audit.admin_entry(principal, "team.settings", "workspace",

@@ -367,6 +367,7 @@ class TeamSettingsItem(MainItem):
     round_robin = BooleanAttribute(default=False)
     default_capacity = NumberAttribute(default=5)
     sla_minutes = NumberAttribute(default=30)  # a customer waiting longer for an answer is overdue (B1)
+    statuses = JSONAttribute(default=list)  # the team's own statuses beside the built-in three: [{id, label}]
 
 
 class VisitorItem(MainItem):

@@ -18,7 +18,7 @@ from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import search
-from chalicelib.domain.model import Channel, InboundEvent, Sender, iso, parse_iso, preview
+from chalicelib.domain.model import STATUSES, Channel, InboundEvent, Sender, iso, parse_iso, preview
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import keys
 from chalicelib.store.base import cancel_codes, condition_failed, connection, typed
@@ -332,6 +332,18 @@ def _later(a: str, b: str) -> str:
     return a if a >= b else b
 
 
+def reopened_status(status: str) -> str:
+    """Where a customer's new message puts a conversation (B9): closed reopens as new; a team's own status
+    (e.g. "waiting for the customer") goes back to in progress; new and in progress stay."""
+    if status == "closed":
+        return "new"
+    return status if status in STATUSES else "in_progress"
+
+
+def any_in_status(ws: str, status: str) -> bool:
+    return any(True for _ in ConversationItem.gsi1.query(keys.inbox(ws, status), limit=1))
+
+
 def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_id: str, *, now: datetime,
                            retries: int = 5, quiet: bool = False) -> bool:
     """Write a customer's message and bump the conversation in one transaction.
@@ -379,7 +391,7 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
         return True
     at = event.received_at or iso(now)
     for _ in range(retries):
-        status = "new" if conv.status == "closed" and inbound else conv.status
+        status = reopened_status(conv.status) if inbound else conv.status
         activity = _later(conv.last_activity_at, at)
         actions = [
             ConversationItem.last_activity_at.set(activity),
