@@ -4,7 +4,7 @@
  */
 
 import type {
-  BulkReplyResult, Channel, Conversation, ConversationDetail, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status,
+  BulkReplyResult, Channel, Conversation, ConversationDetail, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status, TeamSettings,
   TemplateList, Upload,
 } from "./types";
 
@@ -154,8 +154,12 @@ export class Api {
       { text, reply_to: replyTo, attachments, last_seen_message_id: lastSeen, force });
   }
 
-  teamSettings(): Promise<{ sla_minutes: number; round_robin: boolean; default_capacity: number }> {
+  teamSettings(): Promise<TeamSettings> {
     return this.call("GET", "/team/settings");
+  }
+
+  saveTeamSettings(patch: Partial<TeamSettings>): Promise<TeamSettings> {
+    return this.call("PUT", "/team/settings", patch);
   }
 
   /** The workspace's members with their presence (online / away / offline, the conversation they view). */

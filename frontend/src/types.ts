@@ -1,6 +1,19 @@
 /** Shapes of the REST API (GET /api/openapi.json) as the console reads them. */
 
-export type Status = "new" | "in_progress" | "closed";
+/** The built-in three, or one of the team's own (team settings). */
+export type Status = "new" | "in_progress" | "closed" | (string & {});
+
+export interface CustomStatus {
+  id: string;
+  label: string;
+}
+
+export interface TeamSettings {
+  round_robin: boolean;
+  default_capacity: number;
+  sla_minutes: number;
+  statuses: CustomStatus[];
+}
 export const STATUSES: readonly Status[] = ["new", "in_progress", "closed"];
 
 export interface Page<T> {

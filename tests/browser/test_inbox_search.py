@@ -63,3 +63,34 @@ def test_the_overdue_tab_lists_customers_waiting_past_the_sla_with_how_long(page
     page.get_by_role("textbox", name="Reply to the customer").fill("Sorry, here is the answer")
     page.get_by_role("textbox", name="Reply to the customer").press("Enter")
     expect(row).to_have_count(0)  # answered: no longer overdue
+
+
+def test_an_admin_adds_a_status_its_tab_appears_and_a_status_in_use_cannot_be_removed(page, demo, live):
+    user_id, name = fresh_customer("Vera")
+    demo.customer_writes(user_id, name, "I'll send the photo tomorrow")
+    found = demo.conversation_named(name)
+    sign_in(page, demo)
+    page.get_by_role("button", name="Team settings").click()
+    dialog = page.get_by_role("dialog", name="Team settings")
+    dialog.get_by_label("Answer within (minutes)").fill("45")
+    dialog.get_by_role("textbox", name=re.compile("New status")).fill("Ждём клиента")
+    dialog.get_by_role("button", name="Add").click()
+    expect(dialog.locator("code")).to_have_text("zhdem_klienta")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_have_count(0)
+    assert demo.api("GET", "/team/settings").json()["sla_minutes"] == 45
+
+    page.get_by_role("link", name=re.compile(re.escape(name))).click()
+    page.get_by_label("Status").select_option(label="Ждём клиента")
+    page.get_by_role("tab", name="Ждём клиента").click()
+    expect(conversations(page).get_by_role("link", name=re.compile(re.escape(name)))).to_be_visible()
+
+    page.get_by_role("button", name="Team settings").click()
+    dialog.get_by_role("button", name="Remove Ждём клиента").click()
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("still in status zhdem_klienta")
+    dialog.get_by_role("button", name="Cancel").click()
+
+    assert demo.api("PATCH", f"/conversations/{found['id']}", json={"status": "in_progress"}).status_code == 200
+    restored = demo.api("PUT", "/team/settings", json={"statuses": [], "sla_minutes": 30})
+    assert restored.status_code == 200, restored.text

@@ -8,7 +8,10 @@ import { Api, ApiError } from "../api";
 import { LiveSocket, liveUrl, type LiveState } from "../live";
 import { resume, signInWithKey, signOut as forgetKey, type Session } from "../session";
 import { Store } from "../store";
-import type { Channel, Conversation, ConversationDetail, LiveEvent, Message, Status, Template, Upload } from "../types";
+import {
+  STATUSES, type Channel, type Conversation, type ConversationDetail, type CustomStatus, type LiveEvent, type Message,
+  type Status, type TeamSettings, type Template, type Upload,
+} from "../types";
 
 export type Scope = "all" | "mine" | "unassigned";
 
@@ -61,6 +64,8 @@ export interface ConsoleState {
   capabilities: Record<string, string[]>;
   /** Minutes a customer may wait for an answer (team settings); past it a conversation is overdue. */
   slaMinutes: number;
+  /** The team's own statuses beside the built-in three (team settings): a tab each. */
+  customStatuses: CustomStatus[];
 }
 
 /** Reply templates for the `/` shortcut of the reply box (B7), loaded when the operator first types a slash. */
@@ -85,6 +90,7 @@ export const store = new Store<ConsoleState>({
   boot: "checking", session: null, loginError: null, channels: [], tab: "new", filters: NO_FILTERS,
   list: EMPTY_LIST, thread: EMPTY_THREAD, live: "off", notice: null, focusComposer: 0,
   templates: { items: [], workspaceName: "", loaded: false }, capabilities: {}, slaMinutes: DEFAULT_SLA_MINUTES,
+  customStatuses: [],
 });
 
 let api: Api | null = null;
@@ -176,7 +182,7 @@ function start(session: Session): void {
   live.start();
   void loadChannels();
   void loadCapabilities();
-  void loadSla();
+  void loadTeamSettings();
   void loadList();
   const fromUrl = conversationInUrl();
   if (fromUrl) void openConversation(fromUrl, { push: false });
@@ -199,12 +205,28 @@ async function loadCapabilities(): Promise<void> {
   }
 }
 
-async function loadSla(): Promise<void> {
+async function loadTeamSettings(): Promise<void> {
   try {
-    const settings = await requireApi().teamSettings();
-    store.update({ slaMinutes: settings.sla_minutes || DEFAULT_SLA_MINUTES });
+    applyTeamSettings(await requireApi().teamSettings());
   } catch {
-    // the default stands; the server's overdue list uses the real value
+    // the defaults stand; the server's overdue list uses the real SLA
+  }
+}
+
+function applyTeamSettings(settings: TeamSettings): void {
+  store.update({ slaMinutes: settings.sla_minutes || DEFAULT_SLA_MINUTES, customStatuses: settings.statuses ?? [] });
+}
+
+/** An admin saves the SLA and the team's statuses; resolves with the error to show, or null when saved. */
+export async function saveTeamSettings(patch: Partial<TeamSettings>): Promise<ApiError | null> {
+  try {
+    applyTeamSettings(await requireApi().saveTeamSettings(patch));
+    const { tab, customStatuses } = store.state;
+    if (!STATUSES.includes(tab) && !customStatuses.some((s) => s.id === tab)) setTab("new");
+    else void loadList();
+    return null;
+  } catch (err) {
+    return asApiError(err);
   }
 }
 

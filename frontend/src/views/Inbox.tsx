@@ -16,6 +16,11 @@ import { ListSkeleton } from "./Skeleton";
 export const STATUS_LABEL: Record<string, Key> = { new: "status_new", in_progress: "status_in_progress",
   closed: "status_closed" };
 
+/** Every status of the workspace, built-in first, each with the label to show. */
+export function allStatuses(s: ConsoleState): { id: string; label: string }[] {
+  return [...STATUSES.map((id) => ({ id, label: t(STATUS_LABEL[id]) })), ...s.customStatuses];
+}
+
 /** The rows on screen: the loaded page, less what the console itself filters (comments only). */
 function visibleRows(s: ConsoleState) {
   return s.filters.commentsOnly ? s.list.items.filter((c) => c.surface === "comment") : s.list.items;
@@ -31,9 +36,9 @@ export function Inbox() {
     <section class="inbox" aria-label={t("inbox")}>
       <Search />
       <div class="tabs" role="tablist" aria-label={t("inbox")}>
-        {STATUSES.map((status) => (
-          <button type="button" role="tab" key={status} id={`tab-${status}`} aria-selected={!across && tab === status}
-            aria-controls="conversation-list" onClick={() => setTab(status)}>{t(STATUS_LABEL[status])}</button>
+        {allStatuses(state).map(({ id, label }) => (
+          <button type="button" role="tab" key={id} id={`tab-${id}`} aria-selected={!across && tab === id}
+            aria-controls="conversation-list" onClick={() => setTab(id)}>{label}</button>
         ))}
         <button type="button" role="tab" id="tab-overdue" aria-selected={filters.overdue} class="tab-overdue"
           aria-controls="conversation-list" onClick={() => setFilters({ overdue: true, query: "" })}>

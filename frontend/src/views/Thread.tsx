@@ -5,11 +5,11 @@ import { closeThread, loadEarlier, reloadThread, setBlocked, setStatus, store } 
 import { t } from "../i18n";
 import { can } from "../session";
 import { useStore } from "../store";
-import { STATUSES, type Status } from "../types";
+import type { Status } from "../types";
 import { ChannelBadge } from "./ChannelBadge";
 import { Composer } from "./Composer";
 import { errorText } from "./errors";
-import { STATUS_LABEL } from "./Inbox";
+import { allStatuses } from "./Inbox";
 import { MessageItem } from "./MessageItem";
 import { PresenceBadge } from "./PresenceBadge";
 import { ThreadSkeleton } from "./Skeleton";
@@ -71,7 +71,7 @@ function ThreadHeader() {
         <label class="visually-hidden" for="status-select">{t("status")}</label>
         <select id="status-select" value={detail.status} disabled={!manage}
           onChange={(e) => void setStatus(e.currentTarget.value as Status)}>
-          {STATUSES.map((s) => <option key={s} value={s}>{t(STATUS_LABEL[s])}</option>)}
+          {allStatuses(store.state).map((s) => <option key={s.id} value={s.id}>{s.label}</option>)}
         </select>
         {detail.status !== "closed" && manage && (
           <button type="button" onClick={() => void setStatus("closed")} title={t("shortcut_close")}>

@@ -3,7 +3,9 @@
 import { signOut, store } from "../console/state";
 import { t } from "../i18n";
 import { useStore } from "../store";
+import { can } from "../session";
 import { LangSwitch } from "./LangSwitch";
+import { TeamSettingsButton } from "./TeamSettingsDialog";
 
 export function TopBar() {
   const { session, live } = useStore(store);
@@ -13,6 +15,7 @@ export function TopBar() {
       {session && <span class="muted workspace">{session.me.workspace_id} · {session.me.name || session.me.role}</span>}
       <span class="spacer" />
       <LiveIndicator state={live} />
+      {can(session, "workspace:admin") && <TeamSettingsButton />}
       <LangSwitch />
       <button type="button" class="ghost" onClick={() => signOut()}>{t("sign_out")}</button>
     </header>
