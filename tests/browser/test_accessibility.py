@@ -73,3 +73,15 @@ def test_the_widget_and_its_pre_chat_form_have_no_accessibility_violations(page,
         launcher.click()
         page.get_by_role("button", name="Start the chat").wait_for()
         assert violations(page) == []
+
+
+def test_the_team_settings_dialog_and_the_emoji_grid_have_no_accessibility_violations(page, demo):
+    sign_in(page, demo)
+    page.get_by_role("button", name="Team settings").click()
+    page.get_by_role("dialog", name="Team settings").wait_for()
+    assert violations(page) == []
+    page.keyboard.press("Escape")
+    page.get_by_role("navigation", name="Conversations").get_by_role("link").first.click()
+    page.get_by_role("button", name="Emoji").click()
+    page.get_by_role("group", name="Pick an emoji").wait_for()
+    assert violations(page) == []
