@@ -52,7 +52,11 @@ export function EmojiPicker({ onPick }: { onPick: (emoji: string) => void }) {
   return (
     <div class="emoji">
       <button ref={toggle} type="button" class="ghost" aria-expanded={open} aria-haspopup="true"
-        aria-label={t("emoji_open")} title={t("emoji_open")} onClick={() => setOpen(!open)}>🙂</button>
+        aria-label={t("emoji_open")} title={t("emoji_open")} onClick={() => setOpen(!open)}>
+        <svg aria-hidden="true" width="16" height="16" viewBox="0 0 24 24" fill="none" stroke="currentColor"
+          stroke-width="2"><circle cx="12" cy="12" r="10" /><path d="M8 14s1.5 2 4 2 4-2 4-2" />
+          <path d="M9 9h.01M15 9h.01" stroke-linecap="round" stroke-width="3" /></svg>
+      </button>
       {open && (
         <div ref={grid} class="emoji-grid" role="group" aria-label={t("emoji_label")} onKeyDown={onKey}
           onFocusOut={(e) => {
