@@ -3,7 +3,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Rate
 
-from chalicelib.api import admin, channels, conversations, docs, inbound, templates, webhooks, widget
+from chalicelib.api import admin, channels, contacts, conversations, docs, inbound, templates, webhooks, widget
 from chalicelib.api import auth as auth_api
 from chalicelib.api import team as team_api
 from chalicelib.events import schedules, stream, websocket
@@ -18,7 +18,7 @@ app.register_middleware(
 for event_type in ("dynamodb", "scheduled", "websocket"):
     app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)), event_type)
 
-for blueprint in (docs, webhooks, conversations, channels, inbound, admin, widget, templates):
+for blueprint in (docs, webhooks, conversations, contacts, channels, inbound, admin, widget, templates):
     app.register_blueprint(blueprint.bp)
 for blueprint in (auth_api, team_api):  # team and access (docs/TEAM.md)
     app.register_blueprint(blueprint.bp)

@@ -40,6 +40,8 @@ MESSAGE_HIDE = {"type": "object", "required": ["hidden"], "properties": {"hidden
 STATUS = {"type": "string", "examples": ["new", "in_progress", "closed"],
           "description": "new, in_progress, closed, or one of the team's own statuses (team settings)"}
 
+EMOTION = {"enum": ["positive", "neutral", "negative", None], "description": "how the customer feels (B8)"}
+
 CONVERSATION = {
     "type": "object",
     "properties": {
@@ -51,6 +53,7 @@ CONVERSATION = {
         "first_response_seconds": {"type": ["integer", "null"]},
         "awaiting_since": {"type": ["string", "null"], "description": "the customer has waited for an answer since "
                            "(overdue past the SLA)"},
+        "emotion": EMOTION,
     },
 }
 
@@ -63,7 +66,9 @@ def page_of(item: dict[str, Any]) -> dict[str, Any]:
 CONTACT = {
     "type": "object",
     "properties": {"id": {"type": "string"}, "display_name": {"type": "string"}, "email": {"type": "string"},
-                   "phone": {"type": "string"}, "identities": {"type": "array", "items": {"type": "object"}}},
+                   "phone": {"type": "string"}, "username": {"type": "string"}, "notes": {"type": "string"},
+                   "custom_fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                   "revision": {"type": "integer"}, "identities": {"type": "array", "items": {"type": "object"}}},
 }
 
 CHANNEL = {
@@ -93,7 +98,7 @@ UPLOAD = {
 
 CONVERSATION_PATCH = {
     "type": "object",
-    "properties": {"status": STATUS,
+    "properties": {"status": STATUS, "emotion": EMOTION,
                    "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 20}},
 }
 

@@ -19,7 +19,7 @@ def conversation_json(c: ConversationItem) -> dict[str, Any]:
         "first_response_at": c.first_response_at,
         "first_response_seconds": None if c.first_response_seconds is None else int(c.first_response_seconds),
         "created_at": c.created_at, "closed_at": c.closed_at, "revision": int(c.revision or 0),
-        "blocked": bool(c.blocked), "awaiting_since": c.awaiting_since,
+        "blocked": bool(c.blocked), "awaiting_since": c.awaiting_since, "emotion": c.emotion,
     }
 
 
@@ -50,6 +50,7 @@ def contact_json(c: ContactItem, identities: list[IdentityItem]) -> dict[str, An
     return {
         "id": c.pk.rsplit("#", 1)[1], "display_name": c.display_name, "username": c.username, "phone": c.phone,
         "email": c.email, "avatar_url": c.avatar_url, "language": c.language, "notes": c.notes,
+        "custom_fields": dict(plain(c.custom_fields) or {}), "revision": int(c.revision or 0),
         "created_at": c.created_at,
         "identities": [
             {"channel_id": i.channel_id, "channel_kind": i.channel_kind, "external_user_id": i.external_user_id,

@@ -19,12 +19,21 @@ from chalicelib.auth.keys import Principal
 from chalicelib.domain.model import iso, new_id, stable_hash, utcnow
 from chalicelib.services.deps import Deps
 from chalicelib.store import team
-from chalicelib.store.models import AuditItem, ChannelItem, ConversationItem, MainItem, MessageItem, plain
+from chalicelib.store.models import (
+    AuditItem,
+    ChannelItem,
+    ContactItem,
+    ConversationItem,
+    MainItem,
+    MessageItem,
+    plain,
+)
 
 ACTIONS = (
-    "reply", "note", "edit", "delete", "hide", "unhide", "close", "reopen", "status", "tag", "assign", "unassign",
-    "handover", "block", "member.add", "member.role", "member.capacity", "member.remove", "invite.create",
+    "reply", "note", "edit", "delete", "hide", "unhide", "close", "reopen", "status", "tag", "emotion", "assign",
+    "unassign", "handover", "block", "member.add", "member.role", "member.capacity", "member.remove", "invite.create",
     "invite.revoke", "apikey.create", "apikey.revoke", "team.settings", "channel.connect", "channel.change",
+    "contact.edit",
 )
 UNKNOWN_ACTOR = "system:unknown"
 
@@ -55,7 +64,31 @@ def entries_of(event_name: str, new: MainItem | None, old: MainItem | None) -> l
         return _conversation_entries(new, old)
     if isinstance(new, ChannelItem):
         return _channel_entries(event_name, new, old if isinstance(old, ChannelItem) else None)
+    if isinstance(new, ContactItem) and isinstance(old, ContactItem):
+        return _contact_entries(new, old)
     return []
+
+
+CARD_FIELDS = ("display_name", "email", "phone", "notes", "custom_fields")
+
+
+def _contact_entries(new: ContactItem, old: ContactItem) -> list[Derived]:
+    """An operator's edit of a client card (C1): the fields that changed, before and after."""
+    if not new.changed_at or new.changed_at == old.changed_at:
+        return []  # the customer's own update (the widget's profile), not staff
+    def view(item: ContactItem) -> dict[str, Any]:
+        return {f: dict(item.custom_fields or {}) if f == "custom_fields" else getattr(item, f) for f in CARD_FIELDS}
+
+    was, now = view(old), view(new)
+    before = {f: was[f] for f in CARD_FIELDS if was[f] != now[f]}
+    after = {f: now[f] for f in before}
+    if not before:
+        return []
+    contact_id = new.pk.rsplit("#", 1)[1]
+    return [Derived(team.new_audit(new.workspace_id or "", _derived_id("contact.edit", contact_id, new.changed_at,
+                                                                      before, after),
+                                   at=new.changed_at, actor=new.changed_by or UNKNOWN_ACTOR, action="contact.edit",
+                                   target_type="contact", target_id=contact_id, before=before, after=after))]
 
 
 def _derived_id(action: str, target: str, at: str, *parts: Any) -> str:
@@ -119,6 +152,8 @@ def _conversation_entries(new: ConversationItem, old: ConversationItem) -> list[
         found.append((action, {"status": old.status}, {"status": new.status}))
     if list(new.tags or []) != list(old.tags or []):
         found.append(("tag", {"tags": list(old.tags or [])}, {"tags": list(new.tags or [])}))
+    if new.emotion != old.emotion:
+        found.append(("emotion", {"emotion": old.emotion}, {"emotion": new.emotion}))
     if new.assignee_id != old.assignee_id:
         action = "unassign" if not new.assignee_id else "assign" if not old.assignee_id else "handover"
         found.append((action, {"assignee_id": old.assignee_id}, {"assignee_id": new.assignee_id}))

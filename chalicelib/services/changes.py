@@ -5,6 +5,7 @@ conversation INSERT       -> auto-greeting (once)
 message out + pending     -> send through the channel (once per generation)
 message in + provider file -> copy the attachment into our storage
 message with a pending action -> edit / delete it at the provider (B4)
+contact edited              -> the new name on its conversations; the consoles' cards (contact.updated)
 conversation / message    -> live update to the workspace's consoles
 conversation INSERT       -> round-robin assignment (team settings)
 conversation name / title / tags changed -> its search text (services/search.py)
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.api.serialize import conversation_json, message_json
+from chalicelib.api.serialize import contact_json, conversation_json, message_json
 from chalicelib.domain.model import InboundEvent
-from chalicelib.services import assignment, audit, inbound, media, moderation, outbound, search
+from chalicelib.services import assignment, audit, contacts, inbound, media, moderation, outbound, search
 from chalicelib.services.deps import Deps
-from chalicelib.store.models import ConversationItem, InboundItem, MainItem, MessageItem
+from chalicelib.store.models import ContactItem, ConversationItem, InboundItem, MainItem, MessageItem
 
 
 def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem | None) -> None:
@@ -31,6 +32,10 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
             assignment.distribute(d, new)  # round-robin, when the workspace turned it on
         search.reindex(new)  # name, title or tags changed: the search text follows
         push(d, new.workspace_id or "", {"type": "conversation.updated", "conversation": conversation_json(new)})
+    elif isinstance(new, ContactItem) and event_name == "MODIFY":
+        contacts.propagate_name(new, old if isinstance(old, ContactItem) else None)
+        ws = new.workspace_id or ""
+        push(d, ws, {"type": "contact.updated", "contact": contact_json(new, [])})
     elif isinstance(new, MessageItem):
         previous = old if isinstance(old, MessageItem) else None
         if outbound.needs_delivery(new, previous):

@@ -205,6 +205,9 @@ def parse_tags(value: Any) -> list[str]:
     return tags
 
 
+EMOTIONS = ("positive", "neutral", "negative")
+
+
 def update_conversation(d: Deps, principal: Principal, conv_id: str, body: dict[str, Any]) -> ConversationItem:
     status = body.get("status")
     if status is not None:
@@ -212,14 +215,19 @@ def update_conversation(d: Deps, principal: Principal, conv_id: str, body: dict[
         if status not in allowed:
             raise InvalidInput(f"status must be one of {', '.join(allowed)}", code="invalid_status")
     tags = parse_tags(body["tags"]) if "tags" in body else None
-    if status is None and tags is None:
-        raise InvalidInput("send status and/or tags")
+    emotion = body.get("emotion")
+    if emotion not in (None, *EMOTIONS):
+        raise InvalidInput(f"emotion must be one of {', '.join(EMOTIONS)} or null", code="invalid_emotion")
+    if status is None and tags is None and "emotion" not in body:
+        raise InvalidInput("send status, tags and/or emotion")
     now = iso(d.now())
 
     def mutate(conv: ConversationItem) -> list[Any]:
         actions: list[Any] = []
         if tags is not None and tags != list(conv.tags or []):
             actions.append(ConversationItem.tags.set(tags))
+        if "emotion" in body and emotion != conv.emotion:  # B8: how the customer feels, as the operator judges
+            actions.append(ConversationItem.emotion.set(emotion) if emotion else ConversationItem.emotion.remove())
         if status == "closed" and conv.status != "closed":  # closed: nobody waits any more (the SLA stops)
             actions += [ConversationItem.closed_at.set(now), ConversationItem.awaiting_since.remove()]
         if actions or (status and status != conv.status):  # who changed it: the action log reads this

@@ -118,6 +118,10 @@ class ContactItem(MainItem):
     avatar_url = UnicodeAttribute(default="")
     language = UnicodeAttribute(default="")
     notes = UnicodeAttribute(default="")
+    custom_fields = JSONAttribute(default=dict)  # the team's own fields: {"Order": "4821", "City": "Kazan"}
+    revision = NumberAttribute(default=0)  # +1 on each edit of the card: a stale edit is refused (409)
+    changed_by = UnicodeAttribute(null=True)  # who edited the card last, and when: the action log reads these
+    changed_at = UnicodeAttribute(null=True)
 
 
 class IdentityItem(MainItem):
@@ -144,6 +148,7 @@ class ConversationItem(MainItem):
     status = UnicodeAttribute(default="new")
     assignee_id = UnicodeAttribute(null=True)
     tags = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    emotion = UnicodeAttribute(null=True)  # positive | neutral | negative (B8), set by an operator
     last_activity_at = UnicodeAttribute()
     last_message_preview = UnicodeAttribute(default="")
     last_message_direction = UnicodeAttribute(default="in")

@@ -206,6 +206,26 @@ def ensure_identity(event: InboundEvent, contact_id: str, *, now: datetime,
     return contact_id, sender.display_name or sender.username or sender.external_user_id
 
 
+def edit_contact(ws: str, contact_id: str, changes: dict[str, Any], *, expected_revision: int, by: str,
+                 at: str) -> ContactItem | None:
+    """Apply an operator's edit if the card is still at `expected_revision`; None when it moved on (stale)."""
+    pk, sk = keys.contact(ws, contact_id)
+    item = ContactItem(pk, sk)
+    actions = [getattr(ContactItem, name).set(value) for name, value in changes.items()]
+    actions += [ContactItem.revision.set(expected_revision + 1), ContactItem.changed_by.set(by),
+                ContactItem.changed_at.set(at)]
+    current = ContactItem.revision == expected_revision
+    if expected_revision == 0:
+        current = current | ContactItem.revision.does_not_exist()
+    try:
+        item.update(actions=actions, condition=ContactItem.pk.exists() & current)
+    except UpdateError as err:
+        if condition_failed(err):
+            return None
+        raise
+    return item
+
+
 def get_contact(ws: str, contact_id: str) -> ContactItem | None:
     pk, sk = keys.contact(ws, contact_id)
     try:
