@@ -4,7 +4,7 @@
  */
 
 import type {
-  BulkReplyResult, Channel, Conversation, ConversationDetail, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status, TeamSettings,
+  BulkReplyResult, Channel, Contact, ContactPatch, Conversation, ConversationDetail, Emotion, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status, TeamSettings,
   TemplateList, Upload,
 } from "./types";
 
@@ -206,8 +206,13 @@ export class Api {
     return this.call("POST", `/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}/retry`);
   }
 
-  update(id: string, patch: { status?: Status; tags?: string[] }): Promise<Conversation> {
+  update(id: string, patch: { status?: Status; tags?: string[]; emotion?: Emotion | null }): Promise<Conversation> {
     return this.call("PATCH", `/conversations/${encodeURIComponent(id)}`, patch);
+  }
+
+  /** Correct the client card; answers the whole card again (409 `stale` when it changed meanwhile). */
+  updateContact(id: string, patch: ContactPatch): Promise<{ contact: Contact; history: Conversation[] }> {
+    return this.call("PATCH", `/contacts/${encodeURIComponent(id)}`, patch);
   }
 
   markRead(id: string): Promise<Conversation> {

@@ -60,6 +60,7 @@ export interface Conversation {
   blocked?: boolean;
   /** The customer has waited for an answer since (null: answered, or nobody waits). */
   awaiting_since?: string | null;
+  emotion?: Emotion | null;
   title: string;
   surface: string;
   status: Status;
@@ -90,8 +91,24 @@ export interface Contact {
   email: string;
   language: string;
   notes: string;
+  custom_fields: Record<string, string>;
+  /** +1 on each edit: an edit names the revision it was made on (409 stale otherwise). */
+  revision: number;
   created_at: string;
   identities: Identity[];
+}
+
+export type Emotion = "positive" | "neutral" | "negative";
+export const EMOTIONS: readonly Emotion[] = ["positive", "neutral", "negative"];
+
+/** An operator's correction of the client card (PATCH /api/contacts/{id}). */
+export interface ContactPatch {
+  revision: number;
+  display_name?: string;
+  email?: string;
+  phone?: string;
+  notes?: string;
+  custom_fields?: Record<string, string>;
 }
 
 export interface ConversationDetail extends Conversation {
@@ -182,6 +199,7 @@ export type LiveEvent =
   | { type: "conversation.updated"; conversation: Conversation }
   | { type: "message.new" | "message.updated"; conversation_id: string; message: Message }
   | ({ type: "presence.updated"; at: string } & Presence)
+  | { type: "contact.updated"; contact: Contact }
   | { type: "presence.typing"; user_id: string; conversation_id: string; at: string }
   | { type: "pong" };
 

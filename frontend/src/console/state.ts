@@ -9,7 +9,8 @@ import { LiveSocket, liveUrl, type LiveState } from "../live";
 import { resume, signInWithKey, signOut as forgetKey, type Session } from "../session";
 import { Store } from "../store";
 import {
-  STATUSES, type Channel, type Conversation, type ConversationDetail, type CustomStatus, type LiveEvent, type Message,
+  STATUSES, type Channel, type Contact, type ContactPatch, type Conversation, type ConversationDetail,
+  type CustomStatus, type Emotion, type LiveEvent, type Message,
   type Status, type TeamSettings, type Template, type Upload,
 } from "../types";
 
@@ -602,6 +603,44 @@ export async function setTags(tags: string[]): Promise<boolean> {
   }
 }
 
+/** How the customer feels (B8), or null to clear it. */
+export async function setEmotion(emotion: Emotion | null): Promise<void> {
+  const id = store.state.thread.id;
+  if (!id) return;
+  const mark = liveMark();
+  try {
+    upsertConversation(await requireApi().update(id, { emotion }));
+    replaySince(mark);
+  } catch (err) {
+    showNotice(err);
+  }
+}
+
+/** Save an operator's correction of the open conversation's client card; the error to show, or null. */
+export async function saveContact(patch: ContactPatch): Promise<ApiError | null> {
+  const { thread } = store.state;
+  const contact = thread.detail?.contact;
+  if (!thread.id || !contact) return null;
+  try {
+    const card = await requireApi().updateContact(contact.id, patch);
+    applyContact(card.contact);
+    return null;
+  } catch (err) {
+    return asApiError(err);
+  }
+}
+
+/** A newer card (the answer to an edit, or a colleague's edit pushed live) replaces the open one. */
+function applyContact(contact: Contact): void {
+  store.update((s) => {
+    const current = s.thread.detail?.contact;
+    if (!s.thread.detail || !current || current.id !== contact.id || current.revision > contact.revision) return {};
+    const merged = { ...current, ...contact, identities: contact.identities.length ? contact.identities
+      : current.identities };
+    return { thread: { ...s.thread, detail: { ...s.thread.detail, contact: merged } } };
+  });
+}
+
 export function upload(file: File, onProgress: (fraction: number) => void): Promise<Upload> {
   return requireApi().upload(file, onProgress);
 }
@@ -660,7 +699,9 @@ function applyLive(event: LiveEvent): void {
 }
 
 function applyEvent(event: LiveEvent, fresh: boolean): void {
-  if (event.type === "conversation.updated") {
+  if (event.type === "contact.updated") {
+    applyContact(event.contact);
+  } else if (event.type === "conversation.updated") {
     upsertConversation(event.conversation);
   } else if (event.type === "message.new" || event.type === "message.updated") {
     if (store.state.thread.id !== event.conversation_id) return;

@@ -47,6 +47,10 @@ export function ConversationRow({ conversation: c, selected, check }: {
               {c.last_message_preview}
             </span>
             <RowPresence conversationId={c.id} />
+            {c.emotion && (
+              <span class={`row-emotion emotion-${c.emotion}`} role="img" aria-label={t(`emotion_${c.emotion}`)}
+                title={t(`emotion_${c.emotion}`)} />
+            )}
             {isOverdue(c, store.state.slaMinutes) && c.awaiting_since && (
               <span class="overdue" title={t("overdue_since", { time: formatTime(c.awaiting_since) })}>
                 {t("overdue_waiting", { minutes: Math.floor((Date.now() - Date.parse(c.awaiting_since)) / 60_000) })}

@@ -1,11 +1,11 @@
 /** The open conversation: header (status, tags), the messages in real time, and the reply box. */
 
 import { useLayoutEffect, useRef } from "preact/hooks";
-import { closeThread, loadEarlier, reloadThread, setBlocked, setStatus, store } from "../console/state";
+import { closeThread, loadEarlier, reloadThread, setBlocked, setEmotion, setStatus, store } from "../console/state";
 import { t } from "../i18n";
 import { can } from "../session";
 import { useStore } from "../store";
-import type { Status } from "../types";
+import { EMOTIONS, type Emotion, type Status } from "../types";
 import { ChannelBadge } from "./ChannelBadge";
 import { Composer } from "./Composer";
 import { errorText } from "./errors";
@@ -86,8 +86,27 @@ function ThreadHeader() {
         )}
       </div>
       {detail.blocked && <p class="notice-inline" role="status">{t("customer_blocked")}</p>}
-      <TagEditor tags={detail.tags} editable={manage} />
+      <div class="thread-meta">
+        <TagEditor tags={detail.tags} editable={manage} />
+        <EmotionPicker value={detail.emotion ?? null} editable={manage} />
+      </div>
     </header>
+  );
+}
+
+const EMOTION_ICON: Record<Emotion, string> = { positive: "☺", neutral: "•", negative: "☹" };
+
+/** How the customer feels (B8): three toggles; pressing the pressed one clears it. */
+function EmotionPicker({ value, editable }: { value: Emotion | null; editable: boolean }) {
+  return (
+    <div class="emotions" role="group" aria-label={t("emotion")}>
+      {EMOTIONS.map((e) => (
+        <button type="button" key={e} class={`emotion emotion-${e}`} aria-pressed={value === e} disabled={!editable}
+          onClick={() => void setEmotion(value === e ? null : e)}>
+          <span aria-hidden="true">{EMOTION_ICON[e]}</span> {t(`emotion_${e}`)}
+        </button>
+      ))}
+    </div>
   );
 }
 
