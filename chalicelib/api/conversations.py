@@ -14,7 +14,7 @@ from chalicelib.api.serialize import contact_json, conversation_json, message_js
 from chalicelib.domain import search
 from chalicelib.domain.model import STATUSES, iso
 from chalicelib.errors import InvalidInput
-from chalicelib.services import moderation, replies
+from chalicelib.services import forward, moderation, replies
 from chalicelib.services import team as team_service
 from chalicelib.store import repo
 
@@ -200,6 +200,27 @@ def post_block(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
 def post_retry(ctx: Ctx, conversation_id: str, message_id: str) -> dict[str, Any]:
     message = replies.retry(ctx.deps, ctx.principal, conversation_id, message_id)  # type: ignore[arg-type]
     return message_json(message, ctx.deps.files)
+
+
+FORWARD = {
+    "type": "object", "required": ["to", "request_id"],
+    "properties": {
+        "to": {"type": "array", "minItems": 1, "maxItems": forward.MAX_RECIPIENTS,
+               "items": {"type": "string", "format": "email"}},
+        "note": {"type": "string", "maxLength": forward.MAX_NOTE, "description": "put above the transcript"},
+        "request_id": {"type": "string", "minLength": 8, "maxLength": 100,
+                       "description": "the same on every retry: the mail goes out once"},
+    },
+}
+
+
+@route(bp, "/conversations/{conversation_id}/forward", "POST", permission="conversations:reply",
+       tag="conversations", summary="Forward the conversation by e-mail (B11): the transcript to 1-5 addresses",
+       request=FORWARD, response=schemas.MESSAGE, status=201)
+def forward_conversation(ctx: Ctx, conversation_id: str) -> dict[str, Any]:
+    note = forward.forward(ctx.deps, ctx.principal, conversation_id,  # type: ignore[arg-type]
+                           json_object(ctx.request.raw_body))
+    return message_json(note, ctx.deps.files)
 
 
 @route(bp, "/uploads", "POST", permission="conversations:reply", tag="conversations",

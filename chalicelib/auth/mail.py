@@ -20,7 +20,9 @@ class Mail:
     subject: str
     text: str
     link: str = ""  # the one action of the message (sign-in / invite link)
-    kind: str = ""  # "login" | "invite"
+    kind: str = ""  # "login" | "invite" | "forward"
+    html: str = ""  # an HTML part beside the text (every piece of user text escaped by the sender)
+    reply_to: str = ""
     at: str = field(default_factory=lambda: iso(utcnow()))
 
 
@@ -29,18 +31,22 @@ class Mailer(Protocol):
 
 
 class SesMailer:
-    """`sesv2.send_email` with a simple text message."""
+    """`sesv2.send_email` with a simple message: text, and HTML when there is one."""
 
     def __init__(self, client: Any, sender: str) -> None:
         self._client = client
         self._sender = sender
 
     def send(self, mail: Mail) -> None:
+        body: dict[str, Any] = {"Text": {"Data": mail.text, "Charset": "UTF-8"}}
+        if mail.html:
+            body["Html"] = {"Data": mail.html, "Charset": "UTF-8"}
+        extra: dict[str, Any] = {"ReplyToAddresses": [mail.reply_to]} if mail.reply_to else {}
         self._client.send_email(
             FromEmailAddress=self._sender,
             Destination={"ToAddresses": [mail.to]},
-            Content={"Simple": {"Subject": {"Data": mail.subject, "Charset": "UTF-8"},
-                                "Body": {"Text": {"Data": mail.text, "Charset": "UTF-8"}}}},
+            Content={"Simple": {"Subject": {"Data": mail.subject, "Charset": "UTF-8"}, "Body": body}},
+            **extra,
         )
 
 

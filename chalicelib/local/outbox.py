@@ -15,7 +15,7 @@ from chalicelib.local.http import Request, Response
 
 def _json(mail: Mail) -> dict[str, Any]:
     return {"to": mail.to, "subject": mail.subject, "text": mail.text, "link": mail.link, "kind": mail.kind,
-            "at": mail.at}
+            "html": mail.html, "reply_to": mail.reply_to, "at": mail.at}
 
 
 def _row(mail: Mail) -> str:
