@@ -210,6 +210,10 @@ export class Api {
     return this.call("PATCH", `/conversations/${encodeURIComponent(id)}`, patch);
   }
 
+  forward(id: string, to: string[], note: string, requestId: string): Promise<Message> {
+    return this.call("POST", `/conversations/${encodeURIComponent(id)}/forward`, { to, note, request_id: requestId });
+  }
+
   /** Correct the client card; answers the whole card again (409 `stale` when it changed meanwhile). */
   updateContact(id: string, patch: ContactPatch): Promise<{ contact: Contact; history: Conversation[] }> {
     return this.call("PATCH", `/contacts/${encodeURIComponent(id)}`, patch);

@@ -62,3 +62,30 @@ def test_an_operator_corrects_the_card_and_sets_the_mood_and_both_survive_a_relo
     assert demo.api("GET", f"/contacts/{contact_id}").json()["contact"]["notes"] == "by a colleague"
     form.get_by_role("button", name="Reload").click()
     expect(card(page)).to_contain_text("by a colleague")
+
+
+def test_an_operator_forwards_the_conversation_by_e_mail_and_the_thread_notes_it(page, demo, live):
+    import requests
+
+    user_id, name = fresh_customer("Gleb")
+    demo.customer_writes(user_id, name, "The invoice is wrong <b>twice</b>")
+    demo.conversation_named(name)
+    sign_in(page, demo)
+    open_conversation(page, name)
+    page.get_by_role("button", name="Forward").click()
+    dialog = page.get_by_role("dialog", name="Forward by e-mail")
+    dialog.get_by_label("To").fill("billing@shop.example, not-an-address")
+    dialog.get_by_role("button", name="Send").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("is not an e-mail address")
+    address = f"billing-{user_id}@shop.example"
+    dialog.get_by_label("To").fill(address)
+    dialog.get_by_label("Note above the conversation (optional)").fill("Please fix the invoice")
+    dialog.get_by_role("button", name="Send").click()
+    expect(dialog.get_by_role("status")).to_contain_text(f"Sent to {address}")
+    dialog.get_by_role("button", name="Close").click()
+    expect(page.get_by_role("log", name="Messages")).to_contain_text(f"Forwarded to {address}: Please fix the invoice")
+
+    mails = requests.get(f"{demo.url}/_outbox/messages.json", params={"to": address}, timeout=10).json()
+    assert len(mails) == 1 and mails[0]["kind"] == "forward"
+    assert "The invoice is wrong <b>twice</b>" in mails[0]["text"]
+    assert "&lt;b&gt;twice&lt;/b&gt;" in mails[0]["html"]

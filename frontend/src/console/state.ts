@@ -603,6 +603,20 @@ export async function setTags(tags: string[]): Promise<boolean> {
   }
 }
 
+/** Forward the open conversation by e-mail (B11); the error to show, or null when it went out. */
+export async function forwardConversation(to: string[], note: string, requestId: string): Promise<ApiError | null> {
+  const id = store.state.thread.id;
+  if (!id) return null;
+  const mark = liveMark();
+  try {
+    upsertMessage(id, await requireApi().forward(id, to, note, requestId));  // the "Forwarded to …" note
+    replaySince(mark);
+    return null;
+  } catch (err) {
+    return asApiError(err);
+  }
+}
+
 /** How the customer feels (B8), or null to clear it. */
 export async function setEmotion(emotion: Emotion | null): Promise<void> {
   const id = store.state.thread.id;

@@ -212,4 +212,13 @@ export const en = {
   card_add_field: "Add a field",
   card_stale: "Someone else changed this card meanwhile. Reload it and edit again.",
   card_reload: "Reload",
+  forward: "Forward",
+  forward_title: "Forward by e-mail",
+  forward_to: "To",
+  forward_to_hint: "Up to 5 addresses, separated by commas.",
+  forward_note: "Note above the conversation (optional)",
+  forward_send: "Send",
+  forward_sending: "Sending…",
+  forward_sent: "Sent to {to}. A note in the conversation says so.",
+  forward_close: "Close",
 } as const;

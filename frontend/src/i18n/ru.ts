@@ -214,4 +214,13 @@ export const ru: Record<keyof typeof en, string> = {
   card_add_field: "Добавить поле",
   card_stale: "Карточку уже изменил кто-то другой. Обновите её и внесите правку снова.",
   card_reload: "Обновить",
+  forward: "Переслать",
+  forward_title: "Переслать по e-mail",
+  forward_to: "Кому",
+  forward_to_hint: "До 5 адресов через запятую.",
+  forward_note: "Комментарий над перепиской (необязательно)",
+  forward_send: "Отправить",
+  forward_sending: "Отправляем…",
+  forward_sent: "Отправлено: {to}. В диалоге осталась заметка об этом.",
+  forward_close: "Закрыть",
 };

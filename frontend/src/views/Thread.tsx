@@ -10,6 +10,7 @@ import { ChannelBadge } from "./ChannelBadge";
 import { Composer } from "./Composer";
 import { errorText } from "./errors";
 import { allStatuses } from "./Inbox";
+import { ForwardButton } from "./ForwardDialog";
 import { MessageItem } from "./MessageItem";
 import { PresenceBadge } from "./PresenceBadge";
 import { ThreadSkeleton } from "./Skeleton";
@@ -78,6 +79,7 @@ function ThreadHeader() {
             {t("close_conversation")}
           </button>
         )}
+        {can(session, "conversations:reply") && <ForwardButton />}
         {can(session, "messages:moderate") && (
           <button type="button" class={detail.blocked ? "" : "ghost"} aria-pressed={!!detail.blocked}
             onClick={() => void setBlocked(!detail.blocked)}>
