@@ -40,9 +40,15 @@ SESSION_REQUEST = {
 }
 SESSION = {"type": "object", "properties": {"visitor_token": _STRING, "visitor_id": _STRING,
                                             "conversation_id": _STRING, "expires_at": _STRING}}
-MESSAGE_REQUEST = {"type": "object", "required": ["client_message_id", "text"],
+MESSAGE_REQUEST = {"type": "object", "required": ["client_message_id"],
                    "properties": {"client_message_id": _STRING, "text": _STRING,
+                                  "attachments": {"type": "array", "maxItems": 5, "items": _STRING,
+                                                  "description": "upload ids from POST .../uploads"},
                                   "reply_to": {"type": ["string", "null"]}}}
+UPLOAD_REQUEST = {"type": "object", "required": ["file_name", "data_base64"],
+                  "properties": {"file_name": _STRING, "data_base64": _STRING}}
+UPLOADED = {"type": "object", "properties": {"upload_id": _STRING, "file_name": _STRING, "mime_type": _STRING,
+                                             "size_bytes": {"type": "integer"}}}
 MESSAGE_CREATED = {"type": "object", "properties": {"message_id": _STRING, "created_at": _STRING,
                                                     "conversation_id": _STRING}}
 VISITOR_MESSAGE = {
@@ -177,6 +183,22 @@ def get_messages(ctx: Ctx, channel_id: str) -> Response:
 @route(bp, f"{BASE}/messages", "OPTIONS", permission=PUBLIC, tag=TAG, summary="CORS preflight")
 def options_messages(ctx: Ctx, channel_id: str) -> Response:
     return _preflight(ctx, channel_id, "GET, POST, OPTIONS")
+
+
+# --- files -----------------------------------------------------------------------------------------------------------
+
+
+@route(bp, f"{BASE}/uploads", "POST", permission=PUBLIC, tag=TAG, status=201, max_body=14 * 1024 * 1024,
+       summary="The visitor uploads a file (base64, up to 10 MB: images, PDF, office documents, text; told by its "
+       "content), then sends its upload_id in a message", request=UPLOAD_REQUEST, response=UPLOADED)
+def post_upload(ctx: Ctx, channel_id: str) -> Response:
+    return _serve(ctx, channel_id, "POST, OPTIONS", 201, lambda channel, caller: widget.store_upload(
+        ctx.deps, channel, _visitor(ctx, channel, caller), json_object(ctx.request.raw_body)))
+
+
+@route(bp, f"{BASE}/uploads", "OPTIONS", permission=PUBLIC, tag=TAG, summary="CORS preflight")
+def options_upload(ctx: Ctx, channel_id: str) -> Response:
+    return _preflight(ctx, channel_id, "POST, OPTIONS")
 
 
 # --- live: WebSocket ticket, typing -----------------------------------------------------------------------------

@@ -13,6 +13,8 @@ belongs to one channel and one conversation: nothing a visitor sends can name an
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import secrets
@@ -22,6 +24,7 @@ from typing import Any
 
 from chalicelib.channels.widget import visible_to_visitor, visitor_message, visitor_room
 from chalicelib.domain.model import (
+    Attachment,
     Channel,
     InboundEvent,
     Sender,
@@ -31,13 +34,22 @@ from chalicelib.domain.model import (
     new_id,
     parse_iso,
 )
-from chalicelib.errors import Forbidden, InvalidInput, NotFound, RateLimitedByUs, Unauthenticated
+from chalicelib.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimitedByUs,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
 from chalicelib.observability import logger
 from chalicelib.services.deps import Deps
 from chalicelib.services.inbound import message_id_for
 from chalicelib.services.webhooks import store_events
 from chalicelib.store import connections, repo
 from chalicelib.store import widget as store
+from chalicelib.store.files import safe_name
 from chalicelib.store.models import ConversationItem, VisitorItem
 
 KIND = "widget"
@@ -49,7 +61,21 @@ TEXT_MAX = 10_000
 HISTORY_DEFAULT, HISTORY_MAX = 50, 100
 # scope -> (requests, window in seconds) — CHANNELS.md §10
 LIMITS: dict[str, tuple[int, int]] = {"message": (10, 10), "session": (20, 3600), "typing": (20, 10),
-                                      "ticket": (20, 60), "profile": (10, 60)}
+                                      "ticket": (20, 60), "profile": (10, 60), "upload": (10, 60)}
+UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+ATTACHMENTS_MAX = 5
+# what a visitor may send, told by the file's first bytes (never by its name or the browser's word)
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"),
+    (b"PK\x03\x04", "application/zip"),  # docx / xlsx / pptx / odt are zip containers
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/x-ole-storage"),  # doc / xls / ppt
+)
+_OFFICE = {".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+           ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+           ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+           ".odt": "application/vnd.oasis.opendocument.text", ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+           ".doc": "application/msword", ".xls": "application/vnd.ms-excel", ".ppt": "application/vnd.ms-powerpoint"}
 STANDARD_FIELDS = ("name", "email", "phone", "topic", "consent")
 FIELD_LIMITS = {"text": 500, "textarea": 2000, "select": 100, "email": 254, "phone": 32}
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -264,24 +290,26 @@ def _own_conversation(visitor: VisitorItem, conversation_id: Any) -> None:
 # --- messages -------------------------------------------------------------------------------------------------------
 
 
-def _message_input(body: Json) -> tuple[str, str, str | None]:
+def _message_input(body: Json) -> tuple[str, str, str | None, list[str]]:
     client_id = body.get("client_message_id")
     if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
         raise InvalidInput("client_message_id is required: 1-100 letters, digits or . _ : -",
                            details={"field": "client_message_id"})
-    text = body.get("text")
-    if not isinstance(text, str) or not text.strip() or len(text) > TEXT_MAX:
-        raise InvalidInput(f"text is required (at most {TEXT_MAX} characters)", details={"field": "text"})
-    if body.get("attachments"):
-        raise InvalidInput("attachments are not accepted yet: send text", details={"field": "attachments"})
+    text = body.get("text", "")
+    uploads = body.get("attachments") or []
+    if not isinstance(uploads, list) or len(uploads) > ATTACHMENTS_MAX or not all(isinstance(u, str) for u in uploads):
+        raise InvalidInput(f"attachments: at most {ATTACHMENTS_MAX} upload ids", details={"field": "attachments"})
+    if not isinstance(text, str) or len(text) > TEXT_MAX or not (text.strip() or uploads):
+        raise InvalidInput(f"text is required (at most {TEXT_MAX} characters) unless files are attached",
+                           details={"field": "text"})
     reply_to = body.get("reply_to")
     if reply_to is not None and (not isinstance(reply_to, str) or not _MESSAGE_ID.match(reply_to)):
         raise InvalidInput("reply_to must be a message id", details={"field": "reply_to"})
-    return client_id, text.strip(), reply_to
+    return client_id, text.strip(), reply_to, uploads
 
 
 def _event(channel: Channel, visitor: VisitorItem, client_id: str, text: str, reply_to: str | None,
-           received_at: str, request_id: str) -> InboundEvent:
+           received_at: str, request_id: str, attachments: list[Attachment] | None = None) -> InboundEvent:
     event = InboundEvent(
         channel_kind=KIND, channel_id=channel.id, workspace_id=channel.workspace_id, event_type="message",
         external_event_id=f"{visitor.visitor_id}:{client_id}",
@@ -289,7 +317,7 @@ def _event(channel: Channel, visitor: VisitorItem, client_id: str, text: str, re
         sender=Sender(external_user_id=visitor.visitor_id, display_name=visitor.name, email=visitor.email,
                       phone=visitor.phone, language=visitor.language),
         occurred_at=received_at, received_at=received_at, text=text, reply_to_external_message_id=reply_to or "",
-        conversation_title=visitor.topic, correlation_id=request_id,
+        conversation_title=visitor.topic, correlation_id=request_id, attachments=attachments or [],
     )
     event.external_message_id = message_id_for(event)  # our id is the widget's "provider" id
     return event
@@ -320,13 +348,14 @@ def _start_conversation(d: Deps, visitor: VisitorItem, event: InboundEvent) -> N
 def post_message(d: Deps, channel: Channel, visitor: VisitorItem, body: Json, request_id: str = "") -> Json:
     """Store the visitor's message once per `client_message_id`; a repeat gets the same answer."""
     _own_conversation(visitor, body.get("conversation_id"))
-    client_id, text, reply_to = _message_input(body)
+    client_id, text, reply_to, uploads = _message_input(body)
     dedupe_key = f"{KIND}#{channel.id}#{visitor.visitor_id}:{client_id}"
     seen = store.get_inbound_event(dedupe_key)
     if seen is not None:
         return _answer(seen, visitor)
     _limit(d, channel.workspace_id, "message", visitor.visitor_id)
-    event = _event(channel, visitor, client_id, text, reply_to, iso(d.now()), request_id)
+    files = [_uploaded(d, channel, visitor, upload_id) for upload_id in uploads]
+    event = _event(channel, visitor, client_id, text, reply_to, iso(d.now()), request_id, files)
     if not visitor.started:
         _start_conversation(d, visitor, event)
     (stored,) = store_events(d, [event])
@@ -336,6 +365,70 @@ def post_message(d: Deps, channel: Channel, visitor: VisitorItem, body: Json, re
     logger.info("widget message", extra={"channel_id": channel.id, "visitor_id": visitor.visitor_id,
                                          "message_id": event.external_message_id})
     return _answer(event, visitor)
+
+
+# --- the visitor's files ------------------------------------------------------------------------------------------
+
+
+def _upload_key(channel: Channel, visitor: VisitorItem, upload_id: str) -> str:
+    return f"{channel.workspace_id}/widget-uploads/{visitor.visitor_id}/{upload_id}"
+
+
+def sniff(data: bytes, file_name: str) -> str | None:
+    """The file's real type from its first bytes (office formats named by their extension within a container);
+    None for anything a visitor may not send (executables, scripts, HTML, archives of unknown use)."""
+    suffix = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    for magic, mime in _SIGNATURES:
+        if data.startswith(magic):
+            if mime in ("application/zip", "application/x-ole-storage"):
+                return _OFFICE.get(suffix)  # a zip or OLE file is accepted only as an office document
+            return mime
+    if suffix in (".txt", ".csv", ".log") and b"\x00" not in data[:4096]:
+        try:
+            data[:4096].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return "text/csv" if suffix == ".csv" else "text/plain"
+    return None
+
+
+def store_upload(d: Deps, channel: Channel, visitor: VisitorItem, body: Json) -> Json:
+    """A visitor's file, kept until they send it with a message (≤ 10 MB; images, PDF, office documents, text)."""
+    name = body.get("file_name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise InvalidInput("file_name is required (at most 200 characters)", details={"field": "file_name"})
+    try:
+        data = base64.b64decode(body.get("data_base64", ""), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise InvalidInput("data_base64 must be base64", details={"field": "data_base64"}) from err
+    if not data:
+        raise InvalidInput("the file is empty", details={"field": "data_base64"})
+    if len(data) > UPLOAD_MAX_BYTES:
+        raise PayloadTooLarge(f"files up to {UPLOAD_MAX_BYTES // (1024 * 1024)} MB")
+    mime = sniff(data, name)
+    if mime is None:
+        raise UnsupportedMediaType("send an image, a PDF, an office document or a text file",
+                                   code="unsupported_file_type")
+    _limit(d, channel.workspace_id, "upload", visitor.visitor_id)
+    upload_id = f"u_{secrets.token_hex(8)}.{safe_name(name)}"
+    d.files.put(_upload_key(channel, visitor, upload_id), data, mime)
+    return {"upload_id": upload_id, "file_name": safe_name(name), "mime_type": mime, "size_bytes": len(data)}
+
+
+def _uploaded(d: Deps, channel: Channel, visitor: VisitorItem, upload_id: str) -> Attachment:
+    """The visitor's own upload (another visitor's id is simply unknown), as the message's attachment."""
+    if "/" in upload_id or not upload_id.startswith("u_") or "." not in upload_id:
+        raise InvalidInput(f"unknown upload {upload_id}", details={"field": "attachments"})
+    key = _upload_key(channel, visitor, upload_id)
+    try:
+        data, mime = d.files.get(key)
+    except NotFound as err:
+        raise InvalidInput(f"unknown upload {upload_id}", details={"field": "attachments"}) from err
+    kind = "image" if mime.startswith("image/") else "document"
+    return Attachment(kind=kind, mime_type=mime, file_name=upload_id.split(".", 1)[1], size_bytes=len(data),
+                      storage_key=key)
 
 
 def _history_limit(raw: str | None) -> int:
