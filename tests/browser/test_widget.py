@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -104,3 +105,40 @@ def test_the_widget_fills_a_phone_screen(browser, demo, shop):
     assert box is not None and box["width"] == 375 and box["height"] == 667
     expect(phone.get_by_role("button", name="Start the chat")).to_be_visible()
     context.close()
+
+
+def test_a_visitor_sends_a_picture_and_sees_the_operators_file(page, demo, live, site_chat, shop, tmp_path):
+    import base64
+    import secrets
+
+    picture = tmp_path / "box.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(300))
+    page.goto(shop)
+    page.get_by_role("button", name="Chat with us").click()
+    page.get_by_label("Name").fill("Pavel Files")
+    page.get_by_role("button", name="Start the chat").click()
+    page.get_by_role("textbox", name="Your message").fill("Here is the damaged box")
+    page.get_by_role("textbox", name="Your message").press("Enter")
+    page.get_by_label("Attach a file").set_input_files(str(picture))
+    chat = page.get_by_role("log")
+    expect(chat.locator("[data-author='visitor'] img[alt='box.png']")).to_be_visible()
+
+    conversation = widget_conversation(demo, site_chat, "Pavel Files")
+    def attachments() -> list[dict[str, Any]]:
+        items = demo.api("GET", f"/conversations/{conversation['id']}/messages").json()["items"]
+        return [a for m in items if m["direction"] == "in" for a in m["attachments"]]
+    wait_until(lambda: any(a["file_name"] == "box.png" and a["kind"] == "image" for a in attachments()),
+               what="the picture at the operator")
+
+    uploaded = demo.api("POST", "/uploads", json={"file_name": "label.pdf", "mime_type": "application/pdf",
+                                                  "data_base64": base64.b64encode(b"%PDF-1.4 label").decode()})
+    assert uploaded.status_code == 201, uploaded.text
+    reply = demo.api("POST", f"/conversations/{conversation['id']}/replies",
+                     json={"text": "Print this return label", "attachments": [uploaded.json()["upload_id"]]})
+    assert reply.status_code == 202, reply.text
+    expect(chat.get_by_role("link", name=re.compile("label.pdf"))).to_be_visible()
+
+    bad = tmp_path / "run.exe"
+    bad.write_bytes(b"MZ" + secrets.token_bytes(100))
+    page.get_by_label("Attach a file").set_input_files(str(bad))
+    expect(page.get_by_role("alert")).to_contain_text("This kind of file cannot be sent")

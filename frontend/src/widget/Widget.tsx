@@ -10,6 +10,28 @@ import {
 import { texts, type TextKey } from "./texts";
 
 const POLL_MS = 5000;
+const TYPING_EVERY_MS = 3000;
+export const UPLOAD_MAX_BYTES = 10 * 1024 * 1024;
+const ACCEPT = "image/png,image/jpeg,image/gif,image/webp,application/pdf,.doc,.docx,.xls,.xlsx,.ppt,.pptx,.odt,.ods,.txt,.csv";
+
+function safeHref(url: string | undefined): string | undefined {
+  return url && /^https?:\/\//i.test(url) ? url : undefined;
+}
+
+function Files({ files }: { files: WidgetMessage["attachments"] }) {
+  return (
+    <>
+      {files.map((a, i) => {
+        const href = safeHref(a.url);
+        if (a.kind === "image" && href) {
+          return <a key={i} href={href} target="_blank" rel="noopener noreferrer"><img class="zw-img" src={href} alt={a.file_name || ""} /></a>;
+        }
+        return href ? <a key={i} class="zw-file" href={href} target="_blank" rel="noopener noreferrer">📎 {a.file_name || "file"}</a>
+          : <span key={i} class="zw-file">📎 {a.file_name || "file"}</span>;
+      })}
+    </>
+  );
+}
 
 interface Props {
   client: WidgetClient;
@@ -150,6 +172,8 @@ function Conversation({ client, tx, configuredWs, greeting, onSignedOut }: {
   const [online, setOnline] = useState(true);
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [progress, setProgress] = useState<{ name: string; fraction: number } | null>(null);
+  const typedAt = useRef(0);
   const box = useRef<HTMLDivElement>(null);
 
   const merge = (incoming: WidgetMessage[]): void => setMessages((current) => {
@@ -212,6 +236,41 @@ function Conversation({ client, tx, configuredWs, greeting, onSignedOut }: {
     if (box.current) box.current.scrollTop = box.current.scrollHeight;
   }, [messages.length]);
 
+  const attach = async (file: File | undefined): Promise<void> => {
+    if (!file) return;
+    setError(null);
+    if (file.size > UPLOAD_MAX_BYTES) {
+      setError(tx.too_large);
+      return;
+    }
+    setProgress({ name: file.name, fraction: 0 });
+    try {
+      const uploadId = await client.upload(file, (fraction) => setProgress({ name: file.name, fraction }));
+      const clientId = newId();
+      const answer = await client.send(clientId, "", null, [uploadId]);
+      merge([{ id: answer.message_id, author: { kind: "visitor" }, text: "", reply_to: null,
+        attachments: [{ kind: file.type.startsWith("image/") ? "image" : "document", file_name: file.name }],
+        created_at: answer.created_at }]);
+      catchUpSoon();
+    } catch (err) {
+      setError(err instanceof WidgetError && err.status === 415 ? tx.wrong_type : reason(err, tx));
+    } finally {
+      setProgress(null);
+    }
+  };
+
+  /** The stored copy (with its link) replaces the local one once the server has it. */
+  const catchUpSoon = (): void => {
+    window.setTimeout(() => void client.messages(null).then((page) => merge(page.items), () => undefined), 600);
+  };
+
+  const typing = (): void => {
+    const now = Date.now();
+    if (now - typedAt.current < TYPING_EVERY_MS) return;
+    typedAt.current = now;
+    void client.typing().catch(() => undefined);
+  };
+
   const deliver = async (clientId: string, body: string): Promise<void> => {
     try {
       const answer = await client.send(clientId, body, null);
@@ -247,7 +306,8 @@ function Conversation({ client, tx, configuredWs, greeting, onSignedOut }: {
         {messages.map((m) => (
           <div key={m.id} class={`zw-msg ${m.author.kind === "visitor" ? "zw-out" : "zw-in"}`} data-author={m.author.kind}>
             <span class="zw-author">{label(m)}</span>
-            <p class="zw-text">{m.text}</p>
+            {m.text && <p class="zw-text">{m.text}</p>}
+            {m.attachments.length > 0 && <Files files={m.attachments} />}
             {m.pending && <span class="zw-muted">{tx.sending}</span>}
             {m.failed && (
               <button type="button" class="zw-link" onClick={() => {
@@ -259,9 +319,27 @@ function Conversation({ client, tx, configuredWs, greeting, onSignedOut }: {
         ))}
       </div>
       {error && <p class="zw-error" role="alert">{tx.error} {error}</p>}
+      {progress && (
+        <p class="zw-progress" role="status">
+          {tx.uploading} {progress.name}
+          <progress max={1} value={progress.fraction} aria-label={`${tx.uploading} ${progress.name}`} />
+        </p>
+      )}
       <form class="zw-compose" onSubmit={submit}>
+        <label class="zw-attach" title={tx.attach}>
+          <svg aria-hidden="true" width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor"
+            stroke-width="2"><path d="M21 11l-8.5 8.5a5 5 0 01-7-7L14 4a3.5 3.5 0 015 5l-8.5 8.5a2 2 0 01-3-3L15 7" /></svg>
+          <input type="file" class="zw-hidden" accept={ACCEPT} aria-label={tx.attach} disabled={!!progress}
+            onChange={(e) => {
+              const input = e.currentTarget;
+              void attach(input.files?.[0]).then(() => { input.value = ""; });
+            }} />
+        </label>
         <textarea aria-label={tx.message} placeholder={tx.message} rows={1} value={text}
-          onInput={(e) => setText(e.currentTarget.value)}
+          onInput={(e) => {
+            setText(e.currentTarget.value);
+            if (e.currentTarget.value.trim()) typing();
+          }}
           onKeyDown={(e) => {
             if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
           }} />

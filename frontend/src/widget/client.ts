@@ -136,8 +136,44 @@ export class WidgetClient {
     return this.call("GET", `/messages?${query}`);
   }
 
-  send(clientMessageId: string, text: string, replyTo: string | null): Promise<{ message_id: string; created_at: string }> {
-    return this.call("POST", "/messages", { client_message_id: clientMessageId, text, attachments: [], reply_to: replyTo });
+  send(clientMessageId: string, text: string, replyTo: string | null, attachments: string[] = []):
+    Promise<{ message_id: string; created_at: string }> {
+    return this.call("POST", "/messages", { client_message_id: clientMessageId, text, attachments, reply_to: replyTo });
+  }
+
+  /** The visitor is typing (operators see it); the caller throttles. */
+  typing(): Promise<unknown> {
+    return this.call("POST", "/typing");
+  }
+
+  /** Upload a file (base64 in JSON, as the API takes it) with progress from 0 to 1; resolves with its upload id. */
+  upload(file: File, onProgress: (fraction: number) => void): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onerror = () => reject(new WidgetError(0, "read", reader.error?.message ?? "the file cannot be read"));
+      reader.onload = () => {
+        const data = String(reader.result).split(",", 2)[1] ?? "";
+        const xhr = new XMLHttpRequest();
+        xhr.open("POST", `${this.base}/uploads`);
+        xhr.setRequestHeader("Content-Type", "application/json");
+        const token = this.session?.visitor_token;
+        if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+        xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+        xhr.onerror = () => reject(new WidgetError(0, "network", ""));
+        xhr.onload = () => {
+          let body: { upload_id?: string; error?: { code?: string; message?: string } } = {};
+          try {
+            body = JSON.parse(xhr.responseText) as typeof body;
+          } catch {
+            // not JSON: the status says enough
+          }
+          if (xhr.status === 201 && body.upload_id) resolve(body.upload_id);
+          else reject(new WidgetError(xhr.status, body.error?.code ?? "error", body.error?.message ?? xhr.statusText));
+        };
+        xhr.send(JSON.stringify({ file_name: file.name, data_base64: data }));
+      };
+      reader.readAsDataURL(file);
+    });
   }
 
   /** A WebSocket URL with a fresh one-time ticket. */

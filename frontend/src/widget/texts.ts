@@ -22,6 +22,10 @@ const en = {
   error: "Something went wrong:",
   required: "required",
   network: "the chat server cannot be reached",
+  attach: "Attach a file",
+  uploading: "Uploading",
+  too_large: "The file is larger than 10 MB.",
+  wrong_type: "This kind of file cannot be sent: send an image, a PDF, an office document or a text file.",
 };
 
 const ru: typeof en = {
@@ -46,6 +50,10 @@ const ru: typeof en = {
   error: "Что-то пошло не так:",
   required: "обязательно",
   network: "сервер чата недоступен",
+  attach: "Прикрепить файл",
+  uploading: "Загружается",
+  too_large: "Файл больше 10 МБ.",
+  wrong_type: "Такой файл отправить нельзя: отправьте изображение, PDF, офисный документ или текстовый файл.",
 };
 
 export type TextKey = keyof typeof en;
