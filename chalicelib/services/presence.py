@@ -17,7 +17,7 @@ from typing import Any
 from chalicelib.domain.model import iso, parse_iso
 from chalicelib.observability import logger
 from chalicelib.services.deps import Deps
-from chalicelib.store import connections, team
+from chalicelib.store import connections, repo, team
 from chalicelib.store.models import PresenceItem
 
 ONLINE_SECONDS = 150  # no heartbeat for this long: away
@@ -115,6 +115,23 @@ def viewing(d: Deps, ws: str, user_id: str, conversation_id: str | None) -> None
 def typing(d: Deps, ws: str, user_id: str, conversation_id: str) -> None:
     _broadcast(d, ws, {"type": "presence.typing", "user_id": user_id, "conversation_id": conversation_id,
                        "at": iso(d.now())})
+    _tell_visitor(d, ws, conversation_id)
+
+
+def _tell_visitor(d: Deps, ws: str, conversation_id: str) -> None:
+    """A site-chat visitor sees "Support is typing…": no name, no id, only to that conversation's own sockets."""
+    from chalicelib.channels.widget import visitor_room  # the widget's adapter, only when a console types
+
+    api = _management_api(d)
+    conv = repo.get_conversation(ws, conversation_id) if api is not None else None
+    if conv is None or conv.channel_kind != "widget":
+        return
+    data = json.dumps({"type": "typing", "conversation_id": conversation_id, "at": iso(d.now())}).encode()
+    for connection_id in connections.of_workspace(visitor_room(conv.channel_id, conversation_id)):
+        try:
+            api.post_to_connection(ConnectionId=connection_id, Data=data)
+        except Exception:  # noqa: BLE001 - best effort, like every push
+            logger.info("visitor typing push failed")
 
 
 MESSAGE_TYPES = ("heartbeat", "viewing", "typing")

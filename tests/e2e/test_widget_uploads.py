@@ -91,3 +91,32 @@ def test_the_eleventh_upload_within_a_minute_is_429(stack):
     wait_for_fresh_window(60, 10)
     answers = [upload(visitor, f"p{i}.png", PNG).status_code for i in range(11)]
     assert answers == [201] * 10 + [429]
+
+
+def test_an_operator_typing_shows_in_that_visitors_widget_only_without_a_name(stack):
+    from tests.e2e.test_runtime import receive_json
+    from tests.e2e.test_team_support import Socket, add_user
+    from tests.integration.test_websocket_emulation import Client
+
+    site = widget_site(stack, {"topics": {}})
+    olga, ivan = site.visitor({"name": "Olga"}), site.visitor({"name": "Ivan"})
+    assert olga.write("where is my parcel?").status_code == 201
+    assert ivan.write("hello").status_code == 201
+    site.ws.drain()
+    port = int(stack.url.rsplit(":", 1)[1])
+    olga_live = Client(port, f"/ws?ticket={olga.call('POST', '/ws-ticket').json()['ticket']}")
+    ivan_live = Client(port, f"/ws?ticket={ivan.call('POST', '/ws-ticket').json()['ticket']}")
+    anna = add_user(stack, site.ws.id, "operator", name="Anna Secret")
+    console = Socket.of(anna)
+    assert (olga_live.status, ivan_live.status, console.status) == (101, 101, 101)
+    try:
+        console.send_json({"type": "typing", "conversation_id": olga.conversation_id})
+        frames = receive_json(olga_live)
+        assert {"type": "typing", "conversation_id": olga.conversation_id} == {
+            k: v for k, v in frames[-1].items() if k != "at"}
+        assert "Anna" not in str(frames) and anna.user_id not in str(frames)
+        assert receive_json(ivan_live, deadline_s=2.0) == []  # the push to Olga is out already: Ivan gets none
+    finally:
+        console.drop()
+        olga_live.drop()
+        ivan_live.drop()

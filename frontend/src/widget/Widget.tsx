@@ -173,6 +173,8 @@ function Conversation({ client, tx, configuredWs, greeting, onSignedOut }: {
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [progress, setProgress] = useState<{ name: string; fraction: number } | null>(null);
+  const [operatorTyping, setOperatorTyping] = useState(false);
+  const typingTimer = useRef<number | undefined>(undefined);
   const typedAt = useRef(0);
   const box = useRef<HTMLDivElement>(null);
 
@@ -208,7 +210,14 @@ function Conversation({ client, tx, configuredWs, greeting, onSignedOut }: {
       socket.onmessage = (event) => {
         try {
           const data = JSON.parse(String(event.data)) as { type?: string; message?: WidgetMessage };
-          if ((data.type === "message.new" || data.type === "message.updated") && data.message) merge([data.message]);
+          if ((data.type === "message.new" || data.type === "message.updated") && data.message) {
+            merge([data.message]);
+            if (data.message.author.kind !== "visitor") setOperatorTyping(false);  // the answer is here
+          } else if (data.type === "typing") {
+            setOperatorTyping(true);
+            window.clearTimeout(typingTimer.current);
+            typingTimer.current = window.setTimeout(() => setOperatorTyping(false), 6000);
+          }
         } catch {
           // not ours
         }
@@ -318,6 +327,7 @@ function Conversation({ client, tx, configuredWs, greeting, onSignedOut }: {
           </div>
         ))}
       </div>
+      <p class="zw-typing" role="status">{operatorTyping ? tx.operator_typing : ""}</p>
       {error && <p class="zw-error" role="alert">{tx.error} {error}</p>}
       {progress && (
         <p class="zw-progress" role="status">
