@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import wait_until
+from tests.browser.pages import served_page, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.ddblocal]
 
@@ -35,24 +33,8 @@ def site_chat(demo: Any) -> str:
 @pytest.fixture
 def shop(demo: Any, site_chat: str) -> Iterator[str]:
     """A brand's page on its own origin that embeds the widget with one script tag."""
-    body = SHOP_PAGE.format(zabota=demo.url, channel=site_chat).encode()
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
-            self.send_response(200 if self.path in ("/", "/index.html") else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with served_page(SHOP_PAGE.format(zabota=demo.url, channel=site_chat)) as url:
+        yield url
 
 
 def widget_conversation(demo: Any, channel_id: str, name: str) -> dict[str, Any]:
