@@ -26,6 +26,7 @@ LIST_QUERY = {
     "channel_id": {"type": "string"}, "assignee": {"type": "string"},
     "unassigned": {"type": "boolean"}, "mine": {"type": "boolean", "description": "assigned to me (signed-in users)"},
     "tag": {"type": "string"}, "no_tag": {"type": "boolean"},
+    "surface": {"enum": ["private", "comment"], "description": "comment: public comments only (B5)"},
     "q": {"type": "string", "minLength": 2, "maxLength": 100, "description": "search: customer name, @username, "
           "title, tags, last message (every status unless `status` is given; no cursor then)"},
     "overdue": {"type": "boolean", "description": "open conversations whose customer waits longer than the SLA, "
@@ -66,7 +67,7 @@ def list_conversations(ctx: Ctx) -> dict[str, Any]:
         assignee = ctx.principal.user_id
     filters: dict[str, Any] = {"assignee": assignee, "unassigned": _flag(ctx, "unassigned"), "query": query,
                                "channel_id": ctx.query("channel_id"), "tag": ctx.query("tag"),
-                               "no_tag": _flag(ctx, "no_tag")}
+                               "no_tag": _flag(ctx, "no_tag"), "surface": _surface(ctx)}
     limit = _limit(ctx)
     if query is not None and status is None:  # a search looks in every status: the newest matches of all
         found = [c for s in statuses
@@ -79,6 +80,13 @@ def list_conversations(ctx: Ctx) -> dict[str, Any]:
     except ValueError as err:
         raise InvalidInput("invalid cursor") from err
     return {"items": [conversation_json(c) for c in page.items], "next_cursor": page.cursor}
+
+
+def _surface(ctx: Ctx) -> str | None:
+    surface = ctx.query("surface") or None
+    if surface not in (None, "private", "comment"):
+        raise InvalidInput("surface must be private or comment")
+    return surface
 
 
 def _overdue(ctx: Ctx, statuses: tuple[str, ...]) -> dict[str, Any]:

@@ -740,13 +740,15 @@ def search_condition(query: str) -> Any:
 
 def query_inbox(ws: str, *, status: str, limit: int, cursor: str | None, assignee: str | None = None,
                 unassigned: bool = False, channel_id: str | None = None, tag: str | None = None,
-                no_tag: bool = False, query: str | None = None) -> Page:
+                no_tag: bool = False, query: str | None = None, surface: str | None = None) -> Page:
     """Conversations by status (newest activity first), optionally by assignee; filters applied in the query."""
     flt = search_condition(query) if query else None
     both = _both
 
     if channel_id:
         flt = both(flt, ConversationItem.channel_id == channel_id)
+    if surface:
+        flt = both(flt, ConversationItem.surface == surface)
     if tag:
         flt = both(flt, ConversationItem.tags.contains(tag))
     if no_tag:

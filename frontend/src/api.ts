@@ -29,6 +29,7 @@ export interface InboxQuery {
   no_tag?: boolean;
   q?: string;
   overdue?: boolean;
+  surface?: "private" | "comment";
   cursor?: string | null;
   limit?: number;
 }

@@ -28,6 +28,11 @@ def test_an_operator_hides_a_facebook_comment_then_shows_it_again(page, demo, li
     sign_in(page, demo)
     page.get_by_role("checkbox", name="Comments only").check()  # public comments only: the private chat leaves
     expect(inbox(page).get_by_role("link", name=re.compile(re.escape(dm_name)))).to_have_count(0)
+    only_comments = demo.api("GET", "/conversations", params={"surface": "comment", "limit": 100}).json()["items"]
+    assert only_comments and {c["surface"] for c in only_comments} == {"comment"}  # filtered by the server
+    names = {c["contact_name"] for c in only_comments}
+    assert name in names and dm_name not in names
+    assert demo.api("GET", "/conversations", params={"surface": "wall"}).status_code == 400
     open_conversation(page, name)
     comment = thread(page).locator("article.msg-in", has_text="Cheap followers")
     expect(comment.get_by_text("Hidden from public")).to_have_count(0)

@@ -21,7 +21,7 @@ export interface Filters {
   scope: Scope;
   tag: string;
   noTag: boolean;
-  /** Public comments only (filtered in the console: the list carries each conversation's surface). */
+  /** Public comments only (`surface=comment` on the server; live rows are checked against it here too). */
   commentsOnly: boolean;
   /** Search (B1): every status at once; the tabs step aside while it is on. */
   query: string;
@@ -246,7 +246,8 @@ function inboxQuery(s: ConsoleState, cursor: string | null = null) {
   const f = s.filters;
   const query = f.query.trim();
   return {
-    status: query || f.overdue ? undefined : s.tab, cursor, q: query || undefined, overdue: f.overdue, channel_id: f.channelId || undefined, tag: f.noTag ? undefined : f.tag.trim() || undefined,
+    status: query || f.overdue ? undefined : s.tab, cursor, q: query || undefined, overdue: f.overdue,
+    surface: f.commentsOnly ? ("comment" as const) : undefined, channel_id: f.channelId || undefined, tag: f.noTag ? undefined : f.tag.trim() || undefined,
     no_tag: f.noTag, unassigned: f.scope === "unassigned",
     assignee: f.scope === "mine" ? s.session?.me.subject : undefined,
   };
