@@ -35,7 +35,11 @@ def populate(demo: Demo) -> str:
             time.sleep(0.3)
     first = demo.conversation_named(CUSTOMERS[0][1])
     wait_until(lambda: demo.conversation_named(CUSTOMERS[0][1])["message_count"] >= 2, what="both messages")
-    demo.api("PATCH", f"/conversations/{first['id']}", json={"tags": ["доставка", "VIP"]})
+    demo.api("PATCH", f"/conversations/{first['id']}", json={"tags": ["доставка", "VIP"], "emotion": "negative"})
+    card = demo.api("GET", f"/contacts/{first['contact_id']}").json()["contact"]
+    demo.api("PATCH", f"/contacts/{first['contact_id']}", json={
+        "revision": card["revision"], "email": "m.sokolova@example.ru", "phone": "+7 912 345-67-89",
+        "custom_fields": {"Заказ": "4821", "Город": "Казань"}})
     second = demo.conversation_named(CUSTOMERS[1][1])
     demo.api("PATCH", f"/conversations/{second['id']}", json={"tags": ["обмен"]})
     demo.api("POST", f"/conversations/{first['id']}/notes", json={"text": "Проверить у курьерской службы СДЭК."})
