@@ -6,14 +6,34 @@ sees our own short-lived links.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
-from chalicelib.errors import ChannelError, TransientError
+from chalicelib.errors import ChannelError, InvalidInput, PayloadTooLarge, TransientError
 from chalicelib.observability import logger
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
 from chalicelib.store.files import safe_name
 from chalicelib.store.models import MessageItem
+
+UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+
+
+def decode_upload(body: dict[str, Any]) -> tuple[str, bytes]:
+    """An uploaded file as the API takes it (`file_name`, `data_base64`): its safe name and bytes, at most 10 MB."""
+    name = body.get("file_name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise InvalidInput("file_name is required (at most 200 characters)", details={"field": "file_name"})
+    try:
+        data = base64.b64decode(body.get("data_base64", ""), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise InvalidInput("data_base64 must be base64", details={"field": "data_base64"}) from err
+    if not data:
+        raise InvalidInput("the file is empty", details={"field": "data_base64"})
+    if len(data) > UPLOAD_MAX_BYTES:
+        raise PayloadTooLarge(f"files up to {UPLOAD_MAX_BYTES // (1024 * 1024)} MB")
+    return safe_name(name), data
 
 
 def needs_fetch(message: MessageItem) -> bool:

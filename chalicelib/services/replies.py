@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,16 +10,14 @@ from typing import Any
 from chalicelib.auth.keys import Principal
 from chalicelib.domain.model import derived_id, iso, new_id, parse_iso
 from chalicelib.errors import Conflict, InvalidInput, NotFound
-from chalicelib.services import assignment
+from chalicelib.services import assignment, media
 from chalicelib.services import team as team_service
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
-from chalicelib.store.files import safe_name
 from chalicelib.store.models import ConversationItem, MessageItem, plain
 
 MAX_TEXT = 10_000
 MAX_TAGS = 20
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -86,21 +82,11 @@ def upload_key(ws: str, upload_id: str) -> str:
 
 
 def store_upload(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    name = body.get("file_name")
+    name, data = media.decode_upload(body)
     mime = body.get("mime_type") or "application/octet-stream"
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("file_name is required")
-    try:
-        data = base64.b64decode(body.get("data_base64", ""), validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise InvalidInput("data_base64 must be base64") from err
-    if not data:
-        raise InvalidInput("the file is empty")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidInput(f"files up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-    upload_id = f"u_{secrets.token_hex(8)}.{safe_name(name)}"
+    upload_id = f"u_{secrets.token_hex(8)}.{name}"
     d.files.put(upload_key(principal.workspace_id, upload_id), data, mime)
-    return {"upload_id": upload_id, "file_name": safe_name(name), "mime_type": mime, "size_bytes": len(data),
+    return {"upload_id": upload_id, "file_name": name, "mime_type": mime, "size_bytes": len(data),
             "kind": _kind_of(mime)}
 
 

@@ -13,8 +13,6 @@ belongs to one channel and one conversation: nothing a visitor sends can name an
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 import secrets
@@ -38,18 +36,17 @@ from chalicelib.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
-    PayloadTooLarge,
     RateLimitedByUs,
     Unauthenticated,
     UnsupportedMediaType,
 )
 from chalicelib.observability import logger
+from chalicelib.services import media
 from chalicelib.services.deps import Deps
 from chalicelib.services.inbound import message_id_for
 from chalicelib.services.webhooks import store_events
 from chalicelib.store import connections, repo
 from chalicelib.store import widget as store
-from chalicelib.store.files import safe_name
 from chalicelib.store.models import ConversationItem, VisitorItem
 
 KIND = "widget"
@@ -62,7 +59,6 @@ HISTORY_DEFAULT, HISTORY_MAX = 50, 100
 # scope -> (requests, window in seconds) — CHANNELS.md §10
 LIMITS: dict[str, tuple[int, int]] = {"message": (10, 10), "session": (20, 3600), "typing": (20, 10),
                                       "ticket": (20, 60), "profile": (10, 60), "upload": (10, 60)}
-UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 ATTACHMENTS_MAX = 5
 # what a visitor may send, told by the file's first bytes (never by its name or the browser's word)
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -396,25 +392,15 @@ def sniff(data: bytes, file_name: str) -> str | None:
 
 def store_upload(d: Deps, channel: Channel, visitor: VisitorItem, body: Json) -> Json:
     """A visitor's file, kept until they send it with a message (≤ 10 MB; images, PDF, office documents, text)."""
-    name = body.get("file_name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise InvalidInput("file_name is required (at most 200 characters)", details={"field": "file_name"})
-    try:
-        data = base64.b64decode(body.get("data_base64", ""), validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise InvalidInput("data_base64 must be base64", details={"field": "data_base64"}) from err
-    if not data:
-        raise InvalidInput("the file is empty", details={"field": "data_base64"})
-    if len(data) > UPLOAD_MAX_BYTES:
-        raise PayloadTooLarge(f"files up to {UPLOAD_MAX_BYTES // (1024 * 1024)} MB")
+    name, data = media.decode_upload(body)
     mime = sniff(data, name)
     if mime is None:
         raise UnsupportedMediaType("send an image, a PDF, an office document or a text file",
                                    code="unsupported_file_type")
     _limit(d, channel.workspace_id, "upload", visitor.visitor_id)
-    upload_id = f"u_{secrets.token_hex(8)}.{safe_name(name)}"
+    upload_id = f"u_{secrets.token_hex(8)}.{name}"
     d.files.put(_upload_key(channel, visitor, upload_id), data, mime)
-    return {"upload_id": upload_id, "file_name": safe_name(name), "mime_type": mime, "size_bytes": len(data)}
+    return {"upload_id": upload_id, "file_name": name, "mime_type": mime, "size_bytes": len(data)}
 
 
 def _uploaded(d: Deps, channel: Channel, visitor: VisitorItem, upload_id: str) -> Attachment:
