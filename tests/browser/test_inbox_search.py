@@ -54,11 +54,14 @@ def test_the_overdue_tab_lists_customers_waiting_past_the_sla_with_how_long(page
     ConversationItem(pk, sk).update(actions=[
         ConversationItem.awaiting_since.set(iso(deps().now() - timedelta(minutes=95)))])
 
+    page.clock.install()  # the page's timers and Date, moved on below without waiting
     sign_in(page, demo)
     page.get_by_role("tab", name="Overdue").click()
     expect(page.get_by_role("status").filter(has_text="longest first")).to_be_visible()
     row = conversations(page).get_by_role("link", name=re.compile(re.escape(name)))
     expect(row).to_contain_text("waits 95 min")
+    page.clock.fast_forward("02:00")  # no push says a wait grew: the minute timer redraws it
+    expect(row).to_contain_text("waits 97 min")
     row.click()
     page.get_by_role("textbox", name="Reply to the customer").fill("Sorry, here is the answer")
     page.get_by_role("textbox", name="Reply to the customer").press("Enter")

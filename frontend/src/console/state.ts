@@ -97,6 +97,7 @@ export const store = new Store<ConsoleState>({
 let api: Api | null = null;
 let live: LiveSocket | null = null;
 let listRequest = 0;
+let minuteTimer: number | undefined;
 let readTimer: number | undefined;
 
 function requireApi(): Api {
@@ -161,6 +162,7 @@ export async function signIn(key: string): Promise<void> {
 
 export function signOut(reason: ApiError | null = null): void {
   forgetKey();
+  window.clearInterval(minuteTimer);
   live?.stop();
   live = null;
   api = null;
@@ -181,6 +183,8 @@ function start(session: Session): void {
     onResync: resync,
   });
   live.start();
+  window.clearInterval(minuteTimer);
+  minuteTimer = window.setInterval(everyMinute, 60_000);
   void loadChannels();
   void loadCapabilities();
   void loadTeamSettings();
@@ -204,6 +208,12 @@ async function loadCapabilities(): Promise<void> {
   } catch {
     // without the table the console offers no channel-specific action (the server refuses them anyway)
   }
+}
+
+/** Waits grow without any push: redraw "waits N min", and ask again who is overdue while that tab is open. */
+function everyMinute(): void {
+  if (store.state.filters.overdue) void refreshList();
+  else store.update({});
 }
 
 async function loadTeamSettings(): Promise<void> {
