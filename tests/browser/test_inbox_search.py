@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import fresh_customer, sign_in
+from tests.browser.pages import fresh_customer, sign_in, thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.ddblocal]
 
@@ -63,8 +63,13 @@ def test_the_overdue_tab_lists_customers_waiting_past_the_sla_with_how_long(page
     page.clock.fast_forward("02:00")  # no push says a wait grew: the minute timer redraws it
     expect(row).to_contain_text("waits 97 min")
     row.click()
-    page.get_by_role("textbox", name="Reply to the customer").fill("Sorry, here is the answer")
-    page.get_by_role("textbox", name="Reply to the customer").press("Enter")
+    expect(thread(page)).to_contain_text("Still no answer?")  # the thread is open before the operator types
+    box = page.get_by_role("textbox", name="Reply to the customer")
+    box.fill("Sorry, here is the answer")
+    expect(box).to_have_value("Sorry, here is the answer")
+    box.press("Enter")
+    sent = thread(page).locator("article", has_text="Sorry, here is the answer").locator("[data-status]")
+    expect(sent).to_have_attribute("data-status", "sent")
     expect(row).to_have_count(0)  # answered: no longer overdue
 
 
