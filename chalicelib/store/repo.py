@@ -263,6 +263,7 @@ def contact_history(ws: str, contact_id: str) -> tuple[list[IdentityItem], list[
             identities.append(item)
         elif isinstance(item, ConversationItem):
             conversations.append(item)
+    conversations.sort(key=lambda c: (c.last_activity_at, c.conversation_id), reverse=True)
     return identities, conversations
 
 
@@ -277,14 +278,15 @@ class ConvIndex:
 
 
 def index_attrs(ws: str, conv_id: str, contact_id: str, state: ConvIndex) -> dict[str, str]:
-    """The GSI keys of a conversation follow its status, assignee and last activity."""
+    """The GSI keys of a conversation: gsi1 and gsi2 follow its status, assignee and last activity; gsi3 (the
+    contact's history) never moves, so a message does not rewrite that index entry's key (sorted when read)."""
     return {
         "gsi1pk": keys.inbox(ws, state.status),
         "gsi1sk": f"{state.last_activity_at}#{conv_id}",
         "gsi2pk": keys.assignee(ws, state.assignee_id),
         "gsi2sk": f"{state.status}#{state.last_activity_at}#{conv_id}",
         "gsi3pk": keys.contact_history(ws, contact_id),
-        "gsi3sk": f"CONV#{state.last_activity_at}#{conv_id}",
+        "gsi3sk": f"CONV#{conv_id}",
     }
 
 
@@ -345,7 +347,8 @@ def _index_guard(conv: ConversationItem) -> Any:
 
 def _index_actions(conv: ConversationItem, state: ConvIndex) -> list[Any]:
     attrs = index_attrs(conv.workspace_id or "", conv.conversation_id, conv.contact_id, state)
-    return [getattr(ConversationItem, name).set(value) for name, value in attrs.items()]
+    return [getattr(ConversationItem, name).set(value) for name, value in attrs.items()
+            if not name.startswith("gsi3")]  # set once at creation
 
 
 def _later(a: str, b: str) -> str:
