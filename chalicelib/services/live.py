@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.domain.model import utcnow
 from chalicelib.observability import logger
 from chalicelib.settings import Settings
 from chalicelib.store import connections
@@ -43,8 +44,8 @@ class LivePush:
         try:
             api.post_to_connection(ConnectionId=connection_id, Data=data)
             return True
-        except api.exceptions.GoneException:
-            connections.forget(connection_id)
+        except api.exceptions.GoneException:  # closed, or still inside its $connect: see connections.forget_gone
+            connections.forget_gone(connection_id, now=utcnow())
         except Exception:  # noqa: BLE001 - a push never fails the change that caused it
             logger.exception("push failed")
         return False

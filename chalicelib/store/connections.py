@@ -10,6 +10,9 @@ from chalicelib.domain.model import iso
 from chalicelib.store.models import ConnectionItem
 
 CONNECTION_TTL = timedelta(hours=2)  # API Gateway closes WebSocket connections after 2 hours
+# A connection is remembered inside `$connect`, before API Gateway accepts posts to it (410 until then): a push in
+# that moment must not forget it, or the new console never hears anything again. Older ones answering 410 are gone.
+CONNECTING_GRACE = timedelta(seconds=30)
 
 
 def remember(connection_id: str, workspace_id: str, principal_id: str, *, now: datetime) -> None:
@@ -22,6 +25,15 @@ def forget(connection_id: str) -> None:
         ConnectionItem(connection_id).delete()
     except DeleteError:
         pass
+
+
+def forget_gone(connection_id: str, *, now: datetime) -> bool:
+    """After a 410 Gone: forget the connection unless it is still connecting; True when it was forgotten."""
+    try:
+        ConnectionItem(connection_id).delete(condition=ConnectionItem.connected_at < iso(now - CONNECTING_GRACE))
+        return True
+    except DeleteError:
+        return False
 
 
 def get(connection_id: str) -> ConnectionItem | None:
