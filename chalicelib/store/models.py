@@ -177,6 +177,7 @@ class ConversationItem(MainItem):
     sla_breach_target = UnicodeAttribute(null=True)  # first_response | next_response
     sla_breaches = NumberAttribute(default=0)
     snoozed_until = UnicodeAttribute(null=True)  # E4: out of the queue until then (or the customer's next message)
+    snoozed_from = UnicodeAttribute(null=True)  # the status it comes back to
 
 
 class MessageItem(MainItem):
@@ -388,6 +389,7 @@ class TeamSettingsItem(MainItem):
     sla_policies = JSONAttribute(default=list)  # domain/sla.py: first matching policy wins, else sla_minutes
     working_hours = JSONAttribute(null=True)  # domain/hours.py; None: always open
     off_hours_messages = JSONAttribute(default=dict)  # {"ru": ..., "en": ...}; defaults in domain/hours.py
+    stale_hours = NumberAttribute(default=24)  # E4: in progress with no activity this long is stale (0: never)
 
 
 class VisitorItem(MainItem):
@@ -446,6 +448,16 @@ class TemplateItem(MainItem):
     updated_at = UnicodeAttribute()
 
 
+class ReminderItem(MainItem):
+    """A follow-up an operator set for themself on a conversation (E4); its timer tells them when it is due."""
+
+    reminder_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    conversation_id = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    note = UnicodeAttribute(default="")
+
+
 class NotificationItem(MainItem):
     """One notification of one user (D3): the bell's entry (gsi1, newest first; gsi2 while unread) and its e-mail.
 
@@ -469,7 +481,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     UserItem, EmailItem, MemberItem, SessionItem, LoginTokenItem, LoginRateItem, InviteItem, OidcStateItem,
     AuditItem, PresenceItem, TeamSettingsItem,
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
-    NotificationItem,
+    NotificationItem, ReminderItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -480,6 +492,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     PresenceItem: "presence", TeamSettingsItem: "teamsettings",
     VisitorItem: "visitor", WidgetTicketItem: "wsticket", RateWindowItem: "ratewindow", WidgetSeqItem: "widgetseq",
     RequestItem: "request", TemplateItem: "template", NotificationItem: "notification",
+    ReminderItem: "reminder",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 
