@@ -160,6 +160,15 @@ export class Api {
     return this.call("GET", "/team/settings");
   }
 
+  /** Out of the queue until a time (null wakes it now). */
+  snooze(id: string, until: string | null): Promise<Conversation> {
+    return this.call("POST", `/conversations/${encodeURIComponent(id)}/snooze`, { until });
+  }
+
+  remind(id: string, at: string, note: string): Promise<{ id: string; at: string }> {
+    return this.call("POST", `/conversations/${encodeURIComponent(id)}/reminders`, { at, note });
+  }
+
   /** My notifications in this workspace, newest first (the bell). */
   notifications(before?: string | null): Promise<NotificationList> {
     return this.call("GET", "/notifications", undefined, { before, limit: 30 });

@@ -16,6 +16,7 @@ export interface TeamSettings {
   sla_policies?: SlaPolicy[];
   working_hours?: WorkingHours | null;
   off_hours_messages?: { ru?: string; en?: string };
+  stale_hours?: number;
 }
 
 /** SLA policy (E2): the first whose channels / tags match a waiting conversation sets its targets. */
@@ -110,6 +111,10 @@ export interface Conversation {
   /** The customer has waited for an answer since (null: answered, or nobody waits). */
   awaiting_since?: string | null;
   emotion?: Emotion | null;
+  /** This wait passed its SLA target (E2). */
+  sla_breached?: boolean;
+  /** Snoozed (status "snoozed") until then (E4). */
+  snoozed_until?: string | null;
   title: string;
   surface: string;
   status: Status;

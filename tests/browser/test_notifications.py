@@ -106,3 +106,30 @@ def test_an_admin_sets_working_hours_and_an_sla_policy_and_sees_a_bad_time_zone_
     finally:
         # the demo workspace is shared by the browser tests: working hours off again, no policies
         lead_user.api("PUT", "/team/settings", json={"working_hours": None, "sla_policies": []})
+
+
+def test_an_operator_snoozes_a_conversation_out_of_the_queue_and_wakes_it(people, demo, live):
+    from tests.browser.pages import open_conversation
+
+    zoya = people["zoya"]
+    user_id, customer = fresh_customer()
+    demo.customer_writes(user_id, customer, "please call me tomorrow")
+    expect(zoya.get_by_role("navigation", name="Conversations").get_by_text(customer)).to_be_visible(timeout=15_000)
+    open_conversation(zoya, customer)
+    header = zoya.get_by_role("region", name="Conversation")
+    header.get_by_role("button", name="Snooze").click()
+    header.get_by_role("group", name="Snooze").get_by_role("button", name=re.compile("^In an hour")).click()
+    expect(header.get_by_role("status").filter(has_text="Snoozed until")).to_be_visible()
+    rows = zoya.get_by_role("navigation", name="Conversations")
+    expect(rows.get_by_text(customer)).to_be_hidden()  # out of New
+    zoya.get_by_role("tab", name="Snoozed").click()
+    expect(rows.get_by_text(customer)).to_be_visible()
+    header.get_by_role("button", name="Wake now").click()
+    expect(header.get_by_role("button", name="Snooze")).to_be_visible()
+    header.get_by_role("button", name="Remind me").click()
+    group = header.get_by_role("group", name="Remind me")
+    group.get_by_label("What to remember (optional)").fill("ask about the courier")
+    group.get_by_role("button", name=re.compile("^Tomorrow")).click()
+    expect(header.get_by_role("status").filter(has_text="I will remind you")).to_be_visible()
+    mine = people["zoya_user"].api("GET", "/reminders").json()["items"]
+    assert [r["note"] for r in mine] == ["ask about the courier"]
