@@ -458,6 +458,38 @@ class ReminderItem(MainItem):
     note = UnicodeAttribute(default="")
 
 
+class HookItem(MainItem):
+    """An outgoing webhook subscription (E5): where to POST which events, signed with its secret (sealed)."""
+
+    hook_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    events = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    secret_sealed = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    enabled = BooleanAttribute(default=True)
+    disabled_reason = UnicodeAttribute(null=True)
+    failed_in_a_row = NumberAttribute(default=0)  # deliveries that failed for 24 h, since the last success
+
+
+class DeliveryItem(MainItem):
+    """One event for one subscription and its attempts; keyed by the event, so a replayed record sends nothing
+    new. pending -> sending -> delivered, or -> retrying (timer) ... -> failed after 24 h."""
+
+    delivery_id = UnicodeAttribute()
+    hook_id = UnicodeAttribute()
+    event = UnicodeAttribute()
+    payload = UnicodeAttribute()  # the exact JSON body sent (and signed)
+    state = UnicodeAttribute(default="pending")
+    attempts = NumberAttribute(default=0)
+    first_attempt_at = UnicodeAttribute(null=True)
+    last_attempt_at = UnicodeAttribute(null=True)
+    next_attempt_at = UnicodeAttribute(null=True)
+    last_status = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    delivered_at = UnicodeAttribute(null=True)
+    lease = UnicodeAttribute(null=True)
+
+
 class NotificationItem(MainItem):
     """One notification of one user (D3): the bell's entry (gsi1, newest first; gsi2 while unread) and its e-mail.
 
@@ -481,7 +513,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     UserItem, EmailItem, MemberItem, SessionItem, LoginTokenItem, LoginRateItem, InviteItem, OidcStateItem,
     AuditItem, PresenceItem, TeamSettingsItem,
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
-    NotificationItem, ReminderItem,
+    NotificationItem, ReminderItem, HookItem, DeliveryItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -492,7 +524,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     PresenceItem: "presence", TeamSettingsItem: "teamsettings",
     VisitorItem: "visitor", WidgetTicketItem: "wsticket", RateWindowItem: "ratewindow", WidgetSeqItem: "widgetseq",
     RequestItem: "request", TemplateItem: "template", NotificationItem: "notification",
-    ReminderItem: "reminder",
+    ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

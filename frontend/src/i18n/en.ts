@@ -249,6 +249,7 @@ export const en = {
   notify_kind_task_due: "Task due",
   notify_kind_task_done: "Task done",
   notify_kind_task_escalated: "Task escalated",
+  notify_kind_webhook_disabled: "Webhook switched off",
   automation_open: "Automation",
   automation_title: "Automation",
   hours_title: "Working hours",

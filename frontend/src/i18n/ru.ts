@@ -251,6 +251,7 @@ export const ru: Record<keyof typeof en, string> = {
   notify_kind_task_due: "Срок задачи",
   notify_kind_task_done: "Задача выполнена",
   notify_kind_task_escalated: "Задача передана",
+  notify_kind_webhook_disabled: "Вебхук отключён",
   automation_open: "Автоматизация",
   automation_title: "Автоматизация",
   hours_title: "Рабочие часы",
