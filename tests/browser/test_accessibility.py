@@ -56,7 +56,7 @@ def test_the_inbox_and_an_open_conversation_have_no_accessibility_violations(pag
 
 def test_the_simulator_has_no_accessibility_violations(page, demo):
     page.goto(f"{demo.url}/simulator/")
-    page.get_by_label("Channel").wait_for()
+    page.get_by_role("group", name="Channel").get_by_role("radio").first.wait_for()
     assert violations(page) == []
 
 
