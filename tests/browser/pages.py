@@ -112,6 +112,16 @@ def open_conversation(page: Any, name: str) -> None:
     page.get_by_role("region", name="Conversation").get_by_role("heading", name=name).wait_for()
 
 
+def watch_console(page: Any) -> list[str]:
+    """Every error or warning any page of this context logs to the browser console (failed requests included:
+    Chromium logs a 4xx/5xx answer as an error), and every uncaught error. Nothing is filtered."""
+    seen: list[str] = []
+    page.context.on("console", lambda msg: seen.append(f"{msg.type}: {msg.text} ({msg.location.get('url')})")
+                    if msg.type in ("error", "warning") else None)
+    page.context.on("weberror", lambda err: seen.append(f"uncaught: {err.error}"))
+    return seen
+
+
 def thread(page: Any) -> Any:
     return page.get_by_role("log", name="Messages")
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.pages import served_page, wait_until
+from tests.browser.pages import served_page, wait_until, watch_console
 
 pytestmark = [pytest.mark.browser, pytest.mark.ddblocal]
 
@@ -40,15 +40,6 @@ def emailed_link(demo: Any, address: str) -> str:
     assert asked.status_code == 202, asked.text
     wait_until(lambda: len(links_for(demo, address)) > before, what=f"a sign-in link for {address}")
     return links_for(demo, address)[0]
-
-
-def watch_console(page: Any) -> list[str]:
-    """Every error or warning any page of this context logs to the browser console, and every uncaught error."""
-    seen: list[str] = []
-    page.context.on("console", lambda msg: seen.append(f"{msg.type}: {msg.text} ({msg.location.get('url')})")
-                    if msg.type in ("error", "warning") else None)
-    page.context.on("weberror", lambda err: seen.append(f"uncaught: {err.error}"))
-    return seen
 
 
 @pytest.fixture
