@@ -87,10 +87,11 @@ def _link_page(ctx: Ctx, lang: str, token: str, *, status: int = 200) -> Respons
     names = [f"<b>{pages.esc(w['name'])}</b>" for w in who["workspaces"]]
     key = "link_who_one" if len(names) == 1 else "link_who_many" if names else "link_who_none"
     minutes = max(1, int((parse_iso(state.valid_until) - d.now()).total_seconds() // 60))
+    # a language picked with the switch goes on to the console; otherwise the console follows the browser too
+    chosen = f"<input type=hidden name=lang value={lang}>" if ctx.query("lang") in pages.LANGS else ""
     body = (f"<p>{pages.text(lang, key, email=email, workspaces=', '.join(names))}</p>"
             f"<form method=post action=/api/auth/link><input type=hidden name=token value='{pages.esc(token)}'>"
-            f"<input type=hidden name=lang value={lang}><button type=submit>"
-            f"{pages.esc(pages.text(lang, 'link_button'))}</button></form>"
+            f"{chosen}<button type=submit>{pages.esc(pages.text(lang, 'link_button'))}</button></form>"
             f"<p class=hint>{pages.esc(pages.text(lang, 'link_why'))} "
             f"{pages.esc(pages.text(lang, 'link_valid', minutes=str(minutes)))}</p>")
     return pages.page(status, lang, pages.text(lang, "link_title"), body, switch=switch)
@@ -190,6 +191,9 @@ def post_link(ctx: Ctx) -> Response:
             token = form.get("token") if isinstance(form.get("token"), str) else ""
             return _link_page(ctx, _lang(ctx, form), token or "", status=401)
         raise
+    if form.get("lang") in pages.LANGS:
+        path, _, fragment = next_path.partition("#")
+        next_path = f"{path}{'&' if '?' in path else '?'}lang={form['lang']}" + (f"#{fragment}" if fragment else "")
     return _signed_in(ctx, issued, next_path)
 
 
