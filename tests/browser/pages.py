@@ -98,6 +98,31 @@ def wait_until(check: Callable[[], bool], *, timeout: float = 15.0, what: str = 
         time.sleep(0.1)
 
 
+def new_member(workspace: str = "demo", role: str = "admin") -> str:
+    """A new member of the workspace (an e-mail address), as an admin's invitation would make."""
+    from chalicelib.services import team
+    from chalicelib.services.deps import deps
+
+    address = f"first-{secrets.token_hex(4)}@team.example"
+    team.ensure_member(workspace, address, role, now=deps().now())
+    return address
+
+
+def links_for(demo: Demo, address: str) -> list[str]:
+    """The sign-in links mailed to the address (the local outbox), newest first."""
+    mails = requests.get(f"{demo.url}/_outbox/messages.json", params={"to": address}, timeout=10).json()
+    return [m["link"] for m in mails if m.get("kind") == "login"]  # newest first
+
+
+def emailed_link(demo: Demo, address: str) -> str:
+    """Ask for a sign-in link as the console's form does, and read it from the outbox."""
+    before = len(links_for(demo, address))
+    asked = requests.post(f"{demo.url}/api/auth/login-link", json={"email": address}, timeout=10)
+    assert asked.status_code == 202, asked.text
+    wait_until(lambda: len(links_for(demo, address)) > before, what=f"a sign-in link for {address}")
+    return links_for(demo, address)[0]
+
+
 def sign_in(page: Any, demo: Demo, path: str = "/") -> None:
     """Open the console and sign in with the API key (the login screen of a first visit)."""
     page.goto(f"{demo.url}{path}")

@@ -7,39 +7,16 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
-from typing import Any
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.pages import served_page, wait_until, watch_console
+from tests.browser.pages import emailed_link, links_for, new_member, served_page, watch_console
 
 pytestmark = [pytest.mark.browser, pytest.mark.ddblocal]
 
 ACCENT = "rgb(36, 89, 196)"  # --accent of the console (frontend/src/styles/base.css)
-
-
-def new_member(workspace: str = "demo", role: str = "admin") -> str:
-    from chalicelib.services import team
-    from chalicelib.services.deps import deps
-
-    address = f"first-{secrets.token_hex(4)}@team.example"
-    team.ensure_member(workspace, address, role, now=deps().now())
-    return address
-
-
-def links_for(demo: Any, address: str) -> list[str]:
-    mails = requests.get(f"{demo.url}/_outbox/messages.json", params={"to": address}, timeout=10).json()
-    return [m["link"] for m in mails if m.get("kind") == "login"]  # newest first
-
-
-def emailed_link(demo: Any, address: str) -> str:
-    before = len(links_for(demo, address))
-    asked = requests.post(f"{demo.url}/api/auth/login-link", json={"email": address}, timeout=10)
-    assert asked.status_code == 202, asked.text
-    wait_until(lambda: len(links_for(demo, address)) > before, what=f"a sign-in link for {address}")
-    return links_for(demo, address)[0]
 
 
 @pytest.fixture
