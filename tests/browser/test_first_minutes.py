@@ -147,7 +147,37 @@ def test_the_sign_in_screen_offers_the_local_provider_which_signs_in_end_to_end(
     assert problems == []
 
 
-def test_the_providers_listed_are_the_configured_ones(demo):
+@pytest.fixture
+def configured_providers():
+    """OIDC_PROVIDERS as a deployment would set it (the presets need only credentials), then back."""
+    import dataclasses
+    import json
+
+    from chalicelib.services.deps import deps
+
+    d = deps()
+    original = d.settings
+    d.settings = dataclasses.replace(original, oidc_providers=json.dumps([
+        {"id": "google", "client_id": "1.apps.googleusercontent.com", "client_secret": "s"},
+        {"id": "yandex", "client_id": "y", "client_secret": "s"}, {"id": "vk", "client_id": "v"}]))
+    yield
+    d.settings = original
+
+
+def test_the_sign_in_screen_shows_a_button_per_configured_provider(page, demo, configured_providers):
+    page.goto(f"{demo.url}/c/some-conversation")
+    buttons = page.get_by_role("navigation", name="Sign in with an account").get_by_role("link")
+    expect(buttons).to_have_text(["Sign in with Google", "Sign in with Яндекс ID", "Sign in with VK ID",
+                                  "Sign in with Local test provider"])
+    hrefs = buttons.evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert hrefs == [f"/api/auth/oidc/{p}/start?next=%2Fc%2Fsome-conversation" for p in ("google", "yandex", "vk",
+                                                                                          "local")]
+    page.get_by_role("button", name="RU").click()
+    expect(page.get_by_role("navigation", name="Вход через учётную запись").get_by_role("link").first) \
+        .to_have_text("Войти через Google")
+
+
+def test_without_providers_the_embedded_sign_in_offers_only_the_local_one(demo):
     listed = requests.get(f"{demo.url}/api/auth/providers", timeout=10).json()["providers"]
     assert [p["id"] for p in listed] == ["local"]  # embedded mode without OIDC_PROVIDERS: only the fake one
 
