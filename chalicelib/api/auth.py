@@ -66,13 +66,25 @@ def _redirect(location: str, cookies: list[str], status: int = 302) -> Response:
                     headers={"Location": location, "Cache-Control": "no-store", "Set-Cookie": cookies})
 
 
-def _invite_page(lang: str, token: str) -> Response:
-    body = (f"<form method=post action=/api/auth/invite><input type=hidden name=token value='{pages.esc(token)}'>"
+def _invite_page(ctx: Ctx, lang: str, token: str) -> Response:
+    """Which address joins which workspace with which role, the button and why a click; or why it cannot."""
+    state = team_service.inspect_invite(ctx.deps, token)
+    switch = pages.lang_switch(lang, "/api/auth/invite", {"token": token} if token else {})
+    back = f"<p><a href='/'>{pages.esc(pages.text(lang, 'back'))}</a></p>"
+    if state.status != "pending":
+        reason = pages.text(lang, f"invite_{state.status}" if state.status in ("accepted", "revoked", "expired")
+                            else "invite_invalid")
+        return pages.page(200, lang, pages.text(lang, "invite_bad_title"), f"<p>{pages.esc(reason)}</p>{back}",
+                          switch=switch)
+    role = pages.text(lang, f"role_{state.role}") if f"role_{state.role}" in pages.TEXTS["en"] else state.role
+    who = pages.text(lang, "invite_who", email=f"<b>{pages.esc(state.email)}</b>",
+                     workspace=f"<b>{pages.esc(state.workspace_name)}</b>", role=pages.esc(role))
+    body = (f"<p>{who}</p>"
+            f"<form method=post action=/api/auth/invite><input type=hidden name=token value='{pages.esc(token)}'>"
             f"<input type=hidden name=lang value={lang}><button type=submit>"
             f"{pages.esc(pages.text(lang, 'invite_button'))}</button></form>"
             f"<p class=hint>{pages.esc(pages.text(lang, 'invite_why'))}</p>")
-    return pages.page(200, lang, pages.text(lang, "invite_title"), body,
-                      switch=pages.lang_switch(lang, "/api/auth/invite", {"token": token}))
+    return pages.page(200, lang, pages.text(lang, "invite_title"), body, switch=switch)
 
 
 def _link_page(ctx: Ctx, lang: str, token: str, *, status: int = 200) -> Response:
@@ -203,7 +215,7 @@ def post_link(ctx: Ctx) -> Response:
 @route(bp, "/auth/invite", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}},
        summary="The invitation e-mail opens this confirmation page")
 def get_invite(ctx: Ctx) -> Response:
-    return _invite_page(_lang(ctx), ctx.query("token") or "")
+    return _invite_page(ctx, _lang(ctx), ctx.query("token") or "")
 
 
 @route(bp, "/auth/invite", "POST", permission=PUBLIC, tag="auth", content_types=FORM, request=TOKEN_BODY,

@@ -99,3 +99,38 @@ def test_a_logged_out_browser_is_not_an_error_but_a_wrong_key_is(stack):
     assert stale.status_code == 200 and stale.json()["signed_in"] is False
     wrong = requests.get(f"{stack.url}/api/auth/session", headers={"Authorization": "Bearer zb_nope_nope"}, timeout=10)
     assert wrong.status_code == 401
+
+
+def invitation(stack, ws, role: str = "operator") -> tuple[str, str, str]:
+    address = f"{fresh('inv')}@team.example"
+    created = ws.api("POST", "/invites", json={"email": address, "role": role})
+    assert created.status_code == 201, created.text
+    mails = requests.get(f"{stack.url}/_outbox/messages.json", params={"to": address}, timeout=10).json()
+    return address, mails[0]["link"], created.json()["id"]
+
+
+def test_the_invitation_page_says_who_joins_where_with_which_role_and_reading_it_uses_nothing(stack):
+    from tests.support import new_workspace
+
+    ws = new_workspace(stack)
+    address, link, _ = invitation(stack, ws, "moderator")
+    for _ in range(2):
+        page = requests.get(link, headers={"Accept-Language": "ru"}, timeout=10)
+        assert page.status_code == 200
+        assert f"добавляет <b>{address}</b> в пространство <b>Shop {ws.id}</b> с ролью «модератор»" in page.text
+    joined = requests.post(f"{stack.url}/api/auth/invite", json={"token": link.split("token=")[1]}, timeout=10)
+    assert joined.status_code == 200
+    again = requests.get(link, timeout=10)
+    assert "It was accepted already" in again.text and "<button" not in again.text
+
+
+def test_a_withdrawn_invitation_says_so(stack):
+    from tests.support import new_workspace
+
+    ws = new_workspace(stack)
+    _, link, invite_id = invitation(stack, ws)
+    assert ws.api("DELETE", f"/invites/{invite_id}").status_code in (200, 204)
+    page = requests.get(link, timeout=10)
+    assert "The admin withdrew it" in page.text and "<button" not in page.text
+    forged = requests.get(link[:-4] + "AAAA", timeout=10)
+    assert "It is not a valid invitation link" in forged.text
