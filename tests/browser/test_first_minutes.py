@@ -51,7 +51,7 @@ def test_the_link_page_says_whom_it_signs_in_and_why_a_click_then_lands_in_the_i
     card.get_by_role("link", name="RU").click()  # the switch is a GET: the link stays unused
     expect(card.get_by_role("heading", name="Вход в Zabota")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "ru")
-    expect(card).to_contain_text(f"Эта ссылка входит как {address} в пространство Demo shop.")
+    expect(card).to_contain_text(f"По этой ссылке вы войдёте как {address} в пространство Demo shop.")
     card.get_by_role("link", name="EN").click()
     expect(card.get_by_role("heading", name="Sign in to Zabota")).to_be_visible()
     card.get_by_role("link", name="RU").click()
