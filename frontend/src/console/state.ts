@@ -105,6 +105,11 @@ function requireApi(): Api {
   return api;
 }
 
+/** The signed-in console's API client (console/notifications.ts and other action modules). */
+export function currentApi(): Api {
+  return requireApi();
+}
+
 /** Send over the console's WebSocket (presence messages, console/presence.ts); false when it is not open. */
 export function liveSend(payload: object): boolean {
   return live?.send(payload) ?? false;
