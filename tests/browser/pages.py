@@ -98,13 +98,25 @@ def wait_until(check: Callable[[], bool], *, timeout: float = 15.0, what: str = 
         time.sleep(0.1)
 
 
-def new_member(workspace: str = "demo", role: str = "admin") -> str:
-    """A new member of the workspace (an e-mail address), as an admin's invitation would make."""
+def new_team(name: str | None = None) -> tuple[str, str]:
+    """A workspace of its own (id, name) where no customer writes: nothing reaches its members but what a test does
+    (the demo workspace's members are notified of every customer of every test)."""
+    from chalicelib.services.deps import deps
+    from chalicelib.store import repo
+
+    workspace = f"team-{secrets.token_hex(4)}"
+    name = name or f"Team {workspace}"
+    repo.put_workspace(workspace, name, language="en", now=deps().now())
+    return workspace, name
+
+
+def new_member(workspace: str | None = None, role: str = "admin") -> str:
+    """A new member (an e-mail address) of the workspace, by default of a new quiet one (`new_team`)."""
     from chalicelib.services import team
     from chalicelib.services.deps import deps
 
     address = f"first-{secrets.token_hex(4)}@team.example"
-    team.ensure_member(workspace, address, role, now=deps().now())
+    team.ensure_member(workspace or new_team()[0], address, role, now=deps().now())
     return address
 
 

@@ -5,14 +5,13 @@ page, and the simulator on a wide screen."""
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import timedelta
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.pages import emailed_link, links_for, new_member, served_page, watch_console
+from tests.browser.pages import emailed_link, links_for, new_member, new_team, served_page, watch_console
 
 pytestmark = [pytest.mark.browser, pytest.mark.ddblocal]
 
@@ -35,12 +34,13 @@ def clock_ahead():
 
 
 def test_the_link_page_says_whom_it_signs_in_and_why_a_click_then_lands_in_the_inbox(page, demo):
-    address = new_member()
+    workspace, name = new_team("Shop on the corner")
+    address = new_member(workspace)
     link = emailed_link(demo, address)
     page.goto(link)
     card = page.get_by_role("main")
     expect(card.get_by_role("heading", name="Sign in to Zabota")).to_be_visible()
-    expect(card).to_contain_text(f"This link signs in {address} to the workspace Demo shop.")
+    expect(card).to_contain_text(f"This link signs in {address} to the workspace {name}.")
     expect(card).to_contain_text("mail scanners open links by themselves")
     button = card.get_by_role("button", name="Sign in")
     assert button.evaluate("el => getComputedStyle(el).backgroundColor") == ACCENT  # the console's card, not a
@@ -51,7 +51,7 @@ def test_the_link_page_says_whom_it_signs_in_and_why_a_click_then_lands_in_the_i
     card.get_by_role("link", name="RU").click()  # the switch is a GET: the link stays unused
     expect(card.get_by_role("heading", name="Вход в Zabota")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "ru")
-    expect(card).to_contain_text(f"По этой ссылке вы войдёте как {address} в пространство Demo shop.")
+    expect(card).to_contain_text(f"По этой ссылке вы войдёте как {address} в пространство {name}.")
     card.get_by_role("link", name="EN").click()
     expect(card.get_by_role("heading", name="Sign in to Zabota")).to_be_visible()
     card.get_by_role("link", name="RU").click()
@@ -113,12 +113,8 @@ def test_an_expired_link_says_so_in_the_browsers_language(browser, demo, clock_a
 
 
 def test_names_on_the_link_page_are_text_and_the_page_allows_no_script(page, demo):
-    from chalicelib.services.deps import deps
-    from chalicelib.store import repo
-
-    workspace = f"ws-{secrets.token_hex(4)}"
     hostile = "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
-    repo.put_workspace(workspace, hostile, language="en", now=deps().now())
+    workspace, _ = new_team(hostile)
     address = new_member(workspace)
     link = emailed_link(demo, address)
 
