@@ -177,6 +177,9 @@ class ConversationItem(MainItem):
     sla_breach_target = UnicodeAttribute(null=True)  # first_response | next_response
     sla_breaches = NumberAttribute(default=0)
     snoozed_until = UnicodeAttribute(null=True)  # E4: out of the queue until then (or the customer's next message)
+    snoozed_from = UnicodeAttribute(null=True)  # the status it comes back to
+    priority = UnicodeAttribute(null=True)  # low | normal | high | urgent (set by operators or rules, E3)
+    rule_depth = NumberAttribute(null=True)  # how many rule steps led to the last change by a rule (loop guard)
 
 
 class MessageItem(MainItem):
@@ -388,6 +391,7 @@ class TeamSettingsItem(MainItem):
     sla_policies = JSONAttribute(default=list)  # domain/sla.py: first matching policy wins, else sla_minutes
     working_hours = JSONAttribute(null=True)  # domain/hours.py; None: always open
     off_hours_messages = JSONAttribute(default=dict)  # {"ru": ..., "en": ...}; defaults in domain/hours.py
+    stale_hours = NumberAttribute(default=24)  # E4: in progress with no activity this long is stale (0: never)
 
 
 class VisitorItem(MainItem):
@@ -446,6 +450,58 @@ class TemplateItem(MainItem):
     updated_at = UnicodeAttribute()
 
 
+class ReminderItem(MainItem):
+    """A follow-up an operator set for themself on a conversation (E4); its timer tells them when it is due."""
+
+    reminder_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    conversation_id = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    note = UnicodeAttribute(default="")
+
+
+class HookItem(MainItem):
+    """An outgoing webhook subscription (E5): where to POST which events, signed with its secret (sealed)."""
+
+    hook_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    events = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    secret_sealed = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    enabled = BooleanAttribute(default=True)
+    disabled_reason = UnicodeAttribute(null=True)
+    failed_in_a_row = NumberAttribute(default=0)  # deliveries that failed for 24 h, since the last success
+
+
+class DeliveryItem(MainItem):
+    """One event for one subscription and its attempts; keyed by the event, so a replayed record sends nothing
+    new. pending -> sending -> delivered, or -> retrying (timer) ... -> failed after 24 h."""
+
+    delivery_id = UnicodeAttribute()
+    hook_id = UnicodeAttribute()
+    event = UnicodeAttribute()
+    payload = UnicodeAttribute()  # the exact JSON body sent (and signed)
+    state = UnicodeAttribute(default="pending")
+    attempts = NumberAttribute(default=0)
+    first_attempt_at = UnicodeAttribute(null=True)
+    last_attempt_at = UnicodeAttribute(null=True)
+    next_attempt_at = UnicodeAttribute(null=True)
+    last_status = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    delivered_at = UnicodeAttribute(null=True)
+    lease = UnicodeAttribute(null=True)
+
+
+class RuleItem(MainItem):
+    """An automation rule of a workspace (E3): domain/rules.py validates it; all rules sit in one partition."""
+
+    rule_id = UnicodeAttribute()
+    definition = JSONAttribute()
+    position = NumberAttribute(default=0)
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+
+
 class NotificationItem(MainItem):
     """One notification of one user (D3): the bell's entry (gsi1, newest first; gsi2 while unread) and its e-mail.
 
@@ -469,7 +525,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     UserItem, EmailItem, MemberItem, SessionItem, LoginTokenItem, LoginRateItem, InviteItem, OidcStateItem,
     AuditItem, PresenceItem, TeamSettingsItem,
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
-    NotificationItem,
+    NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -480,6 +536,8 @@ TYPE_OF: dict[type[MainItem], str] = {
     PresenceItem: "presence", TeamSettingsItem: "teamsettings",
     VisitorItem: "visitor", WidgetTicketItem: "wsticket", RateWindowItem: "ratewindow", WidgetSeqItem: "widgetseq",
     RequestItem: "request", TemplateItem: "template", NotificationItem: "notification",
+    ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
+    RuleItem: "rule",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

@@ -16,6 +16,7 @@ export interface TeamSettings {
   sla_policies?: SlaPolicy[];
   working_hours?: WorkingHours | null;
   off_hours_messages?: { ru?: string; en?: string };
+  stale_hours?: number;
 }
 
 /** SLA policy (E2): the first whose channels / tags match a waiting conversation sets its targets. */
@@ -36,6 +37,49 @@ export interface WorkingHours {
   time_zone: string;
   week: Partial<Record<Weekday, [string, string][]>>;
   holidays: string[];
+}
+
+/** An automation rule (E3): when + conditions (all / any) + actions. */
+export interface RuleItem { type: string; value: unknown }
+export interface Rule {
+  id?: string;
+  name: string;
+  enabled: boolean;
+  position?: number;
+  when: { trigger: string; minutes?: number; tag?: string };
+  match: "all" | "any";
+  conditions: RuleItem[];
+  actions: RuleItem[];
+  valid?: boolean;
+  updated_at?: string;
+}
+
+export interface DryRun {
+  checked: number;
+  matched: { conversation_id: string; contact_name: string; status: string; text: string; actions: string[] }[];
+}
+
+/** An outgoing webhook subscription (E5) and its deliveries. */
+export interface Hook {
+  id: string;
+  url: string;
+  events: string[];
+  enabled: boolean;
+  disabled_reason: string | null;
+  failed_in_a_row: number;
+  created_at: string;
+}
+
+export interface Delivery {
+  id: string;
+  event: string;
+  state: "pending" | "sending" | "retrying" | "delivered" | "failed" | "cancelled";
+  attempts: number;
+  created_at: string;
+  last_attempt_at: string | null;
+  next_attempt_at: string | null;
+  last_status: number | null;
+  last_error: string | null;
 }
 
 /** One entry of the bell (D3). */
@@ -110,6 +154,10 @@ export interface Conversation {
   /** The customer has waited for an answer since (null: answered, or nobody waits). */
   awaiting_since?: string | null;
   emotion?: Emotion | null;
+  /** This wait passed its SLA target (E2). */
+  sla_breached?: boolean;
+  /** Snoozed (status "snoozed") until then (E4). */
+  snoozed_until?: string | null;
   title: string;
   surface: string;
   status: Status;
