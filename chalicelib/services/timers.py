@@ -11,7 +11,7 @@ may move its own timer (`repo.put_timer` with the same id and a new due time): t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -31,12 +31,17 @@ def fire_due(d: Deps) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=1 if d.settings.embedded else WORKERS, thread_name_prefix="timer") as pool:
-        futures = []
+
+    def due() -> Iterator[TimerItem]:
         for timer in repo.due_timers(d.now()):
             if time.monotonic() - started > BUDGET_SECONDS:
-                break
-            futures.append(pool.submit(_fire_one, d, timer))
+                return
+            yield timer
+
+    if d.settings.embedded:  # one at a time on the tick's own thread (what calls AWS is then the schedule's)
+        return sum(1 for timer in due() if _fire_one(d, timer))
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="timer") as pool:
+        futures = [pool.submit(_fire_one, d, timer) for timer in due()]
         return sum(1 for f in futures if f.result())
 
 
