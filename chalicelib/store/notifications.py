@@ -15,13 +15,15 @@ UNREAD_CAP = 100  # the bell says 99+ above this; counting stops there
 
 
 def put(ws: str, user_id: str, notification_id: str, *, kind: str, title: str, body: str, link: dict[str, str],
-        actor: str | None, console: bool, email_state: str | None, now: datetime) -> bool:
+        actor: str | None, console: bool, email_state: str | None, now: datetime, text_key: str | None = None,
+        params: dict[str, str] | None = None) -> bool:
     """Store a notification once: False when one with this id (the same event) exists."""
     pk, sk = keys.notification(ws, user_id, notification_id)
     at = iso(now)
     item = typed(NotificationItem, pk, sk, workspace_id=ws, notification_id=notification_id, user_id=user_id,
                  kind=kind, title=title, body=body, link=link, actor=actor, console=console,
-                 email_state=email_state, created_at=at, expires_at=epoch(now + KEEP))
+                 email_state=email_state, created_at=at, expires_at=epoch(now + KEEP), text_key=text_key,
+                 params=dict(params or {}))
     if console:
         item.gsi1pk, item.gsi1sk = keys.notifications_of(ws, user_id), f"{at}#{notification_id}"
         item.gsi2pk, item.gsi2sk = keys.unread_of(ws, user_id), f"{at}#{notification_id}"
@@ -72,4 +74,4 @@ def held(ws: str, user_id: str, *, limit: int = 200) -> list[NotificationItem]:
 def as_json(item: NotificationItem) -> dict[str, Any]:
     return {"id": item.notification_id, "kind": item.kind, "title": item.title, "body": item.body,
             "link": plain(item.link), "actor": item.actor, "created_at": item.created_at,
-            "read": item.read_at is not None}
+            "read": item.read_at is not None, "text_key": item.text_key, "params": plain(item.params)}
