@@ -206,6 +206,15 @@ def put_login_token(token_hash: str, user_id: str, next_path: str, *, now: datet
            expires_at=epoch(until) + 86_400).save(condition=LoginTokenItem.pk.does_not_exist())
 
 
+def get_login_token(token_hash: str) -> LoginTokenItem | None:
+    """The link as stored (used or not), to tell its page what it would do; it is not used up by reading."""
+    pk, sk = keys.login_token(token_hash)
+    try:
+        return LoginTokenItem.get(pk, sk, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
 def use_login_token(token_hash: str, *, now: datetime) -> LoginTokenItem | None:
     """Mark the link used unless it was used or has expired: of two clicks, one signs in."""
     pk, sk = keys.login_token(token_hash)
