@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -45,7 +44,7 @@ from html.parser import HTMLParser
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from chalicelib import errors
+from chalicelib import errors, safejson
 from chalicelib.channels import sns
 from chalicelib.channels.base import (
     ConvRef,
@@ -616,7 +615,7 @@ class EmailAdapter:
         if not mail.from_address:  # a broken From: answer to the envelope sender SES saw
             mail.from_address = mail.reply_address = parseaddr(str(mail_meta.get("source") or ""))[1].lower()
         if "@" not in mail.from_address:
-            raise errors.InvalidInput("mail has no sender address")
+            raise errors.InvalidPayload("mail has no sender address")
         received_at = request.received_at or iso(utcnow())
         attachments = self._attachments(channel, notification, mail, event_id, raw)
         # sanitised HTML rides along once InboundEvent has an `html` field (asked for in the channel's report)
@@ -777,8 +776,8 @@ def _file_name(part: Message, index: int) -> str:
 def _ses_receipt(message: str) -> tuple[Json, bytes] | None:
     """(SES notification, raw MIME) of a `Received` notification with content; None for anything else."""
     try:
-        notification = json.loads(message)
-    except ValueError:
+        notification = safejson.loads(message)
+    except errors.AppError:  # a text published to the topic by hand, not an SES notification: ignored
         return None
     if not isinstance(notification, dict) or notification.get("notificationType") != "Received":
         return None
@@ -791,7 +790,7 @@ def _ses_receipt(message: str) -> tuple[Json, bytes] | None:
         try:
             return notification, base64.b64decode(content, validate=False)
         except (binascii.Error, ValueError):
-            raise errors.InvalidInput("SES content is not base64") from None
+            raise errors.InvalidPayload("SES content is not base64") from None
     return notification, content.encode("utf-8")
 
 

@@ -30,6 +30,16 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
+
+
+def iso_from_epoch(seconds: float) -> str:
+    """ISO-8601 UTC of a provider's epoch seconds; "" for a value no calendar date has (<= 0, past 9999, NaN)."""
+    if not 0 < seconds <= MAX_EPOCH_SECONDS:
+        return ""
+    return iso(datetime.fromtimestamp(seconds, tz=UTC))
+
+
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
