@@ -246,3 +246,69 @@ def test_the_widget_refuses_deep_and_huge_bodies_before_any_channel_is_read(stac
         resp = requests.post(f"{stack.url}/api/widget/ch_nosuchchannel/messages", data=body,
                              headers={"Content-Type": "application/json"}, timeout=30)
         assert resp.status_code == status, resp.text
+
+
+# --- edits: an edit of the original, shown as edited, the earlier text in the action log --------------------------
+
+
+def audit_edits(ws: Any, conversation_id: str) -> list[dict[str, Any]]:
+    resp = ws.api("GET", "/audit", params={"conversation_id": conversation_id, "action": "edit", "limit": 50})
+    assert resp.status_code == 200, resp.text
+    return list(resp.json()["items"])
+
+
+def edited(update: dict[str, Any], text: str, *, edit_date: int) -> dict[str, Any]:
+    return {"update_id": update["update_id"] + 1,
+            "edited_message": {**update["message"], "text": text, "edit_date": edit_date}}
+
+
+def test_a_telegram_edit_in_the_same_second_replaces_the_text_and_the_log_keeps_the_earlier_one(stack):
+    ws = settled(new_workspace(stack))
+    update = customer_message(chat(), "order #1234")
+    ws.post_update(update)
+    ws.drain()
+    fix = edited(update, "order #1243", edit_date=update["message"]["date"])  # Telegram dates in whole seconds
+    assert ws.post_update(fix).status_code == 200
+    assert ws.post_update(fix).status_code == 200  # redelivered: applied once
+    ws.drain()
+    (conv,) = ws.conversations()
+    (msg,) = [m for m in ws.messages(conv["id"]) if m["direction"] == "in"]
+    assert msg["text"] == "order #1243" and msg["edited"] is True
+    (entry,) = audit_edits(ws, conv["id"])
+    assert entry["before"] == {"text": "order #1234"} and entry["after"] == {"text": "order #1243"}
+    assert entry["target"]["id"] == msg["id"] and entry["actor"].startswith("contact:")
+
+
+def test_two_telegram_edits_keep_each_earlier_text_and_an_older_edit_arriving_late_changes_nothing(stack):
+    ws = settled(new_workspace(stack))
+    update = customer_message(chat(), "v1")
+    ws.post_update(update)
+    ws.drain()
+    second, third = edited(update, "v2", edit_date=1_716_200_010), edited(update, "v3", edit_date=1_716_200_020)
+    third["update_id"] += 1
+    ws.post_update(second)
+    ws.drain()
+    ws.post_update(third)
+    ws.drain()
+    late = edited(update, "v1.5", edit_date=1_716_200_005)
+    late["update_id"] += 5
+    ws.post_update(late)
+    ws.drain()
+    (conv,) = ws.conversations()
+    (msg,) = [m for m in ws.messages(conv["id"]) if m["direction"] == "in"]
+    assert msg["text"] == "v3"
+    assert sorted((e["before"]["text"], e["after"]["text"]) for e in audit_edits(ws, conv["id"])) == [
+        ("v1", "v2"), ("v2", "v3")]
+
+
+def test_a_telegram_edit_that_arrives_before_its_message_is_the_message_once(stack):
+    ws = settled(new_workspace(stack))
+    update = customer_message(chat(), "first words")
+    ws.post_update(edited(update, "better words", edit_date=1_716_200_030))
+    ws.drain()
+    ws.post_update(update)  # the original's record comes after its edit's
+    ws.drain()
+    (conv,) = ws.conversations()
+    inbound = [m for m in ws.messages(conv["id"]) if m["direction"] == "in"]
+    assert [(m["text"], m["edited"]) for m in inbound] == [("better words", True)]
+    assert conv["message_count"] == 1
