@@ -322,20 +322,26 @@ def parse_mime(raw: bytes) -> ParsedMail:
     text = _part_text(plain) if plain is not None else html_to_text(html_source)
     bodies = {id(p) for p in (plain, html_part) if p is not None}
     return ParsedMail(
-        message_id=normalize_id(str(msg.get("message-id", "") or "")),
-        in_reply_to=message_ids(msg.get("in-reply-to")),
-        references=message_ids(msg.get("references")),
-        from_address=address,
-        from_name=from_name,
-        reply_address=reply or address,
-        recipients=_recipients(msg),
-        subject=_header_text(msg, "subject"),
+        message_id=_clean(normalize_id(str(msg.get("message-id", "") or ""))),
+        in_reply_to=[_clean(i) for i in message_ids(msg.get("in-reply-to"))],
+        references=[_clean(i) for i in message_ids(msg.get("references"))],
+        from_address=_clean(address),
+        from_name=_clean(from_name),
+        reply_address=_clean(reply or address),
+        recipients=[_clean(r) for r in _recipients(msg)],
+        subject=_clean(_header_text(msg, "subject")),
         occurred_at=_date(msg),
-        text=text.strip()[:TEXT_MAX],
-        html=html,
+        text=_clean(text.strip()[:TEXT_MAX]),
+        html=_clean(html),
         attachments=[p for p in leaf_parts(msg) if id(p.part) not in bodies and _is_attachment(p.part)],
         automated=_automated(msg, address),
     )
+
+
+def _clean(text: str) -> str:
+    """Header bytes that are not UTF-8 come out of `email` as surrogate escapes; they become U+FFFD here (DynamoDB
+    and every encoder downstream take UTF-8 only)."""
+    return text if text.isascii() else text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def leaf_parts(msg: Message) -> list[MailPart]:

@@ -359,6 +359,8 @@ class MessagingPlatformAdapter:
             return []
         echo = message.get("is_echo") is True
         customer = recipient if echo else sender
+        if not customer:
+            return []  # an echo that names no recipient belongs to no conversation
         if message.get("is_deleted") is True:
             return [self.event(ctx, event_type="message_deleted", external_event_id=f"{mid}:deleted",
                                external_conversation_id=customer, external_message_id=mid,

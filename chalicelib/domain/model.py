@@ -129,7 +129,10 @@ class InboundEvent:
         return f"{self.channel_kind}#{self.channel_id}#{self.external_event_id}"
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        """The stored form. A lone UTF-16 surrogate a provider's bytes left in a field becomes U+FFFD: the store
+        (and every encoder after it) takes UTF-8 only."""
+        text = json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
     @classmethod
     def from_json(cls, text: str) -> InboundEvent:
