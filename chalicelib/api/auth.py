@@ -109,14 +109,14 @@ def post_login_link(ctx: Ctx) -> dict[str, Any]:
     return {"sent": True, "message": "If this address has an account, a sign-in link is on its way."}
 
 
-@route(bp, "/auth/link", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}},
+@route(bp, "/auth/link", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}}, html=True,
        summary="The e-mailed link opens this confirmation page (its button signs in)")
 def get_link(ctx: Ctx) -> Response:
     return _confirm_page("/api/auth/link", ctx.query("token") or "", "Sign in to Zabota", "Sign in")
 
 
 @route(bp, "/auth/link", "POST", permission=PUBLIC, tag="auth", content_types=FORM, request=TOKEN_BODY,
-       response=SESSION, summary="Use a sign-in link (once): sets the session and CSRF cookies")
+       response=SESSION, html=True, summary="Use a sign-in link (once): sets the session and CSRF cookies")
 def post_link(ctx: Ctx) -> Response:
     _same_site(ctx)
     try:
@@ -131,14 +131,15 @@ def post_link(ctx: Ctx) -> Response:
 # --- invitations -------------------------------------------------------------------------------------------
 
 
-@route(bp, "/auth/invite", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}},
+@route(bp, "/auth/invite", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}}, html=True,
        summary="The invitation e-mail opens this confirmation page")
 def get_invite(ctx: Ctx) -> Response:
     return _confirm_page("/api/auth/invite", ctx.query("token") or "", "Join the team in Zabota", "Accept")
 
 
 @route(bp, "/auth/invite", "POST", permission=PUBLIC, tag="auth", content_types=FORM, request=TOKEN_BODY,
-       response=SESSION, summary="Accept an invitation (once, before it expires): join the workspace and sign in")
+       response=SESSION, html=True,
+       summary="Accept an invitation (once, before it expires): join the workspace and sign in")
 def post_invite(ctx: Ctx) -> Response:
     _same_site(ctx)
     try:
@@ -164,7 +165,7 @@ def get_oidc_start(ctx: Ctx, provider: str) -> Response:
     return _redirect(started.url, [cookie])
 
 
-@route(bp, "/auth/oidc/{provider}/callback", "GET", permission=PUBLIC, tag="auth", status=302,
+@route(bp, "/auth/oidc/{provider}/callback", "GET", permission=PUBLIC, tag="auth", status=302, html=True,
        query={"code": {"type": "string"}, "state": {"type": "string"}},
        summary="The provider sends the browser back here: checks state, exchanges the code, verifies the ID token")
 def get_oidc_callback(ctx: Ctx, provider: str) -> Response:

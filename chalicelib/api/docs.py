@@ -26,10 +26,11 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         "responses": {},
     }
     ref = {"$ref": "#/components/schemas/Error"}
-    error = {"description": "error", "content": {"application/json": {"schema": ref}}}
+    page = {"text/html": {"schema": {"type": "string"}}} if spec.html else {}
+    error = {"description": "error", "content": {"application/json": {"schema": ref}, **page}}
     if spec.status < 400:
-        op["responses"][str(spec.status)] = {"description": "OK", **(
-            {"content": {"application/json": {"schema": spec.response}}} if spec.response else {})}
+        content = {**({"application/json": {"schema": spec.response}} if spec.response else {}), **page}
+        op["responses"][str(spec.status)] = {"description": "OK", **({"content": content} if content else {})}
     for status in sorted({s for _, s in STATUS if s < 500} | {500}):
         op["responses"].setdefault(str(status), error)
     if spec.request:

@@ -79,6 +79,7 @@ class RouteSpec:
     content_types: tuple[str, ...] = ("application/json",)
     max_body: int | None = None
     allow: Callable[[dict[str, str]], tuple[str, ...]] | None = None  # methods answered for these parameters
+    html: bool = False  # also answers with an HTML page (sign-in confirmations, the OpenID Connect callback)
 
 
 ROUTES: list[RouteSpec] = []
@@ -120,9 +121,10 @@ def route(bp: Blueprint, path: str, method: str, *, permission: str | None, summ
           request: dict[str, Any] | None = None, response: dict[str, Any] | None = None,
           query: dict[str, dict[str, Any]] | None = None, status: int = 200,
           content_types: list[str] | None = None, max_body: int | None = None,
-          allow: Callable[[dict[str, str]], tuple[str, ...]] | None = None) -> Callable[..., Any]:
+          allow: Callable[[dict[str, str]], tuple[str, ...]] | None = None,
+          html: bool = False) -> Callable[..., Any]:
     spec = RouteSpec(path, method, permission, summary, tag, request, response, query or {}, status,
-                     tuple(content_types or JSON), max_body, allow)
+                     tuple(content_types or JSON), max_body, allow, html)
     ROUTES.append(spec)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import QueryError, TransactWriteError
 
+from chalicelib import safejson
 from chalicelib.store.models import TYPE_OF, MainItem
 
 
@@ -33,3 +34,25 @@ def connection() -> Connection:
 
 def epoch(when: datetime) -> int:
     return int(when.timestamp())
+
+
+def start_key(cursor: str | None) -> dict[str, Any] | None:
+    """A page cursor (a `last_evaluated_key` we handed out) back to a key; ValueError for one we did not make."""
+    if not cursor:
+        return None
+    value = safejson.loads(cursor)
+    if not isinstance(value, dict) or not 0 < len(value) <= 6 or not all(
+            isinstance(v, dict) and len(v) == 1 and set(v) <= {"S", "N"} and all(isinstance(x, str) for x in v.values())
+            for v in value.values()):
+        raise ValueError("not a cursor of ours")
+    return value
+
+
+def page_items(result: Any, start: dict[str, Any] | None) -> list[Any]:
+    """Read one query page; a cursor whose key names are not this index's is ValueError (400), not a 500."""
+    try:
+        return list(result)
+    except QueryError as err:
+        if start is not None and "ValidationException" in str(err):
+            raise ValueError("not a cursor of this list") from err
+        raise

@@ -21,7 +21,7 @@ from chalicelib.domain import search
 from chalicelib.domain.model import STATUSES, Channel, InboundEvent, Sender, iso, parse_iso, preview
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import keys
-from chalicelib.store.base import cancel_codes, condition_failed, connection, typed
+from chalicelib.store.base import cancel_codes, condition_failed, connection, page_items, start_key, typed
 from chalicelib.store.models import (
     MODEL_OF,
     ApiKeyItem,
@@ -768,7 +768,7 @@ def query_inbox(ws: str, *, status: str, limit: int, cursor: str | None, assigne
         flt = both(flt, ConversationItem.tags.contains(tag))
     if no_tag:
         flt = both(flt, ConversationItem.tags.does_not_exist() | (size(ConversationItem.tags) == 0))
-    start = json.loads(cursor) if cursor else None
+    start = start_key(cursor)
     if assignee or unassigned:
         who = None if unassigned else assignee
         result = ConversationItem.gsi2.query(
@@ -780,7 +780,7 @@ def query_inbox(ws: str, *, status: str, limit: int, cursor: str | None, assigne
             keys.inbox(ws, status), filter_condition=flt, scan_index_forward=False, limit=limit,
             last_evaluated_key=start, page_size=max(limit, 25),
         )
-    items = list(result)
+    items = page_items(result, start)
     last = result.last_evaluated_key
     return Page(items, json.dumps(last, separators=(",", ":")) if last and len(items) >= limit else None)
 
