@@ -82,6 +82,16 @@ class RateLimitedByUs(AppError):
         self.retry_after = retry_after
 
 
+class Unavailable(AppError):
+    """Our store cannot be reached right now: nothing was stored; the caller should retry (503, Retry-After)."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 # --- channel errors (CHANNELS.md §2.3). The stream handler decides retry vs. fail from the class. ---
 
 

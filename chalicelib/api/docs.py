@@ -31,7 +31,7 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     if spec.status < 400:
         content = {**({"application/json": {"schema": spec.response}} if spec.response else {}), **page}
         op["responses"][str(spec.status)] = {"description": "OK", **({"content": content} if content else {})}
-    for status in sorted({s for _, s in STATUS if s < 500} | {500}):
+    for status in sorted({s for _, s in STATUS if s < 500} | {500, 503}):
         op["responses"].setdefault(str(status), error)
     if spec.request:
         op["requestBody"] = {"required": True, "content": {ct: {"schema": spec.request} for ct in spec.content_types}}

@@ -24,6 +24,7 @@ STATUS: list[tuple[type[errors.AppError], int]] = [  # first match wins: subclas
     (errors.PayloadTooLarge, 413),
     (errors.UnsupportedMediaType, 415),
     (errors.RateLimitedByUs, 429),
+    (errors.Unavailable, 503),
     (errors.WindowClosed, 422),
     (errors.NotSupported, 422),
     (errors.ChannelError, 502),
@@ -51,7 +52,7 @@ def error_response(err: errors.AppError) -> Response:
     if err.details:
         body["details"] = err.details
     headers = {}
-    if isinstance(err, errors.RateLimitedByUs):
+    if isinstance(err, (errors.RateLimitedByUs, errors.Unavailable)):
         headers["Retry-After"] = str(err.retry_after)
     if isinstance(err, errors.MethodNotAllowed):
         headers["Allow"] = err.allow

@@ -30,6 +30,7 @@ from chalicelib.auth import access, keys
 from chalicelib.auth.permissions import allowed
 from chalicelib.observability import logger
 from chalicelib.services.deps import Deps, deps
+from chalicelib.store.base import store_unavailable
 
 PUBLIC = None  # permission of routes that authenticate otherwise (webhooks, documents)
 JSON = ["application/json"]
@@ -142,7 +143,11 @@ def route(bp: Blueprint, path: str, method: str, *, permission: str | None, summ
             except errors.AppError as err:
                 _log_refusal(spec, err)
                 return error_response(err)
-            except Exception:  # noqa: BLE001 - logged; the caller gets a plain 500, never a traceback
+            except Exception as exc:  # noqa: BLE001 - logged; the caller gets a plain 5xx, never a traceback
+                if store_unavailable(exc):  # nothing was stored: every provider retries a 503
+                    logger.warning("store unavailable", extra={"route": f"{spec.method} {spec.path}",
+                                                               "error": type(exc).__name__})
+                    return error_response(errors.Unavailable("the store is unavailable; retry shortly"))
                 logger.exception("unhandled error")
                 return internal_error()
 

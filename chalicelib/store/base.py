@@ -56,3 +56,24 @@ def page_items(result: Any, start: dict[str, Any] | None) -> list[Any]:
         if start is not None and "ValidationException" in str(err):
             raise ValueError("not a cursor of this list") from err
         raise
+
+
+_UNREACHABLE = ("EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError",
+                "ConnectionError")
+_RETRYABLE_CODES = ("ServiceUnavailable", "InternalServerError", "ThrottlingException", "RequestLimitExceeded",
+                    "ProvisionedThroughputExceededException")
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) is DynamoDB out of reach or refusing for load: retry, nothing was lost."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if type(seen).__name__ in _UNREACHABLE:
+            return True
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict) and (response.get("Error") or {}).get("Code") in _RETRYABLE_CODES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -43,6 +43,7 @@ def api_world(stack: Any) -> Any:
     return ws
 
 
+@pytest.mark.timeout(900)
 def test_no_operation_answers_5xx_and_every_answer_matches_the_document(stack: Any, api_world: Any) -> None:
     schema = schemathesis.openapi.from_url(f"{stack.url}/api/openapi.json")
     tally = COUNTS.setdefault("api (schemathesis)", {"examples": 0, "operations": 0, "4xx": 0, "5xx": 0})
