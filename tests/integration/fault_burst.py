@@ -127,7 +127,8 @@ def _burst(stack: Any, harness: Any, ddb_class: Any) -> dict[str, Any]:
     stored = _stored_texts(stack, channel)
     counts = Counter(stored)
     return {
-        "total": TOTAL, "threads": THREADS, "killed_after_answers": KILL_AFTER, "burst_seconds": round(burst_seconds, 2),
+        "total": TOTAL, "threads": THREADS, "killed_after_answers": KILL_AFTER,
+        "burst_seconds": round(burst_seconds, 2),
         "first_statuses": dict(Counter(first)), "retry_statuses": dict(retry_statuses),
         "resent_delivered": len(resent), "resent_statuses": dict(resent_statuses),
         "max_attempts": max(attempts.values(), default=0), "never_delivered": sum(1 for s in final if s != 200),
