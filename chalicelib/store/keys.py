@@ -67,7 +67,7 @@ def parked(ws: str) -> str:
     return f"WS#{ws}#PARKED"
 
 
-TIMER_SHARDS = 4
+TIMER_SHARDS = 1  # one partition: an idle tick is one Query (timer writes are ~2 per waiting customer)
 
 
 def timer(ws: str, timer_id: str) -> tuple[str, str]:
@@ -187,3 +187,36 @@ def template(ws: str, template_id: str) -> tuple[str, str]:
 
 def templates(ws: str) -> str:
     return f"WS#{ws}#TEMPLATES"
+
+
+def notification(ws: str, user_id: str, notification_id: str) -> tuple[str, str]:
+    return f"WS#{ws}#NOTIF#{user_id}", f"N#{notification_id}"
+
+
+def notifications_of(ws: str, user_id: str) -> str:
+    """gsi1: a user's notifications, newest first."""
+    return f"WS#{ws}#NOTIFS#{user_id}"
+
+
+def unread_of(ws: str, user_id: str) -> str:
+    """gsi2 (sparse): a user's unread notifications."""
+    return f"WS#{ws}#UNREAD#{user_id}"
+
+
+def reminder(ws: str, user_id: str, due_at: str, reminder_id: str) -> tuple[str, str]:
+    """A user's reminders in one partition, soonest first."""
+    return f"WS#{ws}#REMINDERS#{user_id}", f"{due_at}#{reminder_id}"
+
+
+def hooks(ws: str) -> str:
+    """Outgoing webhook subscriptions of a workspace: one partition, one Query."""
+    return f"WS#{ws}#HOOKS"
+
+
+def hook(ws: str, hook_id: str) -> tuple[str, str]:
+    return hooks(ws), f"HOOK#{hook_id}"
+
+
+def delivery(ws: str, hook_id: str, event_at: str, delivery_id: str) -> tuple[str, str]:
+    """A subscription's deliveries, in the order of their events."""
+    return f"WS#{ws}#HOOK#{hook_id}#DELIVERIES", f"D#{event_at}#{delivery_id}"

@@ -171,6 +171,13 @@ class ConversationItem(MainItem):
     # the overdue filter compares it with the workspace's SLA
     awaiting_since = UnicodeAttribute(null=True)
     search_text = UnicodeAttribute(null=True)  # domain/search.py: name, @username, title, tags, normalised
+    # SLA (E2, services/sla.py): the wait that last breached its target, when, which target; breaches counted
+    sla_breach_since = UnicodeAttribute(null=True)
+    sla_breached_at = UnicodeAttribute(null=True)
+    sla_breach_target = UnicodeAttribute(null=True)  # first_response | next_response
+    sla_breaches = NumberAttribute(default=0)
+    snoozed_until = UnicodeAttribute(null=True)  # E4: out of the queue until then (or the customer's next message)
+    snoozed_from = UnicodeAttribute(null=True)  # the status it comes back to
 
 
 class MessageItem(MainItem):
@@ -231,9 +238,13 @@ class ApiKeyItem(MainItem):
 
 
 class TimerItem(MainItem):
+    """Time-based work (SLA alerts, reminders, snoozes, digests): gsi1 `TIMERS#<shard>` / `<due>#<id>`."""
+
+    timer_id = UnicodeAttribute(default="")
     kind = UnicodeAttribute()
     due_at = UnicodeAttribute()
     target = MapAttribute[str, Any](default=dict)
+    lease = UnicodeAttribute(null=True)  # `<until>#<token>` while a tick fires it
 
 
 class ParkedItem(MainItem):
@@ -292,6 +303,8 @@ class MemberItem(MainItem):
     role = UnicodeAttribute()
     capacity = NumberAttribute(null=True)  # open conversations round-robin may give them; None: workspace default
     notifications = MapAttribute[str, Any](default=dict)  # event -> ["console", "email"]
+    email_mode = UnicodeAttribute(default="instant")  # instant | digest (domain/notifications.py)
+    quiet_hours = MapAttribute[str, Any](null=True)  # {start, end, time_zone}: no e-mail meanwhile
     last_assigned_at = UnicodeAttribute(null=True)
 
 
@@ -374,6 +387,10 @@ class TeamSettingsItem(MainItem):
     default_capacity = NumberAttribute(default=5)
     sla_minutes = NumberAttribute(default=30)  # a customer waiting longer for an answer is overdue (B1)
     statuses = JSONAttribute(default=list)  # the team's own statuses beside the built-in three: [{id, label}]
+    sla_policies = JSONAttribute(default=list)  # domain/sla.py: first matching policy wins, else sla_minutes
+    working_hours = JSONAttribute(null=True)  # domain/hours.py; None: always open
+    off_hours_messages = JSONAttribute(default=dict)  # {"ru": ..., "en": ...}; defaults in domain/hours.py
+    stale_hours = NumberAttribute(default=24)  # E4: in progress with no activity this long is stale (0: never)
 
 
 class VisitorItem(MainItem):
@@ -432,12 +449,72 @@ class TemplateItem(MainItem):
     updated_at = UnicodeAttribute()
 
 
+class ReminderItem(MainItem):
+    """A follow-up an operator set for themself on a conversation (E4); its timer tells them when it is due."""
+
+    reminder_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    conversation_id = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    note = UnicodeAttribute(default="")
+
+
+class HookItem(MainItem):
+    """An outgoing webhook subscription (E5): where to POST which events, signed with its secret (sealed)."""
+
+    hook_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    events = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    secret_sealed = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    enabled = BooleanAttribute(default=True)
+    disabled_reason = UnicodeAttribute(null=True)
+    failed_in_a_row = NumberAttribute(default=0)  # deliveries that failed for 24 h, since the last success
+
+
+class DeliveryItem(MainItem):
+    """One event for one subscription and its attempts; keyed by the event, so a replayed record sends nothing
+    new. pending -> sending -> delivered, or -> retrying (timer) ... -> failed after 24 h."""
+
+    delivery_id = UnicodeAttribute()
+    hook_id = UnicodeAttribute()
+    event = UnicodeAttribute()
+    payload = UnicodeAttribute()  # the exact JSON body sent (and signed)
+    state = UnicodeAttribute(default="pending")
+    attempts = NumberAttribute(default=0)
+    first_attempt_at = UnicodeAttribute(null=True)
+    last_attempt_at = UnicodeAttribute(null=True)
+    next_attempt_at = UnicodeAttribute(null=True)
+    last_status = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    delivered_at = UnicodeAttribute(null=True)
+    lease = UnicodeAttribute(null=True)
+
+
+class NotificationItem(MainItem):
+    """One notification of one user (D3): the bell's entry (gsi1, newest first; gsi2 while unread) and its e-mail.
+
+    Keyed by the event that caused it, so a retried stream record or timer never notifies twice."""
+
+    notification_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    title = UnicodeAttribute()
+    body = UnicodeAttribute(default="")
+    link = MapAttribute[str, Any](default=dict)
+    actor = UnicodeAttribute(null=True)
+    console = BooleanAttribute(default=True)
+    read_at = UnicodeAttribute(null=True)
+    email_state = UnicodeAttribute(null=True)  # pending (at once) | held (digest / quiet hours) | sending | sent
+
+
 MAIN_MODELS: tuple[type[MainItem], ...] = (
     WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
     ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
     UserItem, EmailItem, MemberItem, SessionItem, LoginTokenItem, LoginRateItem, InviteItem, OidcStateItem,
     AuditItem, PresenceItem, TeamSettingsItem,
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
+    NotificationItem, ReminderItem, HookItem, DeliveryItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -447,7 +524,8 @@ TYPE_OF: dict[type[MainItem], str] = {
     LoginRateItem: "loginrate", InviteItem: "invite", OidcStateItem: "oidcstate", AuditItem: "audit",
     PresenceItem: "presence", TeamSettingsItem: "teamsettings",
     VisitorItem: "visitor", WidgetTicketItem: "wsticket", RateWindowItem: "ratewindow", WidgetSeqItem: "widgetseq",
-    RequestItem: "request", TemplateItem: "template",
+    RequestItem: "request", TemplateItem: "template", NotificationItem: "notification",
+    ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

@@ -6,6 +6,8 @@ import { useStore } from "../store";
 import { can } from "../session";
 import { LangSwitch } from "./LangSwitch";
 import { TeamSettingsButton } from "./TeamSettingsDialog";
+import { AutomationButton } from "./AutomationDialog";
+import { Bell } from "./Bell";
 
 export function TopBar() {
   const { session, live } = useStore(store);
@@ -15,7 +17,9 @@ export function TopBar() {
       {session && <span class="muted workspace">{session.me.workspace_id} · {session.me.name || session.me.role}</span>}
       <span class="spacer" />
       <LiveIndicator state={live} />
+      <Bell />
       {can(session, "workspace:admin") && <TeamSettingsButton />}
+      {can(session, "workspace:admin") && <AutomationButton />}
       <LangSwitch />
       <button type="button" class="ghost" onClick={() => signOut()}>{t("sign_out")}</button>
     </header>
