@@ -1,6 +1,6 @@
 """Provider webhooks: `/webhooks/{kind}/{channel_id}`. Thin: verify, dedupe, store, acknowledge.
 
-Each kind answers only the methods its provider uses (`WEBHOOK_METHODS`): POST for all, plus Meta's
+Each kind answers only the methods its provider uses (`registry.WEBHOOK_RULES`): POST for all, plus Meta's
 verification GET for WhatsApp, Messenger and Instagram. Any other method is 405 with `Allow`, before the
 channel is read; an unknown kind is 404.
 """
@@ -11,7 +11,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.api.routing import PUBLIC, Ctx, route
 from chalicelib.channels.base import WebhookRequest
-from chalicelib.channels.registry import WEBHOOK_KINDS
+from chalicelib.channels.registry import WEBHOOK_KINDS, WEBHOOK_RULES
 from chalicelib.domain.model import iso
 from chalicelib.errors import NotFound
 from chalicelib.services.webhooks import receive_webhook
@@ -20,9 +20,7 @@ bp = Blueprint(__name__)
 
 # SNS posts text/plain; every provider's body is JSON, whatever it is labelled
 WEBHOOK_TYPES = ["application/json", "text/plain"]
-META_KINDS = ("whatsapp", "messenger", "instagram")
-WEBHOOK_METHODS: dict[str, tuple[str, ...]] = {kind: ("GET", "POST") if kind in META_KINDS else ("POST",)
-                                               for kind in WEBHOOK_KINDS}
+WEBHOOK_METHODS: dict[str, tuple[str, ...]] = {kind: WEBHOOK_RULES[kind].methods for kind in WEBHOOK_KINDS}
 PATH = "/webhooks/{kind}/{channel_id}"
 
 

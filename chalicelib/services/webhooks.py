@@ -4,15 +4,16 @@ The path is thin on purpose (ARCHITECTURE.md): one channel read (cached while wa
 per event. Everything else happens from the stream.
 
 An authenticated payload that misses what the adapter needs (`InvalidPayload`) is never stored. Whether it is
-acknowledged or refused follows the provider's retry rules (docs/CHANNELS.md, "Refused input"): Telegram, VK,
-OK and Meta resend anything but a 2xx for hours or days (Telegram holds back every later update meanwhile), so
-they get their usual acknowledgement, marked `X-Zabota-Ignored: <code>`; SNS never retries a 4xx, so e-mail
-gets 422 with the reason.
+acknowledged or refused follows the provider's retry rules (`registry.WEBHOOK_RULES`, docs/CHANNELS.md):
+Telegram, VK, OK and Meta resend anything but a 2xx for hours or days (Telegram holds back every later update
+meanwhile), so they get their usual acknowledgement, marked `X-Zabota-Ignored: <code>`; SNS never retries a
+4xx, so e-mail gets 422 with the reason.
 """
 
 from __future__ import annotations
 
 from chalicelib.channels.base import WebhookRequest, WebhookResult
+from chalicelib.channels.registry import WEBHOOK_RULES
 from chalicelib.domain.model import Channel, InboundEvent
 from chalicelib.errors import InvalidPayload, NotFound
 from chalicelib.observability import logger
@@ -27,10 +28,6 @@ def channel_for_webhook(kind: str, channel_id: str) -> Channel:
     return channel
 
 
-# kind -> the body of the provider's usual acknowledgement; kinds not listed are refused with 422
-ACKNOWLEDGE_INVALID: dict[str, str] = {
-    "telegram": "", "vk": "ok", "ok": "", "whatsapp": "", "messenger": "EVENT_RECEIVED", "instagram": "EVENT_RECEIVED",
-}
 
 
 def receive_webhook(d: Deps, kind: str, channel_id: str, request: WebhookRequest) -> WebhookResult:
@@ -38,11 +35,12 @@ def receive_webhook(d: Deps, kind: str, channel_id: str, request: WebhookRequest
     try:
         result = d.adapters.get(kind).parse_webhook(channel, request)
     except InvalidPayload as err:
-        if kind not in ACKNOWLEDGE_INVALID:
+        acknowledge = WEBHOOK_RULES[kind].acknowledge
+        if acknowledge is None:
             raise
         logger.warning("webhook payload not stored", extra={"kind": kind, "channel_id": channel_id,
                                                             "code": err.code, "reason": err.message})
-        return WebhookResult(status=200, body=ACKNOWLEDGE_INVALID[kind], ignored=err.code)
+        return WebhookResult(status=200, body=acknowledge, ignored=err.code)
     raw = request.raw_body.decode("utf-8", "replace") if result.events else None
     for event in result.events:
         stored = repo.put_inbound(event, raw, now=d.now())
