@@ -213,6 +213,12 @@ def framework_errors_in_our_shape(event: Any, get_response: Callable[[Any], Resp
     body = response.body
     if response.status_code == 405 and isinstance(body, dict) and "Code" in body:
         allow = {k.lower(): v for k, v in (response.headers or {}).items()}.get("allow", "")
+        path = (getattr(event, "context", None) or {}).get("resourcePath")
+        narrowing = next((s.allow for s in ROUTES if s.path == path and s.allow is not None), None)
+        try:  # where the methods depend on the parameters (webhook kinds), Allow names those of this request
+            allow = ", ".join(narrowing(dict(getattr(event, "uri_params", None) or {}))) if narrowing else allow
+        except errors.AppError as err:
+            return error_response(err)
         logger.info("request refused", extra={"code": "method_not_allowed", "status": 405})
         return error_response(errors.MethodNotAllowed(str(body.get("Message") or "method not allowed"), allow=allow))
     return response

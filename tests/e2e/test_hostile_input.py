@@ -153,6 +153,12 @@ def test_other_methods_on_a_webhook_are_405_with_the_kinds_allow(stack, kind, me
     assert resp.headers["Allow"] == ("GET, POST" if kind in META else "POST")
 
 
+@pytest.mark.parametrize("kind", ["telegram", "instagram"])
+def test_head_on_a_webhook_is_405_with_the_kinds_allow(stack, kind):
+    resp = requests.head(f"{stack.url}/api/webhooks/{kind}/ch_nosuchchannel", timeout=30)
+    assert resp.status_code == 405 and resp.headers["Allow"] == ("GET, POST" if kind in META else "POST")
+
+
 def test_meta_verification_get_still_answers_and_stores_nothing(stack):
     shop = open_shop(stack, "whatsapp")
     resp = requests.get(shop.webhook_url, params={"hub.mode": "subscribe", "hub.challenge": "4242",
