@@ -9,7 +9,7 @@ from chalice import Blueprint, Response
 from chalicelib.api.http import json_object
 from chalicelib.api.routing import Ctx, route
 from chalicelib.api.serialize import conversation_json
-from chalicelib.services import snooze, webhooks_out
+from chalicelib.services import rules, snooze, webhooks_out
 
 bp = Blueprint(__name__)
 
@@ -129,3 +129,62 @@ def post_redeliver(ctx: Ctx, hook_id: str, delivery_id: str) -> dict[str, Any]:
 def post_ping(ctx: Ctx, hook_id: str) -> dict[str, Any]:
     assert ctx.principal is not None
     return webhooks_out.ping(ctx.deps, ctx.principal, hook_id)
+
+
+# --- rules (E3) ------------------------------------------------------------------------------------------------
+
+_ITEM = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}, "value": {}}}
+RULE = {"type": "object", "properties": {
+    "id": {"type": "string"}, "name": {"type": "string", "maxLength": 80}, "enabled": {"type": "boolean"},
+    "position": {"type": "integer", "minimum": 0, "maximum": 10000, "description": "rules run in this order"},
+    "when": {"type": "object", "required": ["trigger"], "properties": {
+        "trigger": {"enum": list(rules.domain.TRIGGERS)},
+        "minutes": {"type": "integer", "minimum": 1, "maximum": 10080, "description": "no_answer only"},
+        "tag": {"type": "string", "description": "tag_added only: which tag (empty: any)"}}},
+    "match": {"enum": ["all", "any"]},
+    "conditions": {"type": "array", "maxItems": 20, "items": _ITEM,
+                   "description": f"type: {', '.join(rules.domain.CONDITIONS)}"},
+    "actions": {"type": "array", "minItems": 1, "maxItems": 10, "items": _ITEM,
+                "description": f"type: {', '.join(rules.domain.ACTIONS)}"}}}
+DRY_RUN = {"type": "object", "required": ["rule"], "properties": {
+    "rule": RULE, "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}}
+DRY_RESULT = {"type": "object", "properties": {"checked": {"type": "integer"}, "matched": {"type": "array", "items": {
+    "type": "object", "properties": {"conversation_id": {"type": "string"}, "contact_name": {"type": "string"},
+                                     "status": {"type": "string"}, "text": {"type": "string"},
+                                     "actions": {"type": "array", "items": {"type": "string"}}}}}}}
+
+
+@route(bp, "/rules", "GET", permission="workspace:admin", tag="rules",
+       response={"type": "object", "properties": {"items": {"type": "array", "items": RULE}}},
+       summary="The workspace's automation rules, in the order they run")
+def list_rules(ctx: Ctx) -> dict[str, Any]:
+    return {"items": rules.list_json(ctx.workspace_id)}
+
+
+@route(bp, "/rules", "POST", permission="workspace:admin", tag="rules", request=RULE, response=RULE, status=201,
+       summary="Add a rule (checked whole: unknown users, templates, webhooks or unsafe regexes are refused)")
+def post_rule(ctx: Ctx) -> dict[str, Any]:
+    assert ctx.principal is not None
+    return rules.create(ctx.deps, ctx.principal, json_object(ctx.request.raw_body))
+
+
+@route(bp, "/rules/{rule_id}", "PATCH", permission="workspace:admin", tag="rules", request=RULE, response=RULE,
+       summary="Change a rule: any of its fields, enabled, position")
+def patch_rule(ctx: Ctx, rule_id: str) -> dict[str, Any]:
+    assert ctx.principal is not None
+    return rules.update(ctx.deps, ctx.principal, rule_id, json_object(ctx.request.raw_body))
+
+
+@route(bp, "/rules/{rule_id}", "DELETE", permission="workspace:admin", tag="rules", status=204,
+       summary="Remove a rule")
+def delete_rule(ctx: Ctx, rule_id: str) -> Response:
+    assert ctx.principal is not None
+    rules.delete(ctx.principal, rule_id)
+    return Response(body="", status_code=204)
+
+
+@route(bp, "/rules/dry-run", "POST", permission="workspace:admin", tag="rules", request=DRY_RUN,
+       response=DRY_RESULT, summary="Which of the last N conversations a rule would have matched (changes nothing)")
+def post_dry_run(ctx: Ctx) -> dict[str, Any]:
+    assert ctx.principal is not None
+    return rules.dry_run(ctx.deps, ctx.principal, json_object(ctx.request.raw_body))

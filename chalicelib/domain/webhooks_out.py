@@ -24,6 +24,7 @@ EVENTS = {
     "message.sent": "our reply reached the channel",
     "message.failed": "our reply could not be delivered",
     "sla.breached": "a waiting customer passed the SLA target",
+    "rule.triggered": "a rule's webhook action (chosen in the rule, not here)",
     "ping": "a test delivery from the console",
 }
 GIVE_UP_AFTER = timedelta(hours=24)

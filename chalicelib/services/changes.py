@@ -7,6 +7,7 @@ conversation waiting / answered -> SLA timer written / removed (services/sla.py)
 conversation assigned     -> "assigned to me" for the new assignee; note with @name -> "mention"
 notification INSERT       -> the user's consoles (bell) and, when wanted now, one e-mail
 conversation / message events -> a delivery per outgoing webhook that wants them; delivery pending -> POST
+conversation / message triggers -> the workspace's rules, in order (services/rules.py)
 message out + pending     -> send through the channel (once per generation)
 message in + provider file -> copy the attachment into our storage
 message with a pending action -> edit / delete it at the provider (B4)
@@ -33,6 +34,7 @@ from chalicelib.services import (
     moderation,
     notifications,
     outbound,
+    rules,
     search,
     sla,
     webhooks_out,
@@ -87,6 +89,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
             webhooks_out.send(d, new)
     if isinstance(new, (ConversationItem, MessageItem)):
         webhooks_out.on_change(d, event_name, new, old)
+        rules.on_change(d, event_name, new, old)
     audit.record_change(d, event_name, new, old)  # the action log: operator changes, exactly once
 
 

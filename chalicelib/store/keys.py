@@ -220,3 +220,8 @@ def hook(ws: str, hook_id: str) -> tuple[str, str]:
 def delivery(ws: str, hook_id: str, event_at: str, delivery_id: str) -> tuple[str, str]:
     """A subscription's deliveries, in the order of their events."""
     return f"WS#{ws}#HOOK#{hook_id}#DELIVERIES", f"D#{event_at}#{delivery_id}"
+
+
+def rules(ws: str) -> str:
+    """A workspace's automation rules: one partition, one Query."""
+    return f"WS#{ws}#RULES"

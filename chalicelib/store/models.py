@@ -178,6 +178,8 @@ class ConversationItem(MainItem):
     sla_breaches = NumberAttribute(default=0)
     snoozed_until = UnicodeAttribute(null=True)  # E4: out of the queue until then (or the customer's next message)
     snoozed_from = UnicodeAttribute(null=True)  # the status it comes back to
+    priority = UnicodeAttribute(null=True)  # low | normal | high | urgent (set by operators or rules, E3)
+    rule_depth = NumberAttribute(null=True)  # how many rule steps led to the last change by a rule (loop guard)
 
 
 class MessageItem(MainItem):
@@ -491,6 +493,16 @@ class DeliveryItem(MainItem):
     lease = UnicodeAttribute(null=True)
 
 
+class RuleItem(MainItem):
+    """An automation rule of a workspace (E3): domain/rules.py validates it; all rules sit in one partition."""
+
+    rule_id = UnicodeAttribute()
+    definition = JSONAttribute()
+    position = NumberAttribute(default=0)
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+
+
 class NotificationItem(MainItem):
     """One notification of one user (D3): the bell's entry (gsi1, newest first; gsi2 while unread) and its e-mail.
 
@@ -514,7 +526,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     UserItem, EmailItem, MemberItem, SessionItem, LoginTokenItem, LoginRateItem, InviteItem, OidcStateItem,
     AuditItem, PresenceItem, TeamSettingsItem,
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
-    NotificationItem, ReminderItem, HookItem, DeliveryItem,
+    NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -526,6 +538,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     VisitorItem: "visitor", WidgetTicketItem: "wsticket", RateWindowItem: "ratewindow", WidgetSeqItem: "widgetseq",
     RequestItem: "request", TemplateItem: "template", NotificationItem: "notification",
     ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
+    RuleItem: "rule",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 
