@@ -28,6 +28,7 @@ from chalicelib import errors, safejson
 from chalicelib.api.http import error_response, internal_error, json_response, status_of
 from chalicelib.auth import access, keys
 from chalicelib.auth.permissions import allowed
+from chalicelib.channels.registry import WEBHOOK_KINDS
 from chalicelib.observability import logger
 from chalicelib.services.deps import Deps, deps
 from chalicelib.store.base import store_unavailable
@@ -57,7 +58,7 @@ class Shape:
 ID = Shape(r"[A-Za-z0-9_-]{1,128}", 128, "an id: letters, digits, _ and -")
 PATH_SHAPES: dict[str, Shape] = {
     "channel_id": Shape(r"ch_[A-Za-z0-9_-]{1,64}", 67, "a channel id: ch_ then letters, digits, _ or -"),
-    "kind": Shape(r"[a-z]{2,16}", 16, "a channel kind"),
+    "kind": Shape(f"(?:{'|'.join(WEBHOOK_KINDS)})", 16, f"one of the webhook kinds: {', '.join(WEBHOOK_KINDS)}"),
     "provider": Shape(r"[a-z]{2,16}", 16, "a sign-in provider"),
 }
 

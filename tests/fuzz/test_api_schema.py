@@ -30,7 +30,7 @@ from tests.support import customer_message, new_workspace
 
 pytestmark = pytest.mark.ddblocal
 
-EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "6"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           allow_header_conformance]
 

@@ -105,20 +105,29 @@ def _burst(stack: Any, harness: Any, ddb_class: Any) -> dict[str, Any]:
     attempts = Counter[int]()
     retry_statuses: Counter[int] = Counter()
     session = requests.Session()
-    for _ in range(RETRY_ROUNDS):
-        pending = [i for i, status in enumerate(final) if status != 200]
-        if not pending:
-            break
-        for index in pending:
-            attempts[index] += 1
-            final[index] = harness.post(session, channel, bodies[index]).status
-            retry_statuses[final[index]] += 1
-        time.sleep(0.5)
+
+    def retry(index: int) -> None:
+        if not hasattr(sessions, "session"):
+            sessions.session = requests.Session()
+        final[index] = harness.post(sessions.session, channel, bodies[index]).status
+
+    retried_at = time.monotonic()
+    with ThreadPoolExecutor(THREADS) as pool:
+        for _ in range(RETRY_ROUNDS):
+            pending = [i for i, status in enumerate(final) if status != 200]
+            if not pending:
+                break
+            list(pool.map(retry, pending))
+            for index in pending:
+                attempts[index] += 1
+                retry_statuses[final[index]] += 1
+            time.sleep(0.5)
+    retry_seconds = time.monotonic() - retried_at
     delivered_first = [i for i, status in enumerate(first) if status == 200]
     resent = random.Random(11).sample(delivered_first, min(RESENT_DELIVERED, len(delivered_first)))
     resent_statuses = Counter(harness.post(session, channel, bodies[i]).status for i in resent)
 
-    drained = 0
+    drained, drain_started = 0, time.monotonic()
     for _ in range(10):
         count = int(stack.pump.drain(timeout=120))
         drained += count
@@ -135,6 +144,7 @@ def _burst(stack: Any, harness: Any, ddb_class: Any) -> dict[str, Any]:
         "delivered_first_missing": sum(1 for i in delivered_first if counts[texts[i]] == 0),
         "missing": sum(1 for t in texts if counts[t] == 0), "doubled": sum(1 for t in texts if counts[t] > 1),
         "stored_messages": len(stored), "stream_records_drained": drained,
+        "retry_seconds": round(retry_seconds, 2), "drain_seconds": round(time.monotonic() - drain_started, 2),
     }
 
 
