@@ -56,6 +56,7 @@ def render(results: dict[str, Any]) -> str:
         ("cold_import", "4. Cold import: `import app` vs `import boto3, chalice, pynamodb.models`", _imports),
         ("frontend", "5. Console and widget: JavaScript shipped (gzip), webhook -> shown in an open console", _flat),
         ("deploy", "6. Lambda bundle, cold import from the packaged bundle, dollars per million messages", _flat),
+        ("automation", "7. Timers (idle tick, per fired, lag of 1,000) and outgoing webhook deliveries", _flat),
     ]
     for key, title, body in sections:
         lines.append("-" * WIDTH)
