@@ -10,6 +10,7 @@ conversation / message    -> live update to the workspace's consoles
 conversation INSERT       -> round-robin assignment (team settings)
 conversation name / title / tags changed -> its search text (services/search.py)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
+task / task comment        -> its timers, notifications and live push (services/tasks.py)
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ from typing import Any
 
 from chalicelib.api.serialize import contact_json, conversation_json, message_json
 from chalicelib.domain.model import InboundEvent
-from chalicelib.services import assignment, audit, contacts, inbound, media, moderation, outbound, search
+from chalicelib.services import assignment, audit, contacts, inbound, media, moderation, outbound, search, tasks
 from chalicelib.services.deps import Deps
-from chalicelib.store.models import ContactItem, ConversationItem, InboundItem, MainItem, MessageItem
+from chalicelib.store.models import (
+    ContactItem,
+    ConversationItem,
+    InboundItem,
+    MainItem,
+    MessageItem,
+    TaskEventItem,
+    TaskItem,
+)
 
 
 def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem | None) -> None:
@@ -47,6 +56,8 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         kind = "message.new" if event_name == "INSERT" else "message.updated"
         push(d, new.workspace_id or "", {"type": kind, "conversation_id": new.conversation_id,
                                          "message": message_json(new, d.files)})
+    elif isinstance(new, TaskItem | TaskEventItem):
+        tasks.on_change(d, event_name, new, old)
     audit.record_change(d, event_name, new, old)  # the action log: operator changes, exactly once
 
 
