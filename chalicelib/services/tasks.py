@@ -24,7 +24,16 @@ from chalicelib.services import timers
 from chalicelib.services.deps import Deps
 from chalicelib.store import keys, repo, team
 from chalicelib.store import tasks as store
-from chalicelib.store.models import AuditItem, MainItem, TaskEventItem, TaskItem, TaskLinkItem, TaskTeamItem, TimerItem
+from chalicelib.store.models import (
+    AuditItem,
+    MainItem,
+    TaskEventItem,
+    TaskItem,
+    TaskLinkItem,
+    TaskTeamItem,
+    TimerItem,
+    plain,
+)
 
 CREATE_ATTEMPTS = 400  # 100 creates racing for one counter: each round one wins, the others learn the number
 DONE_SORT_CAP = 1000  # a finished list sorted other than by creation sorts the newest 1,000 finished tasks
@@ -674,7 +683,7 @@ def _on_timer(d: Deps, timer: TimerItem) -> None:
     """A reminder or due timer fired: tell the assignee and watchers (the creator when nobody is assigned), once
     per task and deadline whatever the schedule repeats. A moved deadline has moved the timer; a finished task
     has none left, and the check here covers a timer that raced either."""
-    target = dict(timer.target or {})
+    target = plain(timer.target)
     ws, task_id = timer.workspace_id or "", str(target.get("task_id", ""))
     task = store.get_task(ws, task_id)
     if task is None or task.status not in rules.OPEN_STATUSES or task.deadline != target.get("deadline"):
