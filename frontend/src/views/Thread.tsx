@@ -15,6 +15,7 @@ import { MessageItem } from "./MessageItem";
 import { PresenceBadge } from "./PresenceBadge";
 import { ThreadSkeleton } from "./Skeleton";
 import { TagEditor } from "./TagEditor";
+import { TasksBlock } from "./TasksBlock";
 
 export function Thread() {
   const { thread } = useStore(store);
@@ -92,6 +93,7 @@ function ThreadHeader() {
         <TagEditor tags={detail.tags} editable={manage} />
         <EmotionPicker value={detail.emotion ?? null} editable={manage} />
       </div>
+      <TasksBlock conversationId={detail.id} />
     </header>
   );
 }

@@ -6,6 +6,7 @@ import { useStore } from "../store";
 import { can } from "../session";
 import { LangSwitch } from "./LangSwitch";
 import { TeamSettingsButton } from "./TeamSettingsDialog";
+import { TasksNav } from "./TasksNav";
 
 export function TopBar() {
   const { session, live } = useStore(store);
@@ -13,6 +14,7 @@ export function TopBar() {
     <header class="topbar">
       <span class="brand">Zabota</span>
       {session && <span class="muted workspace">{session.me.workspace_id} · {session.me.name || session.me.role}</span>}
+      {can(session, "tasks:read") && <TasksNav />}
       <span class="spacer" />
       <LiveIndicator state={live} />
       {can(session, "workspace:admin") && <TeamSettingsButton />}
