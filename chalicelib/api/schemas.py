@@ -54,6 +54,9 @@ CONVERSATION = {
         "awaiting_since": {"type": ["string", "null"], "description": "the customer has waited for an answer since "
                            "(overdue past the SLA)"},
         "emotion": EMOTION,
+        "sla_breached": {"type": "boolean", "description": "this wait passed its SLA target (services/sla.py)"},
+        "sla_breached_at": {"type": ["string", "null"]}, "sla_breaches": {"type": "integer"},
+        "snoozed_until": {"type": ["string", "null"], "description": "out of the queue until then (E4)"},
     },
 }
 

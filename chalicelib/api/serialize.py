@@ -20,6 +20,9 @@ def conversation_json(c: ConversationItem) -> dict[str, Any]:
         "first_response_seconds": None if c.first_response_seconds is None else int(c.first_response_seconds),
         "created_at": c.created_at, "closed_at": c.closed_at, "revision": int(c.revision or 0),
         "blocked": bool(c.blocked), "awaiting_since": c.awaiting_since, "emotion": c.emotion,
+        "sla_breached": bool(c.awaiting_since and c.sla_breach_since == c.awaiting_since),
+        "sla_breached_at": c.sla_breached_at, "sla_breaches": int(c.sla_breaches or 0),
+        "snoozed_until": c.snoozed_until,
     }
 
 

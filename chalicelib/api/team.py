@@ -36,9 +36,33 @@ SETTINGS = {"type": "object", "properties": {
                  "in_progress / closed (removing one still in use: 409 status_in_use)", "items": {
                      "type": "object", "required": ["id", "label"], "properties": {
                          "id": {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,29}$"},
-                         "label": {"type": "string", "maxLength": 40}}}}}}
-NOTIFICATIONS = {"type": "object", "required": ["events"], "properties": {"events": {
-    "type": "object", "additionalProperties": {"type": "array", "items": {"enum": ["console", "email"]}}}}}
+                         "label": {"type": "string", "maxLength": 40}}}},
+    "sla_policies": {"type": "array", "maxItems": 20, "description": "first match wins (channel and/or tag; "
+                     "empty lists match any); otherwise sla_minutes for both targets", "items": {
+                         "type": "object", "required": ["first_response_minutes"], "properties": {
+                             "id": {"type": "string", "pattern": "^[a-z0-9_-]{1,32}$"},
+                             "name": {"type": "string", "maxLength": 80},
+                             "channel_ids": {"type": "array", "items": {"type": "string"}},
+                             "tags": {"type": "array", "items": {"type": "string"}},
+                             "first_response_minutes": {"type": "integer", "minimum": 1, "maximum": 10080},
+                             "next_response_minutes": {"type": "integer", "minimum": 1, "maximum": 10080}}}},
+    "working_hours": {"type": ["object", "null"], "description": "null: always open. Outside the hours a "
+                      "customer gets the off-hours message (once per conversation per closed period)",
+                      "properties": {
+                          "time_zone": {"type": "string", "description": "IANA, e.g. Europe/Moscow"},
+                          "week": {"type": "object", "description": "mon..sun: [[HH:MM, HH:MM], ...]; 24:00 ends "
+                                   "a day", "additionalProperties": {"type": "array", "items": {
+                                       "type": "array", "items": {"type": "string"}}}},
+                          "holidays": {"type": "array", "items": {"type": "string", "format": "date"}}}},
+    "off_hours_messages": {"type": "object", "properties": {"ru": {"type": "string", "maxLength": 1000},
+                                                            "en": {"type": "string", "maxLength": 1000}}}}}
+NOTIFICATIONS = {"type": "object", "properties": {
+    "events": {"type": "object", "additionalProperties": {"type": "array", "items": {"enum": ["console", "email"]}}},
+    "email_mode": {"enum": ["instant", "digest"], "description": "digest: one e-mail an hour"},
+    "quiet_hours": {"type": ["object", "null"], "description": "no e-mail meanwhile; held until the end",
+                    "properties": {"start": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+                                   "end": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+                                   "time_zone": {"type": "string", "description": "IANA, e.g. Europe/Moscow"}}}}}
 ASSIGN = {"type": "object", "required": ["assignee_id"], "properties": {
     "assignee_id": {"type": ["string", "null"]}, "note": {"type": "string"}}}
 AUDIT_QUERY = {
@@ -127,7 +151,7 @@ def put_team_settings(ctx: Ctx) -> dict[str, Any]:
 
 
 @route(bp, "/me/notifications", "GET", permission="conversations:read", tag="team", response=NOTIFICATIONS,
-       summary="My notification settings in this workspace: which events, in the console and/or by e-mail")
+       summary="My notification settings in this workspace: which events, console and/or e-mail, digest, quiet hours")
 def get_notifications(ctx: Ctx) -> dict[str, Any]:
     return team_service.get_notifications(ctx.principal)  # type: ignore[arg-type]
 

@@ -1,4 +1,4 @@
-"""The one-minute schedule: fires due timers (SLA alerts, reminders and snoozes come with later issues).
+"""The one-minute schedule: fires due timers (SLA alerts, notification digests, and every other timer kind).
 
 Registered on the app in `app.py`, like the stream handler, so it runs with the logger middleware."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.services import timers
+from chalicelib.services import notifications, sla, timers  # noqa: F401 - importing registers their timer kinds
 from chalicelib.services.deps import deps
 
 

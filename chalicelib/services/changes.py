@@ -1,7 +1,11 @@
 """What happens when the main table changes: the stream handler's dispatch table (one record at a time).
 
 inbound INSERT            -> contact, identity, conversation, message
-conversation INSERT       -> auto-greeting (once)
+conversation INSERT       -> auto-greeting (once), inside working hours (services/hours.py)
+customer message INSERT   -> off-hours reply, once per conversation per closed period
+conversation waiting / answered -> SLA timer written / removed (services/sla.py)
+conversation assigned     -> "assigned to me" for the new assignee; note with @name -> "mention"
+notification INSERT       -> the user's consoles (bell) and, when wanted now, one e-mail
 message out + pending     -> send through the channel (once per generation)
 message in + provider file -> copy the attachment into our storage
 message with a pending action -> edit / delete it at the provider (B4)
@@ -19,7 +23,20 @@ from typing import Any
 
 from chalicelib.api.serialize import contact_json, conversation_json, message_json
 from chalicelib.domain.model import InboundEvent
-from chalicelib.services import assignment, audit, contacts, inbound, media, moderation, outbound, search, tasks
+from chalicelib.services import (
+    assignment,
+    audit,
+    contacts,
+    hours,
+    inbound,
+    media,
+    moderation,
+    notifications,
+    outbound,
+    search,
+    sla,
+    tasks,
+)
 from chalicelib.services.deps import Deps
 from chalicelib.store.models import (
     ContactItem,
@@ -27,6 +44,7 @@ from chalicelib.store.models import (
     InboundItem,
     MainItem,
     MessageItem,
+    NotificationItem,
     TaskEventItem,
     TaskItem,
 )
@@ -36,10 +54,14 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
     if isinstance(new, InboundItem) and event_name == "INSERT":
         inbound.process_inbound(d, InboundEvent.from_json(new.event))
     elif isinstance(new, ConversationItem):
+        previous_conv = old if isinstance(old, ConversationItem) else None
         if event_name == "INSERT":
-            outbound.greet(d, new)
+            if hours.open_now(d, new):  # outside working hours the customer's message gets the off-hours reply
+                outbound.greet(d, new)
             assignment.distribute(d, new)  # round-robin, when the workspace turned it on
         search.reindex(new)  # name, title or tags changed: the search text follows
+        sla.on_conversation_change(d, new, previous_conv)
+        notifications.on_assignment(d, new, previous_conv)
         push(d, new.workspace_id or "", {"type": "conversation.updated", "conversation": conversation_json(new)})
     elif isinstance(new, ContactItem) and event_name == "MODIFY":
         contacts.propagate_name(new, old if isinstance(old, ContactItem) else None)
@@ -53,9 +75,14 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
             moderation.perform(d, new)
         elif media.needs_fetch(new):
             media.fetch_attachments(d, new)
+        if event_name == "INSERT":
+            hours.answer_off_hours(d, new)
+            notifications.on_note(d, new)
         kind = "message.new" if event_name == "INSERT" else "message.updated"
         push(d, new.workspace_id or "", {"type": kind, "conversation_id": new.conversation_id,
                                          "message": message_json(new, d.files)})
+    elif isinstance(new, NotificationItem) and event_name == "INSERT":
+        notifications.on_insert(d, new)
     elif isinstance(new, TaskItem | TaskEventItem):
         tasks.on_change(d, event_name, new, old)
     audit.record_change(d, event_name, new, old)  # the action log: operator changes, exactly once

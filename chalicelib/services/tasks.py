@@ -20,7 +20,7 @@ from chalicelib.domain import tasks as rules
 from chalicelib.domain.model import iso, new_id, parse_iso
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.observability import logger
-from chalicelib.services import timers
+from chalicelib.services import notifications, timers
 from chalicelib.services.deps import Deps
 from chalicelib.store import keys, repo, team
 from chalicelib.store import tasks as store
@@ -40,7 +40,6 @@ DONE_SORT_CAP = 1000  # a finished list sorted other than by creation sorts the 
 MAX_LIMIT = 100
 TIMER_KINDS = {rules.REMINDER: "task-reminder", rules.DUE: "task-due"}
 
-HELD: list[dict[str, Any]] = []
 _last_known: dict[str, int] = {}  # workspace -> the counter as this process last saw it (saves a read per create)
 # A warm Lambda serves one request at a time; the embedded runner serves many threads in one process, and those
 # queue here instead of racing each other at DynamoDB. Across processes the counter's condition decides.
@@ -69,21 +68,11 @@ def _user(subject: str | None) -> str | None:
     return subject.removeprefix("user:") if subject and subject.startswith("user:") else None
 
 
-# --- notifications: one small door to the notification service ----------------------------------------------
+# --- notifications: the one door to the notification service (services/notifications.py) -----------------------
 
 
 def _notify(d: Deps, ws: str, user_ids: Iterable[str | None], kind: str, *, title: str, body: str = "",
             link: dict[str, str] | None = None, key: str, actor: str | None = None) -> int:
-    try:
-        from chalicelib.services import notifications  # type: ignore[attr-defined]
-    except ImportError:  # until the notification service lands: kept in memory, deduplicated by key
-        told = 0
-        for user in dict.fromkeys(u for u in user_ids if u):
-            if actor in (user, f"user:{user}") or any(n["key"] == key and n["user_id"] == user for n in HELD):
-                continue
-            HELD.append({"user_id": user, "kind": kind, "title": title, "key": key, "link": link or {}})
-            told += 1
-        return told
     return notifications.notify(d, ws, [u for u in user_ids if u], kind, title=title, body=body, link=link,
                                 key=key, actor=actor)
 
@@ -394,7 +383,7 @@ def delete_task(d: Deps, principal: Principal, task_id: str) -> None:
     except store.Stale as err:
         raise Conflict("the task changed meanwhile: reload it", code="stale") from err
     for prefix in TIMER_KINDS.values():
-        store.delete_timer(ws, f"{prefix}#{task_id}")
+        repo.delete_timer(ws, f"{prefix}#{task_id}")
 
 
 # --- lists (F3) ----------------------------------------------------------------------------------------------
@@ -651,7 +640,7 @@ def sync_timers(d: Deps, task: TaskItem, old: TaskItem | None) -> None:
     for kind, due in plan.items():
         timer_id = f"{TIMER_KINDS[kind]}#{task.task_id}"
         if due is None:
-            store.delete_timer(ws, timer_id)
+            repo.delete_timer(ws, timer_id)
         else:
             repo.put_timer(ws, timer_id, kind, iso(due), {"task_id": task.task_id, "deadline": task.deadline or ""},
                            now=d.now())

@@ -15,22 +15,21 @@ from chalicelib.auth import mail, sessions
 from chalicelib.auth.keys import Principal, create_api_key, key_hash
 from chalicelib.auth.permissions import ROLES
 from chalicelib.auth.users import ensure_user, normalise_email, secret_hash, subject_of
+from chalicelib.domain import hours as hours_rules
+from chalicelib.domain import notifications as notification_rules
+from chalicelib.domain import sla as sla_rules
 from chalicelib.domain.model import STATUSES, iso, new_id
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from chalicelib.services import assignment, audit, presence
+from chalicelib.services import assignment, audit, notifications, presence
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo, team
-from chalicelib.store.models import ApiKeyItem, InviteItem, MemberItem, TeamSettingsItem, plain
+from chalicelib.store.models import ApiKeyItem, InviteItem, MemberItem, TeamSettingsItem
 
 INVITE_DAYS_DEFAULT = 7
 INVITE_DAYS_MAX = 30
 MAX_CAPACITY = 500
-NOTIFICATION_EVENTS = ("new_conversation", "assigned_to_me", "sla_breach", "task_due")
-NOTIFICATION_CHANNELS = ("console", "email")
-NOTIFICATION_DEFAULTS: dict[str, list[str]] = {
-    "new_conversation": ["console"], "assigned_to_me": ["console", "email"],
-    "sla_breach": ["console", "email"], "task_due": ["console", "email"],
-}
+NOTIFICATION_EVENTS = tuple(notification_rules.KINDS)
+NOTIFICATION_CHANNELS = notification_rules.CHANNELS
 
 
 def _role(value: Any) -> str:
@@ -279,7 +278,9 @@ def _parse_statuses(value: Any) -> list[dict[str, str]]:
 
 def settings_json(s: TeamSettingsItem) -> dict[str, Any]:
     return {"round_robin": bool(s.round_robin), "default_capacity": int(s.default_capacity or 0),
-            "sla_minutes": int(s.sla_minutes or DEFAULT_SLA_MINUTES), "statuses": list(s.statuses or [])}
+            "sla_minutes": int(s.sla_minutes or DEFAULT_SLA_MINUTES), "statuses": list(s.statuses or []),
+            "sla_policies": list(s.sla_policies or []), "working_hours": s.working_hours or None,
+            "off_hours_messages": dict(s.off_hours_messages or {})}
 
 
 def get_settings(principal: Principal) -> dict[str, Any]:
@@ -303,6 +304,7 @@ def put_settings(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[st
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SLA_MINUTES:
             raise InvalidInput(f"sla_minutes must be 1..{MAX_SLA_MINUTES} (minutes to answer a waiting customer)")
         item.sla_minutes = value
+    _automation_settings(item, body)
     if "statuses" in body:
         statuses = _parse_statuses(body["statuses"])
         kept = {s["id"] for s in statuses}
@@ -319,33 +321,43 @@ def put_settings(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[st
     return after
 
 
+def _automation_settings(item: TeamSettingsItem, body: dict[str, Any]) -> None:
+    """SLA policies (E2), working hours and the off-hours message (E1): validated whole, or nothing changes."""
+    try:
+        if "sla_policies" in body:
+            item.sla_policies = [p.as_json() for p in sla_rules.parse_policies(body["sla_policies"])]
+        if "working_hours" in body:
+            hours = hours_rules.parse_hours(body["working_hours"])
+            item.working_hours = hours.as_json() if hours else None
+    except notification_rules.InvalidSettings as err:
+        raise InvalidInput(str(err), code="invalid_settings") from err
+    if "off_hours_messages" in body:
+        texts = body["off_hours_messages"]
+        if not isinstance(texts, dict) or set(texts) - {"ru", "en"} or not all(
+                isinstance(v, str) and len(v) <= 1000 for v in texts.values()):
+            raise InvalidInput("off_hours_messages is {ru, en}: texts of up to 1000 characters")
+        item.off_hours_messages = {k: v.strip() for k, v in texts.items() if v.strip()}
+
+
 # --- notification settings (per user, per workspace) --------------------------------------------------------
 
 
 def notifications_of(member: MemberItem) -> dict[str, list[str]]:
-    stored = plain(member.notifications)
-    return {event: list(stored.get(event, NOTIFICATION_DEFAULTS[event])) for event in NOTIFICATION_EVENTS}
+    return dict(notifications.preferences(member)["events"])
 
 
 def get_notifications(principal: Principal) -> dict[str, Any]:
-    member = _require_member(principal.workspace_id, _user_of(principal))
-    return {"events": notifications_of(member), "channels": list(NOTIFICATION_CHANNELS)}
+    return notifications.preferences(_require_member(principal.workspace_id, _user_of(principal)))
 
 
 def put_notifications(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     member = _require_member(principal.workspace_id, _user_of(principal))
-    events = body.get("events")
-    if not isinstance(events, dict):
-        raise InvalidInput("send events: {event: [channels]}")
-    merged = notifications_of(member)
-    for event, channels in events.items():
-        if event not in NOTIFICATION_EVENTS:
-            raise InvalidInput(f"events are {', '.join(NOTIFICATION_EVENTS)}")
-        if not isinstance(channels, list) or not set(channels) <= set(NOTIFICATION_CHANNELS):
-            raise InvalidInput(f"channels are {', '.join(NOTIFICATION_CHANNELS)}")
-        merged[event] = [c for c in NOTIFICATION_CHANNELS if c in channels]
-    team.set_member_fields(member, [MemberItem.notifications.set(merged)])
-    return {"events": merged, "channels": list(NOTIFICATION_CHANNELS)}
+    chosen = notifications.parse_preferences(notifications.preferences(member), body)
+    quiet = MemberItem.quiet_hours.set(chosen["quiet_hours"]) if chosen["quiet_hours"] \
+        else MemberItem.quiet_hours.remove()
+    team.set_member_fields(member, [MemberItem.notifications.set(chosen["events"]),
+                                    MemberItem.email_mode.set(chosen["email_mode"]), quiet])
+    return notifications.preferences(member)
 
 
 def recipients(ws: str, event: str, channel: str) -> list[MemberItem]:

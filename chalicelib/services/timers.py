@@ -1,12 +1,17 @@
-"""Timers: time-based work (SLA alerts, reminders, snoozes) as items on a sparse index, fired by the schedule.
+"""Timers: time-based work (SLA alerts, reminders, snoozes, e-mail digests) as items on a sparse index, fired
+by the one-minute schedule.
 
-A timer is claimed by a conditional delete, so two overlapping ticks never fire it twice. Handlers per kind
-register in HANDLERS; later issues add SLA and reminders.
+Exactly once, also when two ticks overlap or a tick dies half-way: a tick leases a due timer (a conditional
+update, so of two ticks one wins), runs its handler, then deletes it under the lease. A tick that dies after
+the lease leaves the timer; the next tick after the lease runs out fires it again, so every handler writes its
+effects under keys derived from the timer (its id and due time) and a second run changes nothing. A handler
+may move its own timer (`repo.put_timer` with the same id and a new due time): the delete then leaves it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.observability import logger
@@ -15,18 +20,25 @@ from chalicelib.store import repo
 from chalicelib.store.models import TimerItem
 
 HANDLERS: dict[str, Callable[[Deps, TimerItem], None]] = {}
+LEASE = timedelta(seconds=50)  # shorter than a tick: the next tick retries what a dead one left
 
 
 def fire_due(d: Deps) -> int:
     fired = 0
     for timer in repo.due_timers(d.now()):
-        if not repo.claim_timer(timer):
-            continue
         handler = HANDLERS.get(timer.kind)
         if handler is None:
-            logger.warning("timer of unknown kind dropped", extra={"kind": timer.kind})
+            logger.warning("timer of unknown kind left in place", extra={"kind": timer.kind})
             continue
-        handler(d, timer)
+        token = repo.claim_timer(timer, now=d.now(), lease=LEASE)
+        if token is None:
+            continue
+        try:
+            handler(d, timer)
+        except Exception:  # noqa: BLE001 - one timer's failure must not stop the others; the lease retries it
+            logger.exception("timer handler failed", extra={"kind": timer.kind})
+            continue
+        repo.finish_timer(timer, token)
         fired += 1
     return fired
 

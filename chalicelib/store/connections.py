@@ -45,3 +45,11 @@ def get(connection_id: str) -> ConnectionItem | None:
 
 def of_workspace(workspace_id: str) -> list[str]:
     return [c.connection_id for c in ConnectionItem.by_workspace.query(workspace_id)]
+
+
+def of_principal(workspace_id: str, principal_id: str) -> list[str]:
+    """One caller's connections in a workspace (the index keeps keys only: one query, then one batch read)."""
+    ids = of_workspace(workspace_id)
+    if not ids:
+        return []
+    return [c.connection_id for c in ConnectionItem.batch_get(ids) if c.principal_id == principal_id]

@@ -67,7 +67,7 @@ def parked(ws: str) -> str:
     return f"WS#{ws}#PARKED"
 
 
-TIMER_SHARDS = 4
+TIMER_SHARDS = 1  # one partition: an idle tick is one Query (timer writes are ~2 per waiting customer)
 
 
 def timer(ws: str, timer_id: str) -> tuple[str, str]:
@@ -221,3 +221,15 @@ TASK_LINK_PREFIX = "TASK#"
 
 def task_teams(ws: str) -> str:
     return f"WS#{ws}#TASKTEAMS"
+def notification(ws: str, user_id: str, notification_id: str) -> tuple[str, str]:
+    return f"WS#{ws}#NOTIF#{user_id}", f"N#{notification_id}"
+
+
+def notifications_of(ws: str, user_id: str) -> str:
+    """gsi1: a user's notifications, newest first."""
+    return f"WS#{ws}#NOTIFS#{user_id}"
+
+
+def unread_of(ws: str, user_id: str) -> str:
+    """gsi2 (sparse): a user's unread notifications."""
+    return f"WS#{ws}#UNREAD#{user_id}"

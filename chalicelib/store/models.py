@@ -171,6 +171,12 @@ class ConversationItem(MainItem):
     # the overdue filter compares it with the workspace's SLA
     awaiting_since = UnicodeAttribute(null=True)
     search_text = UnicodeAttribute(null=True)  # domain/search.py: name, @username, title, tags, normalised
+    # SLA (E2, services/sla.py): the wait that last breached its target, when, which target; breaches counted
+    sla_breach_since = UnicodeAttribute(null=True)
+    sla_breached_at = UnicodeAttribute(null=True)
+    sla_breach_target = UnicodeAttribute(null=True)  # first_response | next_response
+    sla_breaches = NumberAttribute(default=0)
+    snoozed_until = UnicodeAttribute(null=True)  # E4: out of the queue until then (or the customer's next message)
 
 
 class MessageItem(MainItem):
@@ -230,9 +236,13 @@ class ApiKeyItem(MainItem):
 
 
 class TimerItem(MainItem):
+    """Time-based work (SLA alerts, reminders, snoozes, digests): gsi1 `TIMERS#<shard>` / `<due>#<id>`."""
+
+    timer_id = UnicodeAttribute(default="")
     kind = UnicodeAttribute()
     due_at = UnicodeAttribute()
     target = MapAttribute[str, Any](default=dict)
+    lease = UnicodeAttribute(null=True)  # `<until>#<token>` while a tick fires it
 
 
 class ParkedItem(MainItem):
@@ -291,6 +301,8 @@ class MemberItem(MainItem):
     role = UnicodeAttribute()
     capacity = NumberAttribute(null=True)  # open conversations round-robin may give them; None: workspace default
     notifications = MapAttribute[str, Any](default=dict)  # event -> ["console", "email"]
+    email_mode = UnicodeAttribute(default="instant")  # instant | digest (domain/notifications.py)
+    quiet_hours = MapAttribute[str, Any](null=True)  # {start, end, time_zone}: no e-mail meanwhile
     last_assigned_at = UnicodeAttribute(null=True)
 
 
@@ -373,6 +385,9 @@ class TeamSettingsItem(MainItem):
     default_capacity = NumberAttribute(default=5)
     sla_minutes = NumberAttribute(default=30)  # a customer waiting longer for an answer is overdue (B1)
     statuses = JSONAttribute(default=list)  # the team's own statuses beside the built-in three: [{id, label}]
+    sla_policies = JSONAttribute(default=list)  # domain/sla.py: first matching policy wins, else sla_minutes
+    working_hours = JSONAttribute(null=True)  # domain/hours.py; None: always open
+    off_hours_messages = JSONAttribute(default=dict)  # {"ru": ..., "en": ...}; defaults in domain/hours.py
 
 
 class VisitorItem(MainItem):
@@ -495,6 +510,21 @@ class TaskTeamItem(MainItem):
     name = UnicodeAttribute()
     member_ids = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     updated_at = UnicodeAttribute(null=True)
+class NotificationItem(MainItem):
+    """One notification of one user (D3): the bell's entry (gsi1, newest first; gsi2 while unread) and its e-mail.
+
+    Keyed by the event that caused it, so a retried stream record or timer never notifies twice."""
+
+    notification_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    title = UnicodeAttribute()
+    body = UnicodeAttribute(default="")
+    link = MapAttribute[str, Any](default=dict)
+    actor = UnicodeAttribute(null=True)
+    console = BooleanAttribute(default=True)
+    read_at = UnicodeAttribute(null=True)
+    email_state = UnicodeAttribute(null=True)  # pending (at once) | held (digest / quiet hours) | sending | sent
 
 
 MAIN_MODELS: tuple[type[MainItem], ...] = (
@@ -504,6 +534,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     AuditItem, PresenceItem, TeamSettingsItem,
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
     TaskCounterItem, TaskItem, TaskEventItem, TaskLinkItem, TaskTeamItem,
+    NotificationItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -513,7 +544,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     LoginRateItem: "loginrate", InviteItem: "invite", OidcStateItem: "oidcstate", AuditItem: "audit",
     PresenceItem: "presence", TeamSettingsItem: "teamsettings",
     VisitorItem: "visitor", WidgetTicketItem: "wsticket", RateWindowItem: "ratewindow", WidgetSeqItem: "widgetseq",
-    RequestItem: "request", TemplateItem: "template",
+    RequestItem: "request", TemplateItem: "template", NotificationItem: "notification",
     TaskCounterItem: "taskcounter", TaskItem: "task", TaskEventItem: "taskevent", TaskLinkItem: "tasklink",
     TaskTeamItem: "taskteam",
 }

@@ -7,6 +7,7 @@ back after partial failures) are conditional, so a retry changes nothing twice.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -827,10 +828,24 @@ def list_parked(ws: str, *, limit: int = 100) -> Iterator[ParkedItem]:
 
 
 def put_timer(ws: str, timer_id: str, kind: str, due_at: str, target: dict[str, Any], *, now: datetime) -> None:
+    """Write (or move) a timer: the same id again replaces it, lease and all, so a moved deadline moves it."""
     shard = int(stable_shard(timer_id), 16) % keys.TIMER_SHARDS
     pk, sk = keys.timer(ws, timer_id)
-    typed(TimerItem, pk, sk, workspace_id=ws, kind=kind, due_at=due_at, target=target, created_at=iso(now),
-           gsi1pk=keys.timers_due(shard), gsi1sk=f"{due_at}#{timer_id}").save()
+    typed(TimerItem, pk, sk, workspace_id=ws, timer_id=timer_id, kind=kind, due_at=due_at, target=target,
+          created_at=iso(now), gsi1pk=keys.timers_due(shard), gsi1sk=f"{due_at}#{timer_id}").save()
+
+
+def delete_timer(ws: str, timer_id: str) -> None:
+    pk, sk = keys.timer(ws, timer_id)
+    TimerItem(pk, sk).delete()
+
+
+def get_timer(ws: str, timer_id: str) -> TimerItem | None:
+    pk, sk = keys.timer(ws, timer_id)
+    try:
+        return TimerItem.get(pk, sk, consistent_read=True)
+    except TimerItem.DoesNotExist:
+        return None
 
 
 def stable_shard(text: str) -> str:
@@ -840,16 +855,35 @@ def stable_shard(text: str) -> str:
 
 
 def due_timers(now: datetime, *, limit: int = 100) -> Iterator[TimerItem]:
+    """Timers due by `now`, oldest first (leased ones included: their claim fails until the lease runs out)."""
     for shard in range(keys.TIMER_SHARDS):
         yield from TimerItem.gsi1.query(keys.timers_due(shard), TimerItem.gsi1sk <= f"{iso(now)}#~", limit=limit)
 
 
-def claim_timer(timer: TimerItem) -> bool:
-    """Delete a due timer; only the caller whose delete succeeds fires it (exactly once)."""
+def claim_timer(timer: TimerItem, *, now: datetime, lease: timedelta) -> str | None:
+    """Lease a due timer to this tick: a lease token, or None when another tick holds it or it was moved.
+
+    A tick that dies after its claim leaves the timer in place; the next tick after the lease fires it again,
+    so handlers are idempotent (their writes are keyed by timer id and due time)."""
+    from pynamodb.exceptions import UpdateError
+
+    token = f"{iso(now + lease)}#{secrets.token_hex(4)}"
+    free = TimerItem.lease.does_not_exist() | (TimerItem.lease < iso(now))
+    try:
+        timer.update(actions=[TimerItem.lease.set(token)], condition=(TimerItem.due_at == timer.due_at) & free)
+        return token
+    except UpdateError as err:
+        if condition_failed(err):
+            return None
+        raise
+
+
+def finish_timer(timer: TimerItem, token: str) -> bool:
+    """Delete a fired timer unless it was moved meanwhile (a handler or a user gave it a new due time)."""
     from pynamodb.exceptions import DeleteError
 
     try:
-        timer.delete(condition=TimerItem.pk.exists())
+        timer.delete(condition=TimerItem.lease == token)
         return True
     except DeleteError as err:
         if condition_failed(err):
@@ -911,3 +945,36 @@ def set_blocked(ws: str, conv_ids: list[str], blocked: bool, *, by: str, now: da
         change_conversation(ws, conv_id, lambda conv: [
             ConversationItem.blocked.set(blocked), ConversationItem.changed_by.set(by),
             ConversationItem.changed_at.set(iso(now))] if bool(conv.blocked) != blocked else [])
+
+
+def record_sla_breach(ws: str, conv_id: str, since: str, target: str, *, now: datetime) -> bool:
+    """Mark the conversation's current wait as breached, once per wait (False: recorded before, or answered)."""
+    pk, sk = keys.conversation(ws, conv_id)
+    conv = ConversationItem(pk, sk)
+    try:
+        first = ConversationItem.sla_breach_since.does_not_exist() | (ConversationItem.sla_breach_since != since)
+        conv.update(actions=[ConversationItem.sla_breach_since.set(since),
+                             ConversationItem.sla_breached_at.set(iso(now)),
+                             ConversationItem.sla_breach_target.set(target), ConversationItem.sla_breaches.add(1),
+                             ConversationItem.revision.add(1)],
+                    condition=(ConversationItem.awaiting_since == since) & first)
+        return True
+    except UpdateError as err:
+        if condition_failed(err):
+            return False
+        raise
+
+
+def claim_once(ws: str, kind: str, key: str, *, now: datetime, keep: timedelta) -> bool:
+    """True for the first caller with this key (an off-hours reply per conversation and period, ...)."""
+    from chalicelib.store.models import RequestItem
+
+    pk, sk = keys.client_request(ws, kind, key)
+    item = typed(RequestItem, pk, sk, workspace_id=ws, created_at=iso(now), expires_at=int((now + keep).timestamp()))
+    try:
+        item.save(condition=RequestItem.pk.does_not_exist())
+        return True
+    except PutError as err:
+        if condition_failed(err):
+            return False
+        raise

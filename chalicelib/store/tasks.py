@@ -25,7 +25,6 @@ from chalicelib.store.models import (
     TaskItem,
     TaskLinkItem,
     TaskTeamItem,
-    TimerItem,
 )
 
 
@@ -208,12 +207,6 @@ def count_partition(part: Partition, *, high: str) -> int:
     index = {"gsi1": TaskItem.gsi1, "gsi2": TaskItem.gsi2, "gsi3": TaskItem.gsi3}[part.index]
     attr = {"gsi1": TaskItem.gsi1sk, "gsi2": TaskItem.gsi2sk, "gsi3": TaskItem.gsi3sk}[part.index]
     return int(index.count(part.key, attr < high))
-
-
-def delete_timer(ws: str, timer_id: str) -> None:
-    """A task's timer that is no longer wanted (gone already is fine)."""
-    pk, sk = keys.timer(ws, timer_id)
-    TimerItem(pk, sk).delete()
 
 
 # --- teams ----------------------------------------------------------------------------------------------------

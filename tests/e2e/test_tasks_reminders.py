@@ -33,17 +33,13 @@ def ws(stack, clock):
 
 
 def told(ws, user_id: str, kind: str | None = None) -> list[dict]:
-    """What the notification service told this member (newest last)."""
-    from chalicelib.services import tasks
+    """What the notification service told this member, oldest first (the bell's items)."""
+    from chalicelib.store import notifications
+    from chalicelib.store.models import plain
 
-    return [n for n in tasks.HELD if n["user_id"] == user_id and (kind is None or n["kind"] == kind)
-            and n["key"].split("#")[1] in _task_ids(ws)]
-
-
-def _task_ids(ws) -> set[str]:
-    from chalicelib.store import tasks as store
-
-    return {str(n) for n in range(1, store.last_number(ws.id) + 1)}
+    items = reversed(notifications.list_of(ws.id, user_id, limit=200))
+    return [{"kind": n.kind, "title": n.title, "link": plain(n.link)} for n in items
+            if kind is None or n.kind == kind]
 
 
 def tick(ws, clock, when: datetime) -> None:
