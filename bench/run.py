@@ -4,6 +4,7 @@
 2. Ingest latency through the runner vs a bare PutItem (and vs health GET + PutItem), interleaved samples.
 3. A burst of 2,000 webhooks from 16 threads with duplicates: errors, lost and doubled messages, throughput.
 4. Cold import of `app` vs boto3 + chalice + pynamodb.
+Tasks: read units of "my overdue" with 10,000 tasks vs 100, and DynamoDB requests per create (bench/tasks_bench.py).
 
 A failing figure is reported and the others still run; the exit code is non-zero only when the stack cannot start.
 """
@@ -84,6 +85,9 @@ def run_stack_sections(results: dict[str, Any]) -> bool:
         results["ingest_latency"] = section("ingest latency", lambda: latency.measure(stack, channel))
         burst_channel = harness.new_channel(stack)
         results["burst"] = section("burst", lambda: burst.measure(stack, burst_channel))
+        from bench import tasks_bench
+
+        results["tasks"] = section("tasks", lambda: tasks_bench.measure(stack))
     except Exception as err:
         log.exception("benchmark setup failed")
         for key in ("ddb_calls", "ingest_latency", "burst"):
