@@ -384,6 +384,7 @@ def delete_task(d: Deps, principal: Principal, task_id: str) -> None:
         raise Conflict("the task changed meanwhile: reload it", code="stale") from err
     for prefix in TIMER_KINDS.values():
         repo.delete_timer(ws, f"{prefix}#{task_id}")
+    store.delete_timeline(ws, task_id)
 
 
 # --- lists (F3) ----------------------------------------------------------------------------------------------

@@ -157,6 +157,15 @@ def timeline(ws: str, task_id: str) -> list[TaskEventItem]:
     return list(TaskEventItem.query(pk, TaskEventItem.sk.startswith("EVENT#"), consistent_read=True))
 
 
+def delete_timeline(ws: str, task_id: str) -> int:
+    """A deleted task's history and comments (the action log keeps what happened)."""
+    events = timeline(ws, task_id)
+    with TaskEventItem.batch_write() as batch:
+        for event in events:
+            batch.delete(event)
+    return len(events)
+
+
 def put_event(event: TaskEventItem, task: TaskItem, audit: AuditItem) -> None:
     """A comment, with the task's comment count and revision raised and its action-log entry, in one transaction."""
     with TransactWrite(connection=connection()) as tx:

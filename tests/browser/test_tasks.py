@@ -154,3 +154,22 @@ def test_the_tasks_page_speaks_russian(page, demo):
     expect(page.get_by_role("tab", name="Текущие")).to_be_visible()
     expect(page.get_by_role("tab", name="Просроченные")).to_be_visible()
     expect(page.get_by_role("button", name="Новая задача")).to_be_visible()
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_tasks_page_panel_and_dialog_have_no_accessibility_violations(page, demo, language):
+    from tests.browser.test_accessibility import violations
+
+    made = demo.api("POST", "/tasks", json={"title": f"Axe {secrets.token_hex(3)}", "description": "**Check** it",
+                                            "priority": "high", "tags": ["a11y"]})
+    assert made.status_code == 201, made.text
+    page.goto(f"{demo.url}/tasks/{made.json()['id']}")
+    page.get_by_label("API key").fill(demo.key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(panel(page).get_by_role("heading", name=re.compile("Axe"))).to_be_visible()
+    if language == "ru":
+        page.get_by_role("button", name="RU").click()
+    assert violations(page) == []
+    page.keyboard.press("n")
+    page.get_by_role("dialog").wait_for()
+    assert violations(page, "dialog") == []

@@ -194,9 +194,21 @@ def test_a_team_with_open_tasks_cannot_be_removed(ws):
 
 
 def test_a_deleted_task_is_gone_its_number_is_not_reused(ws):
-    first = create(ws)
+    from chalicelib.store import repo
+    from chalicelib.store import tasks as store
+
+    conv, _ = conversation_with_message(ws)
+    first = create(ws, deadline=later(hours=3), links=[{"conversation_id": conv["id"]}])
+    ws.api("POST", f"/tasks/{first['id']}/comments", json={"text": "soon gone"})
+    ws.drain()
+    assert repo.get_timer(ws.id, f"task-due#{first['id']}") is not None
     assert ws.api("DELETE", f"/tasks/{first['id']}").status_code == 204
+    assert repo.get_timer(ws.id, f"task-due#{first['id']}") is None
     assert ws.api("GET", f"/tasks/{first['id']}").status_code == 404
+    assert ws.api("GET", f"/conversations/{conv['id']}/tasks").json()["items"] == []
+    assert store.timeline(ws.id, first["id"]) == []
+    assert [e["action"] for e in ws.api("GET", "/audit", params={"action": "task.delete"}).json()["items"]] == [
+        "task.delete"]
     assert create(ws)["number"] == 2
 
 

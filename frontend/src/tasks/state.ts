@@ -159,6 +159,17 @@ export async function loadTasks(): Promise<void> {
   }
 }
 
+/** The first page again, quietly (the rows stay while the answer is on its way). */
+async function refreshTasks(): Promise<void> {
+  const request = ++listRequest;
+  try {
+    const page = await apiClient().tasks(listQuery());
+    if (request === listRequest) tasks.update({ items: page.items, cursor: page.next_cursor, error: null });
+  } catch {
+    // the next push or reload tries again
+  }
+}
+
 export async function loadMoreTasks(): Promise<void> {
   const s = tasks.state;
   if (!s.cursor || s.loadingMore || s.loading) return;
@@ -218,7 +229,9 @@ function applyTask(task: Task): void {
   const s = tasks.state;
   const known = s.items.find((t) => t.id === task.id);
   if (known && known.revision > task.revision) return;
-  const items = s.items.map((t) => (t.id === task.id ? task : t));
+  const finished = task.status === "done" || task.status === "cancelled";
+  const fits = s.view === "done" ? finished : !finished && (s.view !== "overdue" || task.overdue);
+  const items = s.items.flatMap((t) => (t.id !== task.id ? [t] : fits ? [task] : []));
   const byConversation: Record<string, Task[]> = {};
   for (const [conv, list] of Object.entries(s.byConversation)) {
     const linked = task.links.some((l) => l.conversation_id === conv);
@@ -226,6 +239,9 @@ function applyTask(task: Task): void {
     byConversation[conv] = linked ? [task, ...rest].sort((a, b) => b.number - a.number) : rest;
   }
   tasks.update({ items, byConversation });
+  // a task this list does not show yet (a colleague's new one, or one that moved here): ask again when the
+  // whole list is loaded (with more pages, it shows on the next reload instead of jumping the cursor)
+  if (!known && s.page === "tasks" && !s.cursor && !s.loading) void refreshTasks();
   if (s.selectedId === task.id && s.detail && s.detail.revision < task.revision) void openTask(task.id, { push: false });
   void refreshBadge();
 }
