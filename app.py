@@ -5,6 +5,7 @@ from chalice import Chalice, ConvertToMiddleware, Rate
 
 from chalicelib.api import admin, channels, contacts, conversations, docs, inbound, templates, webhooks, widget
 from chalicelib.api import auth as auth_api
+from chalicelib.api import automation as automation_api
 from chalicelib.api import notifications as notifications_api
 from chalicelib.api import tasks as tasks_api
 from chalicelib.api import team as team_api
@@ -22,7 +23,7 @@ for event_type in ("dynamodb", "scheduled", "websocket"):
 
 for blueprint in (docs, webhooks, conversations, contacts, channels, inbound, admin, widget, templates):
     app.register_blueprint(blueprint.bp)
-for blueprint in (auth_api, team_api, notifications_api):  # team and access (docs/TEAM.md), the bell
+for blueprint in (auth_api, team_api, notifications_api, automation_api):  # team (docs/TEAM.md), the bell, E4/E5
     app.register_blueprint(blueprint.bp)
 app.register_blueprint(tasks_api.bp)  # tasks and their teams (F1-F4)
 # Event handlers live on the app itself: Lambda imports `app` for them, so the middleware above applies

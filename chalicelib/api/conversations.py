@@ -19,6 +19,7 @@ from chalicelib.services import team as team_service
 from chalicelib.store import repo
 
 bp = Blueprint(__name__)
+SNOOZED = "snoozed"  # services/snooze.py: listed like a status, set only by POST .../snooze
 
 LIST_QUERY = {
     "status": {"type": "string", "default": "new",
@@ -31,6 +32,7 @@ LIST_QUERY = {
           "title, tags, last message (every status unless `status` is given; no cursor then)"},
     "overdue": {"type": "boolean", "description": "open conversations whose customer waits longer than the SLA, "
                 "longest wait first (team settings: sla_minutes); no cursor"},
+    "stale": {"type": "boolean", "description": "in progress with no activity for the team's stale_hours; no cursor"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25},
     "cursor": {"type": "string", "description": "next_cursor of the previous page"},
 }
@@ -52,7 +54,7 @@ def _flag(ctx: Ctx, name: str) -> bool:
        response=schemas.page_of(schemas.CONVERSATION))
 def list_conversations(ctx: Ctx) -> dict[str, Any]:
     status = ctx.query("status")
-    statuses = team_service.statuses_of(ctx.workspace_id)
+    statuses = (*team_service.statuses_of(ctx.workspace_id), SNOOZED)
     if status is not None and status not in statuses:
         raise InvalidInput(f"status must be one of {', '.join(statuses)}")
     query = (ctx.query("q") or "").strip() or None
@@ -60,6 +62,8 @@ def list_conversations(ctx: Ctx) -> dict[str, Any]:
         raise InvalidInput(f"q must be {search.MIN_QUERY}..{search.MAX_QUERY} characters")
     if _flag(ctx, "overdue"):
         return _overdue(ctx, statuses)
+    if _flag(ctx, "stale"):
+        return _stale(ctx)
     assignee = ctx.query("assignee")
     if _flag(ctx, "mine"):
         if ctx.principal is None or not ctx.principal.user_id:
@@ -92,9 +96,18 @@ def _surface(ctx: Ctx) -> str | None:
 def _overdue(ctx: Ctx, statuses: tuple[str, ...]) -> dict[str, Any]:
     minutes = team_service.sla_minutes(ctx.workspace_id)
     cutoff = iso(ctx.deps.now() - timedelta(minutes=minutes))
-    open_statuses = [s for s in statuses if s != "closed"]
+    open_statuses = [s for s in statuses if s not in ("closed", SNOOZED)]
     found = repo.query_overdue(ctx.workspace_id, open_statuses, waiting_before=cutoff, limit=_limit(ctx))
     return {"items": [conversation_json(c) for c in found], "next_cursor": None, "sla_minutes": minutes}
+
+
+def _stale(ctx: Ctx) -> dict[str, Any]:
+    hours = team_service.stale_hours(ctx.workspace_id)
+    if not hours:
+        return {"items": [], "next_cursor": None, "stale_hours": 0}
+    cutoff = iso(ctx.deps.now() - timedelta(hours=hours))
+    found = repo.query_idle(ctx.workspace_id, "in_progress", active_before=cutoff, limit=_limit(ctx))
+    return {"items": [conversation_json(c) for c in found], "next_cursor": None, "stale_hours": hours}
 
 
 @route(bp, "/conversations/{conversation_id}", "GET", permission="conversations:read", tag="conversations",

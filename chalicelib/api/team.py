@@ -54,6 +54,8 @@ SETTINGS = {"type": "object", "properties": {
                                    "a day", "additionalProperties": {"type": "array", "items": {
                                        "type": "array", "items": {"type": "string"}}}},
                           "holidays": {"type": "array", "items": {"type": "string", "format": "date"}}}},
+    "stale_hours": {"type": "integer", "minimum": 0, "maximum": 720, "default": 24,
+                    "description": "in progress with no activity this long is stale (E4); 0: never"},
     "off_hours_messages": {"type": "object", "properties": {"ru": {"type": "string", "maxLength": 1000},
                                                             "en": {"type": "string", "maxLength": 1000}}}}}
 NOTIFICATIONS = {"type": "object", "properties": {

@@ -241,6 +241,7 @@ def revoke_key(d: Deps, principal: Principal, key_id: str) -> dict[str, Any]:
 # --- team settings -----------------------------------------------------------------------------------------
 
 DEFAULT_SLA_MINUTES = 30
+DEFAULT_STALE_HOURS = 24
 MAX_SLA_MINUTES = 7 * 24 * 60
 
 
@@ -250,6 +251,11 @@ STATUS_ID = re.compile(r"^[a-z][a-z0-9_]{1,29}$")
 
 def sla_minutes(ws: str) -> int:
     return int(team.get_team_settings(ws).sla_minutes or DEFAULT_SLA_MINUTES)
+
+
+def stale_hours(ws: str) -> int:
+    item = team.get_team_settings(ws)
+    return int(item.stale_hours if item.stale_hours is not None else DEFAULT_STALE_HOURS)
 
 
 def statuses_of(ws: str) -> tuple[str, ...]:
@@ -280,7 +286,8 @@ def settings_json(s: TeamSettingsItem) -> dict[str, Any]:
     return {"round_robin": bool(s.round_robin), "default_capacity": int(s.default_capacity or 0),
             "sla_minutes": int(s.sla_minutes or DEFAULT_SLA_MINUTES), "statuses": list(s.statuses or []),
             "sla_policies": list(s.sla_policies or []), "working_hours": s.working_hours or None,
-            "off_hours_messages": dict(s.off_hours_messages or {})}
+            "off_hours_messages": dict(s.off_hours_messages or {}),
+            "stale_hours": int(s.stale_hours if s.stale_hours is not None else DEFAULT_STALE_HOURS)}
 
 
 def get_settings(principal: Principal) -> dict[str, Any]:
@@ -331,6 +338,11 @@ def _automation_settings(item: TeamSettingsItem, body: dict[str, Any]) -> None:
             item.working_hours = hours.as_json() if hours else None
     except notification_rules.InvalidSettings as err:
         raise InvalidInput(str(err), code="invalid_settings") from err
+    if "stale_hours" in body:
+        value = body["stale_hours"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 24 * 30:
+            raise InvalidInput("stale_hours must be 0..720 (0: never flag in-progress conversations as stale)")
+        item.stale_hours = value
     if "off_hours_messages" in body:
         texts = body["off_hours_messages"]
         if not isinstance(texts, dict) or set(texts) - {"ru", "en"} or not all(

@@ -233,3 +233,8 @@ def notifications_of(ws: str, user_id: str) -> str:
 def unread_of(ws: str, user_id: str) -> str:
     """gsi2 (sparse): a user's unread notifications."""
     return f"WS#{ws}#UNREAD#{user_id}"
+
+
+def reminder(ws: str, user_id: str, due_at: str, reminder_id: str) -> tuple[str, str]:
+    """A user's reminders in one partition, soonest first."""
+    return f"WS#{ws}#REMINDERS#{user_id}", f"{due_at}#{reminder_id}"

@@ -177,6 +177,7 @@ class ConversationItem(MainItem):
     sla_breach_target = UnicodeAttribute(null=True)  # first_response | next_response
     sla_breaches = NumberAttribute(default=0)
     snoozed_until = UnicodeAttribute(null=True)  # E4: out of the queue until then (or the customer's next message)
+    snoozed_from = UnicodeAttribute(null=True)  # the status it comes back to
 
 
 class MessageItem(MainItem):
@@ -388,6 +389,7 @@ class TeamSettingsItem(MainItem):
     sla_policies = JSONAttribute(default=list)  # domain/sla.py: first matching policy wins, else sla_minutes
     working_hours = JSONAttribute(null=True)  # domain/hours.py; None: always open
     off_hours_messages = JSONAttribute(default=dict)  # {"ru": ..., "en": ...}; defaults in domain/hours.py
+    stale_hours = NumberAttribute(default=24)  # E4: in progress with no activity this long is stale (0: never)
 
 
 class VisitorItem(MainItem):
@@ -510,6 +512,16 @@ class TaskTeamItem(MainItem):
     name = UnicodeAttribute()
     member_ids = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     updated_at = UnicodeAttribute(null=True)
+class ReminderItem(MainItem):
+    """A follow-up an operator set for themself on a conversation (E4); its timer tells them when it is due."""
+
+    reminder_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    conversation_id = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    note = UnicodeAttribute(default="")
+
+
 class NotificationItem(MainItem):
     """One notification of one user (D3): the bell's entry (gsi1, newest first; gsi2 while unread) and its e-mail.
 
@@ -534,7 +546,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     AuditItem, PresenceItem, TeamSettingsItem,
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
     TaskCounterItem, TaskItem, TaskEventItem, TaskLinkItem, TaskTeamItem,
-    NotificationItem,
+    NotificationItem, ReminderItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -547,6 +559,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     RequestItem: "request", TemplateItem: "template", NotificationItem: "notification",
     TaskCounterItem: "taskcounter", TaskItem: "task", TaskEventItem: "taskevent", TaskLinkItem: "tasklink",
     TaskTeamItem: "taskteam",
+    ReminderItem: "reminder",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

@@ -788,6 +788,13 @@ def query_overdue(ws: str, statuses: list[str], *, waiting_before: str, limit: i
     return found[:limit]
 
 
+def query_idle(ws: str, status: str, *, active_before: str, limit: int) -> list[ConversationItem]:
+    """Conversations of one status with no activity since `active_before`, quietest first (stale, E4): the
+    inbox index is sorted by last activity, so this is a key condition, not a filter."""
+    return list(ConversationItem.gsi1.query(keys.inbox(ws, status), ConversationItem.gsi1sk < active_before,
+                                            limit=limit))
+
+
 def set_search_text(ws: str, conv_id: str, text: str) -> None:
     pk, sk = keys.conversation(ws, conv_id)
     ConversationItem(pk, sk).update(actions=[ConversationItem.search_text.set(text)],
@@ -854,10 +861,12 @@ def stable_shard(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:4]
 
 
-def due_timers(now: datetime, *, limit: int = 100) -> Iterator[TimerItem]:
-    """Timers due by `now`, oldest first (leased ones included: their claim fails until the lease runs out)."""
+def due_timers(now: datetime, *, page_size: int = 100) -> Iterator[TimerItem]:
+    """Timers due by `now`, oldest first, page by page (leased ones included: their claim fails until the lease
+    runs out). An idle tick is one Query."""
     for shard in range(keys.TIMER_SHARDS):
-        yield from TimerItem.gsi1.query(keys.timers_due(shard), TimerItem.gsi1sk <= f"{iso(now)}#~", limit=limit)
+        yield from TimerItem.gsi1.query(keys.timers_due(shard), TimerItem.gsi1sk <= f"{iso(now)}#~",
+                                        page_size=page_size)
 
 
 def claim_timer(timer: TimerItem, *, now: datetime, lease: timedelta) -> str | None:

@@ -4,6 +4,7 @@
  */
 
 import type {
+  NotificationList, NotificationSettings,
   BulkReplyResult, Channel, Contact, ContactPatch, Conversation, ConversationDetail, Emotion, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status, TeamSettings,
   TemplateList, Upload, Task, TaskDetail, TaskEvent, TaskPage, TaskScope, TaskSort, TaskTeam, TaskView, TaskWrite,
 } from "./types";
@@ -157,6 +158,32 @@ export class Api {
 
   teamSettings(): Promise<TeamSettings> {
     return this.call("GET", "/team/settings");
+  }
+
+  /** Out of the queue until a time (null wakes it now). */
+  snooze(id: string, until: string | null): Promise<Conversation> {
+    return this.call("POST", `/conversations/${encodeURIComponent(id)}/snooze`, { until });
+  }
+
+  remind(id: string, at: string, note: string): Promise<{ id: string; at: string }> {
+    return this.call("POST", `/conversations/${encodeURIComponent(id)}/reminders`, { at, note });
+  }
+
+  /** My notifications in this workspace, newest first (the bell). */
+  notifications(before?: string | null): Promise<NotificationList> {
+    return this.call("GET", "/notifications", undefined, { before, limit: 30 });
+  }
+
+  readNotifications(ids: string[] | "all"): Promise<{ marked: number; unread: number }> {
+    return this.call("POST", "/notifications/read", ids === "all" ? { all: true } : { ids });
+  }
+
+  notificationSettings(): Promise<NotificationSettings> {
+    return this.call("GET", "/me/notifications");
+  }
+
+  saveNotificationSettings(patch: Partial<NotificationSettings>): Promise<NotificationSettings> {
+    return this.call("PUT", "/me/notifications", patch);
   }
 
   saveTeamSettings(patch: Partial<TeamSettings>): Promise<TeamSettings> {

@@ -13,6 +13,56 @@ export interface TeamSettings {
   default_capacity: number;
   sla_minutes: number;
   statuses: CustomStatus[];
+  sla_policies?: SlaPolicy[];
+  working_hours?: WorkingHours | null;
+  off_hours_messages?: { ru?: string; en?: string };
+  stale_hours?: number;
+}
+
+/** SLA policy (E2): the first whose channels / tags match a waiting conversation sets its targets. */
+export interface SlaPolicy {
+  id: string;
+  name: string;
+  channel_ids: string[];
+  tags: string[];
+  first_response_minutes: number;
+  next_response_minutes: number;
+}
+
+export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
+export const WEEKDAYS: readonly Weekday[] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/** Working hours (E1) in an IANA time zone; days map to [start, end] pairs ("24:00" ends a day). */
+export interface WorkingHours {
+  time_zone: string;
+  week: Partial<Record<Weekday, [string, string][]>>;
+  holidays: string[];
+}
+
+/** One entry of the bell (D3). */
+export interface AppNotification {
+  id: string;
+  kind: string;
+  title: string;
+  body: string;
+  link: { conversation_id?: string; task_id?: string };
+  actor: string | null;
+  created_at: string;
+  read: boolean;
+}
+
+export interface NotificationList {
+  items: AppNotification[];
+  unread: number;
+  next: string | null;
+}
+
+export interface NotificationSettings {
+  events: Record<string, ("console" | "email")[]>;
+  channels: ("console" | "email")[];
+  email_mode: "instant" | "digest";
+  quiet_hours: { start: string; end: string; time_zone: string } | null;
+  kinds: string[];
 }
 export const STATUSES: readonly Status[] = ["new", "in_progress", "closed"];
 
@@ -61,6 +111,10 @@ export interface Conversation {
   /** The customer has waited for an answer since (null: answered, or nobody waits). */
   awaiting_since?: string | null;
   emotion?: Emotion | null;
+  /** This wait passed its SLA target (E2). */
+  sla_breached?: boolean;
+  /** Snoozed (status "snoozed") until then (E4). */
+  snoozed_until?: string | null;
   title: string;
   surface: string;
   status: Status;
@@ -202,6 +256,8 @@ export type LiveEvent =
   | { type: "contact.updated"; contact: Contact }
   | { type: "task.updated"; task: Task }
   | { type: "presence.typing"; user_id: string; conversation_id: string; at: string }
+  | { type: "notification.new"; notification: AppNotification; unread: number }
+  | { type: "notification.read"; unread: number }
   | { type: "pong" };
 
 /** The customer simulator (embedded mode only). */

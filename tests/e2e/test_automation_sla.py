@@ -6,45 +6,15 @@ from __future__ import annotations
 
 import secrets
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
+from tests.e2e.conftest import tick
 from tests.e2e.test_team_support import Socket, add_user
 from tests.support import customer_message, new_workspace
 
 pytestmark = pytest.mark.ddblocal
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock(stack):
-    from chalicelib.services.deps import deps
-
-    d = deps()
-    saved = d.clock
-    start = saved().replace(second=0, microsecond=0) + timedelta(days=3650 + secrets.randbelow(3650))
-    fake = Clock(start)  # far from every other test's timers, so a tick here fires only this test's
-    d.clock = fake
-    yield fake
-    d.clock = saved
-
-
-def tick() -> int:
-    from chalicelib.services import timers
-    from chalicelib.services.deps import deps
-
-    return timers.fire_due(deps())
 
 
 def chat_id() -> int:

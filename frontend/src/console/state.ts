@@ -65,6 +65,8 @@ export interface ConsoleState {
   capabilities: Record<string, string[]>;
   /** Minutes a customer may wait for an answer (team settings); past it a conversation is overdue. */
   slaMinutes: number;
+  /** Hours without activity after which an in-progress conversation is stale (team settings; 0: never). */
+  staleHours: number;
   /** The team's own statuses beside the built-in three (team settings): a tab each. */
   customStatuses: CustomStatus[];
 }
@@ -90,7 +92,7 @@ const DEFAULT_SLA_MINUTES = 30;
 export const store = new Store<ConsoleState>({
   boot: "checking", session: null, loginError: null, channels: [], tab: "new", filters: NO_FILTERS,
   list: EMPTY_LIST, thread: EMPTY_THREAD, live: "off", notice: null, focusComposer: 0,
-  templates: { items: [], workspaceName: "", loaded: false }, capabilities: {}, slaMinutes: DEFAULT_SLA_MINUTES,
+  templates: { items: [], workspaceName: "", loaded: false }, capabilities: {}, slaMinutes: DEFAULT_SLA_MINUTES, staleHours: 24,
   customStatuses: [],
 });
 
@@ -103,6 +105,11 @@ let readTimer: number | undefined;
 function requireApi(): Api {
   if (!api) throw new ApiError(401, "signed_out", "");
   return api;
+}
+
+/** The signed-in console's API client (console/notifications.ts and other action modules). */
+export function currentApi(): Api {
+  return requireApi();
 }
 
 /** Send over the console's WebSocket (presence messages, console/presence.ts); false when it is not open. */
@@ -225,7 +232,8 @@ async function loadTeamSettings(): Promise<void> {
 }
 
 function applyTeamSettings(settings: TeamSettings): void {
-  store.update({ slaMinutes: settings.sla_minutes || DEFAULT_SLA_MINUTES, customStatuses: settings.statuses ?? [] });
+  store.update({ slaMinutes: settings.sla_minutes || DEFAULT_SLA_MINUTES, customStatuses: settings.statuses ?? [],
+                 staleHours: settings.stale_hours ?? 24 });
 }
 
 /** An admin saves the SLA and the team's statuses; resolves with the error to show, or null when saved. */
@@ -242,6 +250,10 @@ export async function saveTeamSettings(patch: Partial<TeamSettings>): Promise<Ap
 }
 
 /** Has the customer waited longer than the SLA (and is the conversation still open)? */
+export function isStale(c: Conversation, staleHours: number, now = Date.now()): boolean {
+  return staleHours > 0 && c.status === "in_progress" && now - Date.parse(c.last_activity_at) > staleHours * 3_600_000;
+}
+
 export function isOverdue(c: Conversation, slaMinutes: number, now = Date.now()): boolean {
   return !!c.awaiting_since && c.status !== "closed" && now - Date.parse(c.awaiting_since) > slaMinutes * 60_000;
 }

@@ -69,6 +69,15 @@ export function startTasks(): void {
   onLive((event) => {
     if (event.type === "task.updated") applyTask(event.task);
   });
+  // a conversation opened from elsewhere (the bell, a link) while the Tasks page shows: back to the inbox for it
+  let thread = consoleStore.state.thread.id;
+  consoleStore.addEventListener("change", () => {
+    const now = consoleStore.state.thread.id;
+    if (now && now !== thread && tasks.state.page === "tasks" && location.pathname.startsWith("/c/")) {
+      tasks.update({ page: "inbox" });
+    }
+    thread = now;
+  });
   void loadPeople();
   void refreshBadge();
   window.clearInterval(badgeTimer);

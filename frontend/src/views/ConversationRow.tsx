@@ -1,6 +1,6 @@
 /** One row of the inbox: who, where, the last message, when, unread badge and tags. */
 
-import { isOverdue, openConversation, store } from "../console/state";
+import { isOverdue, isStale, openConversation, store } from "../console/state";
 import { formatTime, t } from "../i18n";
 import type { Conversation } from "../types";
 import { ChannelBadge } from "./ChannelBadge";
@@ -55,6 +55,10 @@ export function ConversationRow({ conversation: c, selected, check }: {
               <span class="overdue" title={t("overdue_since", { time: formatTime(c.awaiting_since) })}>
                 {t("overdue_waiting", { minutes: Math.floor((Date.now() - Date.parse(c.awaiting_since)) / 60_000) })}
               </span>
+            )}
+            {c.sla_breached && <span class="sla-breached">{t("sla_breached_badge")}</span>}
+            {isStale(c, store.state.staleHours) && (
+              <span class="stale" title={t("stale_hint", { hours: store.state.staleHours })}>{t("stale_badge")}</span>
             )}
             {c.unread_count > 0 && (
               <span class="badge" aria-label={t("unread_count", { count: c.unread_count })}>{c.unread_count}</span>

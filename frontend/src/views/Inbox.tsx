@@ -40,6 +40,8 @@ export function Inbox() {
           <button type="button" role="tab" key={id} id={`tab-${id}`} aria-selected={!across && tab === id}
             aria-controls="conversation-list" onClick={() => setTab(id)}>{label}</button>
         ))}
+        <button type="button" role="tab" id="tab-snoozed" aria-selected={!across && tab === "snoozed"}
+          aria-controls="conversation-list" onClick={() => setTab("snoozed")}>{t("status_snoozed")}</button>
         <button type="button" role="tab" id="tab-overdue" aria-selected={filters.overdue} class="tab-overdue"
           aria-controls="conversation-list" onClick={() => setFilters({ overdue: true, query: "" })}>
           {t("filter_overdue")}</button>

@@ -13,6 +13,7 @@ import { allStatuses } from "./Inbox";
 import { ForwardButton } from "./ForwardDialog";
 import { MessageItem } from "./MessageItem";
 import { PresenceBadge } from "./PresenceBadge";
+import { SnoozeMenu } from "./SnoozeMenu";
 import { ThreadSkeleton } from "./Skeleton";
 import { TagEditor } from "./TagEditor";
 import { TasksBlock } from "./TasksBlock";
@@ -80,6 +81,7 @@ function ThreadHeader() {
             {t("close_conversation")}
           </button>
         )}
+        {manage && <SnoozeMenu detail={detail} />}
         {can(session, "conversations:reply") && <ForwardButton />}
         {can(session, "messages:moderate") && (
           <button type="button" class={detail.blocked ? "" : "ghost"} aria-pressed={!!detail.blocked}

@@ -6,6 +6,8 @@ import { useStore } from "../store";
 import { can } from "../session";
 import { LangSwitch } from "./LangSwitch";
 import { TeamSettingsButton } from "./TeamSettingsDialog";
+import { AutomationButton } from "./AutomationDialog";
+import { Bell } from "./Bell";
 import { TasksNav } from "./TasksNav";
 
 export function TopBar() {
@@ -17,7 +19,9 @@ export function TopBar() {
       {can(session, "tasks:read") && <TasksNav />}
       <span class="spacer" />
       <LiveIndicator state={live} />
+      <Bell />
       {can(session, "workspace:admin") && <TeamSettingsButton />}
+      {can(session, "workspace:admin") && <AutomationButton />}
       <LangSwitch />
       <button type="button" class="ghost" onClick={() => signOut()}>{t("sign_out")}</button>
     </header>
