@@ -568,6 +568,22 @@ def delete_team(d: Deps, principal: Principal, team_id: str) -> None:
         raise NotFound(f"team {team_id} not found")
 
 
+def ensure_teams(d: Deps, ws: str, names: Iterable[str], *, created_by: str) -> int:
+    """Create these teams only if the workspace has none yet (idempotent: the demo seed runs on every start)."""
+    if store.list_teams(ws):
+        return 0
+    made = 0
+    for name in names:
+        now = d.now()
+        item = store.new_team(ws, new_id("tm_", now), name=name, member_ids=[], created_at=iso(now),
+                              updated_at=iso(now))
+        entry = team.new_audit(ws, f"task_team.create#{item.team_id}", at=iso(now), actor=created_by,
+                               action="task_team.create", target_type="team", target_id=item.team_id,
+                               after={"name": name, "member_ids": []})
+        made += int(store.put_team(item, entry, new=True))
+    return made
+
+
 def team_json(t: TaskTeamItem) -> dict[str, Any]:
     return {"id": t.team_id, "name": t.name, "member_ids": list(t.member_ids or []), "created_at": t.created_at,
             "updated_at": t.updated_at}

@@ -223,3 +223,14 @@ def test_read_only_roles_see_tasks_operators_work_them_admins_manage_teams(ws):
     assert ws.api("POST", "/tasks", key=readonly, json={"title": "no"}).status_code == 403
     assert ws.api("POST", "/tasks", key=operator, json={"title": "yes"}).status_code == 201
     assert ws.api("POST", "/teams", key=operator, json={"name": "Ops"}).status_code == 403
+
+
+def test_the_demo_seed_adds_its_teams_once(stack):
+    from chalicelib.local import demo
+    from chalicelib.services.deps import deps
+    from chalicelib.store import tasks as store
+
+    demo.seed(deps(), stack.fakes)
+    demo.seed(deps(), stack.fakes)
+    names = [t.name for t in store.list_teams(demo.WORKSPACE)]
+    assert names.count("Support") == 1 and names.count("Engineering") == 1

@@ -63,6 +63,7 @@ function TaskDialog() {
   const [status, setStatus] = useState<TaskStatus>(initial.status ?? "open");
   const [tags, setTags] = useState((initial.tags ?? []).join(", "));
   const [team, setTeam] = useState(initial.team_id ?? "");
+  const [watchers, setWatchers] = useState<string[]>(initial.watchers ?? []);
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const box = useRef<HTMLDialogElement>(null);
@@ -78,7 +79,7 @@ function TaskDialog() {
     const body: TaskWrite = {
       title, description, priority, remind_minutes: Number(remind) || 0,
       deadline: deadline || null, timezone: deadline ? zone : null, assignee_id: assignee || null,
-      tags: tags.split(",").map((x) => x.trim()).filter(Boolean), team_id: team || null,
+      tags: tags.split(",").map((x) => x.trim()).filter(Boolean), team_id: team || null, watchers,
       ...(editing ? { status, revision: initial.revision } : { links: initial.links ?? [] }),
     };
     const failed = await saveTask(body);
@@ -145,6 +146,19 @@ function TaskDialog() {
             </label>
           )}
         </div>
+        {members.length > 0 && (
+          <fieldset class="watchers">
+            <legend>{t("task_field_watchers")}</legend>
+            {members.map((m) => (
+              <label class="check" key={m.user_id}>
+                <input type="checkbox" checked={watchers.includes(m.user_id)}
+                  onChange={(e) => setWatchers(e.currentTarget.checked ? [...watchers, m.user_id]
+                    : watchers.filter((w) => w !== m.user_id))} />
+                {m.name || m.email}
+              </label>
+            ))}
+          </fieldset>
+        )}
         <label class="field">{t("task_field_tags")}
           <input value={tags} onInput={(e) => setTags(e.currentTarget.value)} />
         </label>
