@@ -88,8 +88,9 @@ def _cursor(raw: str | None, view: str, sort: str | None) -> list[Any] | None:
         data = json.loads(base64.urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4)))
     except (ValueError, binascii.Error) as err:
         raise InvalidInput("invalid cursor", code="invalid_cursor") from err
-    if not isinstance(data, dict) or data.get("v") != view or data.get("s") != (sort or rules.native_sort(view)) \
-            or not isinstance(data.get("k"), list) or len(data["k"]) > 3:
+    order = sort or rules.native_sort(view)
+    if not isinstance(data, dict) or data.get("v") != view or data.get("s") != order \
+            or not rules.valid_cursor(data.get("k"), order):
         raise InvalidInput("this cursor belongs to another list or order", code="invalid_cursor")
     return list(data["k"])
 

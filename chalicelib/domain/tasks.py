@@ -193,6 +193,18 @@ def sort_key(facts: Facts, sort: str) -> list[Any]:
     raise Refused("invalid_sort", f"sort must be one of {', '.join(SORTS)}", "sort")
 
 
+CURSOR_SHAPES: dict[str, tuple[type, ...]] = {
+    "created": (int,), "deadline": (str, int), "status": (int, str, int), "assignee": (int, str, int),
+}
+
+
+def valid_cursor(cursor: Any, sort: str) -> bool:
+    """Does a cursor from a client have the shape of this sort's keys (so comparing it cannot fail)?"""
+    shape = CURSOR_SHAPES.get(sort)
+    return (shape is not None and isinstance(cursor, list) and len(cursor) == len(shape)
+            and all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(cursor, shape, strict=True)))
+
+
 def page_after(items: Iterable[tuple[list[Any], Any]], cursor: list[Any] | None, limit: int
                ) -> tuple[list[Any], list[Any] | None]:
     """A page of (key, item) pairs in key order after `cursor` (the last key of the page before): a task added or

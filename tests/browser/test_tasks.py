@@ -42,7 +42,7 @@ def sign_in_to_tasks(page: Any, demo: Any) -> None:
 
 
 def tasks_block(page: Any) -> Any:
-    return page.get_by_role("region", name="Tasks of this conversation")
+    return page.get_by_role("region", name="Linked tasks")
 
 
 def panel(page: Any) -> Any:

@@ -187,3 +187,9 @@ def test_a_cursor_of_another_list_is_refused(ws):
     resp = ws.api("GET", "/tasks", params={"limit": 1, "cursor": cursor, "sort": "created"})
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "invalid_cursor"
     assert ws.api("GET", "/tasks", params={"cursor": "!!"}).status_code == 400
+    import base64
+    import json
+
+    forged = base64.urlsafe_b64encode(json.dumps({"v": "current", "s": "status", "k": ["a", 1, None]}).encode())
+    resp = ws.api("GET", "/tasks", params={"sort": "status", "cursor": forged.decode()})
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "invalid_cursor"

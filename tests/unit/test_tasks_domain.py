@@ -146,3 +146,12 @@ def test_the_lead_time_is_bounded():
         with pytest.raises(rules.Refused):
             rules.clean_remind(wrong)
     assert rules.reminder_due("2026-12-03T18:00:00.000Z", 15) == datetime(2026, 12, 3, 17, 45, tzinfo=UTC)
+
+
+def test_a_cursor_must_have_the_shape_of_its_sorts_keys():
+    for sort in rules.SORTS:
+        assert rules.valid_cursor(rules.sort_key(facts(3, deadline="2026-12-04T10:00:00.000Z", who="A"), sort), sort)
+    assert not rules.valid_cursor(["a"], "created")
+    assert not rules.valid_cursor([True], "created")
+    assert not rules.valid_cursor(["x", 1, 2], "deadline")
+    assert not rules.valid_cursor("x", "status")

@@ -299,7 +299,7 @@ export const en = {
   task_event_escalated: "escalated it to {team}",
   task_event_comment: "commented",
   task_api_key: "API key",
-  tasks_block: "Tasks of this conversation",
+  tasks_block: "Linked tasks",
   tasks_block_new: "New task",
   tasks_block_empty: "No tasks yet.",
   msg_create_task: "Create task",

@@ -301,7 +301,7 @@ export const ru: Record<keyof typeof en, string> = {
   task_event_escalated: "передал(а) команде «{team}»",
   task_event_comment: "прокомментировал(а)",
   task_api_key: "API-ключ",
-  tasks_block: "Задачи по диалогу",
+  tasks_block: "Связанные задачи",
   tasks_block_new: "Новая задача",
   tasks_block_empty: "Задач пока нет.",
   msg_create_task: "Создать задачу",
