@@ -57,6 +57,7 @@ CONVERSATION = {
         "sla_breached": {"type": "boolean", "description": "this wait passed its SLA target (services/sla.py)"},
         "sla_breached_at": {"type": ["string", "null"]}, "sla_breaches": {"type": "integer"},
         "snoozed_until": {"type": ["string", "null"], "description": "out of the queue until then (E4)"},
+        "priority": {"type": ["string", "null"], "enum": ["low", "normal", "high", "urgent", None]},
     },
 }
 

@@ -22,7 +22,7 @@ def conversation_json(c: ConversationItem) -> dict[str, Any]:
         "blocked": bool(c.blocked), "awaiting_since": c.awaiting_since, "emotion": c.emotion,
         "sla_breached": bool(c.awaiting_since and c.sla_breach_since == c.awaiting_since),
         "sla_breached_at": c.sla_breached_at, "sla_breaches": int(c.sla_breaches or 0),
-        "snoozed_until": c.snoozed_until,
+        "snoozed_until": c.snoozed_until if c.status == "snoozed" else None, "priority": c.priority,
     }
 
 

@@ -23,6 +23,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "mention": ("console", "email"),
     "reminder": ("console", "email"),
     "rule": ("console",),
+    "webhook_disabled": ("console", "email"),
     "task_assigned": ("console", "email"),
     "task_comment": ("console",),
     "task_due_soon": ("console",),

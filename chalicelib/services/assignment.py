@@ -166,10 +166,15 @@ def distribute(d: Deps, conv: ConversationItem) -> str | None:
 
     Replays find the conversation assigned and change nothing. Returns the user id chosen, if any.
     """
+    if not team_settings(conv.workspace_id or "").round_robin:
+        return None
+    return round_robin(d, conv)
+
+
+def round_robin(d: Deps, conv: ConversationItem) -> str | None:
+    """The online operator with room who got a conversation longest ago takes this one (rules call it too)."""
     ws = conv.workspace_id or ""
     settings = team_settings(ws)
-    if not settings.round_robin:
-        return None
     now = d.now()
     online = presence.online_user_ids(ws, now)
     candidates = sorted((m for m in team.list_members(ws) if m.user_id in online

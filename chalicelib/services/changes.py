@@ -6,6 +6,8 @@ customer message INSERT   -> off-hours reply, once per conversation per closed p
 conversation waiting / answered -> SLA timer written / removed (services/sla.py)
 conversation assigned     -> "assigned to me" for the new assignee; note with @name -> "mention"
 notification INSERT       -> the user's consoles (bell) and, when wanted now, one e-mail
+conversation / message events -> a delivery per outgoing webhook that wants them; delivery pending -> POST
+conversation / message triggers -> the workspace's rules, in order (services/rules.py)
 message out + pending     -> send through the channel (once per generation)
 message in + provider file -> copy the attachment into our storage
 message with a pending action -> edit / delete it at the provider (B4)
@@ -33,14 +35,17 @@ from chalicelib.services import (
     moderation,
     notifications,
     outbound,
+    rules,
     search,
     sla,
     tasks,
+    webhooks_out,
 )
 from chalicelib.services.deps import Deps
 from chalicelib.store.models import (
     ContactItem,
     ConversationItem,
+    DeliveryItem,
     InboundItem,
     MainItem,
     MessageItem,
@@ -85,6 +90,12 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         notifications.on_insert(d, new)
     elif isinstance(new, TaskItem | TaskEventItem):
         tasks.on_change(d, event_name, new, old)
+    elif isinstance(new, DeliveryItem):
+        if webhooks_out.needs_sending(new, old if isinstance(old, DeliveryItem) else None):
+            webhooks_out.send(d, new)
+    if isinstance(new, (ConversationItem, MessageItem)):
+        webhooks_out.on_change(d, event_name, new, old)
+        rules.on_change(d, event_name, new, old)
     audit.record_change(d, event_name, new, old)  # the action log: operator changes, exactly once
 
 

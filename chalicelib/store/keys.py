@@ -238,3 +238,22 @@ def unread_of(ws: str, user_id: str) -> str:
 def reminder(ws: str, user_id: str, due_at: str, reminder_id: str) -> tuple[str, str]:
     """A user's reminders in one partition, soonest first."""
     return f"WS#{ws}#REMINDERS#{user_id}", f"{due_at}#{reminder_id}"
+
+
+def hooks(ws: str) -> str:
+    """Outgoing webhook subscriptions of a workspace: one partition, one Query."""
+    return f"WS#{ws}#HOOKS"
+
+
+def hook(ws: str, hook_id: str) -> tuple[str, str]:
+    return hooks(ws), f"HOOK#{hook_id}"
+
+
+def delivery(ws: str, hook_id: str, event_at: str, delivery_id: str) -> tuple[str, str]:
+    """A subscription's deliveries, in the order of their events."""
+    return f"WS#{ws}#HOOK#{hook_id}#DELIVERIES", f"D#{event_at}#{delivery_id}"
+
+
+def rules(ws: str) -> str:
+    """A workspace's automation rules: one partition, one Query."""
+    return f"WS#{ws}#RULES"

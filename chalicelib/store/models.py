@@ -178,6 +178,8 @@ class ConversationItem(MainItem):
     sla_breaches = NumberAttribute(default=0)
     snoozed_until = UnicodeAttribute(null=True)  # E4: out of the queue until then (or the customer's next message)
     snoozed_from = UnicodeAttribute(null=True)  # the status it comes back to
+    priority = UnicodeAttribute(null=True)  # low | normal | high | urgent (set by operators or rules, E3)
+    rule_depth = NumberAttribute(null=True)  # how many rule steps led to the last change by a rule (loop guard)
 
 
 class MessageItem(MainItem):
@@ -522,6 +524,48 @@ class ReminderItem(MainItem):
     note = UnicodeAttribute(default="")
 
 
+class HookItem(MainItem):
+    """An outgoing webhook subscription (E5): where to POST which events, signed with its secret (sealed)."""
+
+    hook_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    events = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    secret_sealed = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    enabled = BooleanAttribute(default=True)
+    disabled_reason = UnicodeAttribute(null=True)
+    failed_in_a_row = NumberAttribute(default=0)  # deliveries that failed for 24 h, since the last success
+
+
+class DeliveryItem(MainItem):
+    """One event for one subscription and its attempts; keyed by the event, so a replayed record sends nothing
+    new. pending -> sending -> delivered, or -> retrying (timer) ... -> failed after 24 h."""
+
+    delivery_id = UnicodeAttribute()
+    hook_id = UnicodeAttribute()
+    event = UnicodeAttribute()
+    payload = UnicodeAttribute()  # the exact JSON body sent (and signed)
+    state = UnicodeAttribute(default="pending")
+    attempts = NumberAttribute(default=0)
+    first_attempt_at = UnicodeAttribute(null=True)
+    last_attempt_at = UnicodeAttribute(null=True)
+    next_attempt_at = UnicodeAttribute(null=True)
+    last_status = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    delivered_at = UnicodeAttribute(null=True)
+    lease = UnicodeAttribute(null=True)
+
+
+class RuleItem(MainItem):
+    """An automation rule of a workspace (E3): domain/rules.py validates it; all rules sit in one partition."""
+
+    rule_id = UnicodeAttribute()
+    definition = JSONAttribute()
+    position = NumberAttribute(default=0)
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+
+
 class NotificationItem(MainItem):
     """One notification of one user (D3): the bell's entry (gsi1, newest first; gsi2 while unread) and its e-mail.
 
@@ -546,7 +590,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     AuditItem, PresenceItem, TeamSettingsItem,
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
     TaskCounterItem, TaskItem, TaskEventItem, TaskLinkItem, TaskTeamItem,
-    NotificationItem, ReminderItem,
+    NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -559,7 +603,8 @@ TYPE_OF: dict[type[MainItem], str] = {
     RequestItem: "request", TemplateItem: "template", NotificationItem: "notification",
     TaskCounterItem: "taskcounter", TaskItem: "task", TaskEventItem: "taskevent", TaskLinkItem: "tasklink",
     TaskTeamItem: "taskteam",
-    ReminderItem: "reminder",
+    ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
+    RuleItem: "rule",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

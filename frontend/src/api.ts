@@ -4,7 +4,7 @@
  */
 
 import type {
-  NotificationList, NotificationSettings,
+  Delivery, DryRun, Hook, NotificationList, NotificationSettings, Rule,
   BulkReplyResult, Channel, Contact, ContactPatch, Conversation, ConversationDetail, Emotion, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status, TeamSettings,
   TemplateList, Upload, Task, TaskDetail, TaskEvent, TaskPage, TaskScope, TaskSort, TaskTeam, TaskView, TaskWrite,
 } from "./types";
@@ -167,6 +167,54 @@ export class Api {
 
   remind(id: string, at: string, note: string): Promise<{ id: string; at: string }> {
     return this.call("POST", `/conversations/${encodeURIComponent(id)}/reminders`, { at, note });
+  }
+
+  /** Automation rules (E3), in the order they run. */
+  rules(): Promise<{ items: Rule[] }> {
+    return this.call("GET", "/rules");
+  }
+
+  saveRule(rule: Partial<Rule>): Promise<Rule> {
+    const { id, valid: _valid, updated_at: _at, ...body } = rule;
+    return id ? this.call("PATCH", `/rules/${encodeURIComponent(id)}`, body) : this.call("POST", "/rules", body);
+  }
+
+  deleteRule(id: string): Promise<unknown> {
+    return this.call("DELETE", `/rules/${encodeURIComponent(id)}`);
+  }
+
+  dryRun(rule: Partial<Rule>, limit = 50): Promise<DryRun> {
+    const { id: _id, valid: _valid, updated_at: _at, position: _p, ...body } = rule;
+    return this.call("POST", "/rules/dry-run", { rule: body, limit });
+  }
+
+  /** Outgoing webhooks (E5). */
+  hooks(): Promise<{ items: Hook[]; events: Record<string, string> }> {
+    return this.call("GET", "/outgoing-webhooks");
+  }
+
+  createHook(url: string, events: string[]): Promise<Hook & { secret: string }> {
+    return this.call("POST", "/outgoing-webhooks", { url, events });
+  }
+
+  patchHook(id: string, patch: { enabled?: boolean; events?: string[]; url?: string }): Promise<Hook> {
+    return this.call("PATCH", `/outgoing-webhooks/${encodeURIComponent(id)}`, patch);
+  }
+
+  deleteHook(id: string): Promise<unknown> {
+    return this.call("DELETE", `/outgoing-webhooks/${encodeURIComponent(id)}`);
+  }
+
+  deliveries(id: string): Promise<{ items: Delivery[] }> {
+    return this.call("GET", `/outgoing-webhooks/${encodeURIComponent(id)}/deliveries`);
+  }
+
+  redeliver(id: string, deliveryId: string): Promise<Delivery> {
+    return this.call("POST", `/outgoing-webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/redeliver`);
+  }
+
+  pingHook(id: string): Promise<unknown> {
+    return this.call("POST", `/outgoing-webhooks/${encodeURIComponent(id)}/ping`);
   }
 
   /** My notifications in this workspace, newest first (the bell). */

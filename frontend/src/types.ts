@@ -39,6 +39,49 @@ export interface WorkingHours {
   holidays: string[];
 }
 
+/** An automation rule (E3): when + conditions (all / any) + actions. */
+export interface RuleItem { type: string; value: unknown }
+export interface Rule {
+  id?: string;
+  name: string;
+  enabled: boolean;
+  position?: number;
+  when: { trigger: string; minutes?: number; tag?: string };
+  match: "all" | "any";
+  conditions: RuleItem[];
+  actions: RuleItem[];
+  valid?: boolean;
+  updated_at?: string;
+}
+
+export interface DryRun {
+  checked: number;
+  matched: { conversation_id: string; contact_name: string; status: string; text: string; actions: string[] }[];
+}
+
+/** An outgoing webhook subscription (E5) and its deliveries. */
+export interface Hook {
+  id: string;
+  url: string;
+  events: string[];
+  enabled: boolean;
+  disabled_reason: string | null;
+  failed_in_a_row: number;
+  created_at: string;
+}
+
+export interface Delivery {
+  id: string;
+  event: string;
+  state: "pending" | "sending" | "retrying" | "delivered" | "failed" | "cancelled";
+  attempts: number;
+  created_at: string;
+  last_attempt_at: string | null;
+  next_attempt_at: string | null;
+  last_status: number | null;
+  last_error: string | null;
+}
+
 /** One entry of the bell (D3). */
 export interface AppNotification {
   id: string;

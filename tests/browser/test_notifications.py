@@ -133,3 +133,56 @@ def test_an_operator_snoozes_a_conversation_out_of_the_queue_and_wakes_it(people
     expect(header.get_by_role("status").filter(has_text="I will remind you")).to_be_visible()
     mine = people["zoya_user"].api("GET", "/reminders").json()["items"]
     assert [r["note"] for r in mine] == ["ask about the courier"]
+
+
+def test_an_admin_writes_a_rule_tries_it_and_it_tags_the_next_customer(people, demo, live):
+    lead, lead_user = people["lead"], people["lead_user"]
+    word = f"refund{fresh_customer()[1].split()[1]}"
+    lead.get_by_role("button", name="Automation").click()
+    dialog = lead.get_by_role("dialog", name="Automation")
+    dialog.get_by_role("tab", name="Rules").click()
+    dialog.get_by_role("button", name="New rule").click()
+    dialog.get_by_label("Rule name").fill(f"Refunds {word}")
+    dialog.get_by_role("button", name="Add a condition").click()
+    dialog.get_by_label("Text contains 1").fill(word)
+    dialog.get_by_label("Add tag 1").fill(word)
+    dialog.get_by_role("button", name="Try on the last 50 conversations").click()
+    expect(dialog.get_by_role("status").filter(has_text="Would have matched 0 of the last")).to_be_visible()
+    dialog.get_by_role("button", name="Save rule").click()
+    expect(dialog.get_by_text(f"Refunds {word}")).to_be_visible()
+    try:
+        user_id, customer = fresh_customer()
+        demo.customer_writes(user_id, customer, f"I want a {word} now")
+        row = lead.get_by_role("navigation", name="Conversations").get_by_role("link", name=re.compile(customer))
+        dialog.get_by_role("button", name="Close").click()
+        expect(row).to_contain_text(word, timeout=15_000)
+    finally:
+        for rule in lead_user.api("GET", "/rules").json()["items"]:
+            lead_user.api("DELETE", f"/rules/{rule['id']}")
+
+
+def test_an_admin_adds_a_webhook_sees_its_secret_once_and_a_test_delivery_in_the_log(people, live):
+    from tests.e2e.test_webhooks_out import Receiver
+
+    lead, lead_user = people["lead"], people["lead_user"]
+    receiver = Receiver()
+    try:
+        lead.get_by_role("button", name="Automation").click()
+        dialog = lead.get_by_role("dialog", name="Automation")
+        dialog.get_by_role("tab", name="Webhooks").click()
+        dialog.get_by_label("Receiver URL").fill("http://10.0.0.7/hook")
+        dialog.get_by_role("button", name="Add webhook").click()
+        expect(dialog.get_by_role("alert")).to_contain_text("private or internal address")
+        dialog.get_by_label("Receiver URL").fill(receiver.url)
+        dialog.get_by_role("button", name="Add webhook").click()
+        secret = dialog.get_by_role("status").filter(has_text="Signing secret").locator("code")
+        expect(secret).to_contain_text("whsec_")
+        dialog.get_by_role("button", name="Send a test").click()
+        log = dialog.get_by_role("table", name="Deliveries")
+        expect(log.get_by_role("row").filter(has_text="ping")).to_contain_text("delivered", timeout=15_000)
+        assert len(receiver.calls) == 1 and receiver.calls[0]["headers"]["Zabota-Event"] == "ping"
+        assert "secret" not in lead_user.api("GET", "/outgoing-webhooks").json()["items"][0]
+    finally:
+        receiver.server.shutdown()
+        for hook in lead_user.api("GET", "/outgoing-webhooks").json()["items"]:
+            lead_user.api("DELETE", f"/outgoing-webhooks/{hook['id']}")

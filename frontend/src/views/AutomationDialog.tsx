@@ -12,6 +12,10 @@ import { useStore } from "../store";
 import type { SlaPolicy, TeamSettings, Weekday, WorkingHours } from "../types";
 import { WEEKDAYS } from "../types";
 import { errorText } from "./errors";
+import { RulesPanel } from "./RulesPanel";
+import { WebhooksPanel } from "./WebhooksPanel";
+
+type Tab = "hours" | "rules" | "hooks";
 
 interface Day { open: boolean; start: string; end: string }
 
@@ -54,6 +58,7 @@ function AutomationDialog({ close }: { close: () => void }) {
   const [policies, setPolicies] = useState<SlaPolicy[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   const [saving, setSaving] = useState(false);
+  const [tab, setTab] = useState<Tab>("hours");
   const dialog = useRef<HTMLDialogElement>(null);
 
   useEffect(() => {
@@ -97,8 +102,21 @@ function AutomationDialog({ close }: { close: () => void }) {
 
   return (
     <dialog ref={dialog} class="settings automation" aria-labelledby="automation-title" onClose={close}>
-      <form onSubmit={save}>
-        <h2 id="automation-title">{t("automation_title")}</h2>
+      <h2 id="automation-title">{t("automation_title")}</h2>
+      <div class="tabs" role="tablist" aria-label={t("automation_title")}>
+        {(["hours", "rules", "hooks"] as Tab[]).map((id) => (
+          <button type="button" role="tab" key={id} aria-selected={tab === id} onClick={() => setTab(id)}>
+            {t(`automation_tab_${id}` as Key)}</button>
+        ))}
+      </div>
+      {tab === "rules" && <RulesPanel />}
+      {tab === "hooks" && <WebhooksPanel />}
+      {tab !== "hours" && (
+        <div class="dialog-actions">
+          <button type="button" onClick={() => dialog.current?.close()}>{t("automation_close")}</button>
+        </div>
+      )}
+      <form onSubmit={save} hidden={tab !== "hours"}>
         {!loaded && !error && <p class="muted">{t("loading")}</p>}
         <fieldset>
           <legend>{t("hours_title")}</legend>
