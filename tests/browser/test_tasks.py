@@ -110,7 +110,8 @@ def test_the_tasks_page_filters_sorts_moves_by_keyboard_and_shows_markdown_as_te
     suffix = secrets.token_hex(3)
     for title, body in ((f"Alpha {suffix}", "**bold** and <script>alert(1)</script> [site](javascript:alert(1))"),
                         (f"Beta {suffix}", "- one\n- two")):
-        assert demo.api("POST", "/tasks", json={"title": title, "description": body}).status_code == 201
+        extra = {"deadline": "2031-01-01T18:00", "timezone": "Asia/Vladivostok"} if title.startswith("Alpha") else {}
+        assert demo.api("POST", "/tasks", json={"title": title, "description": body, **extra}).status_code == 201
     sign_in_to_tasks(page, demo)
     tasks_list = page.get_by_role("navigation", name="Task list")
     expect(tasks_list.get_by_role("link", name=re.compile(f"Alpha {suffix}"))).to_be_visible()
@@ -121,6 +122,8 @@ def test_the_tasks_page_filters_sorts_moves_by_keyboard_and_shows_markdown_as_te
     expect(panel(page).get_by_role("heading", name=re.compile(f"Beta {suffix}"))).to_be_visible()
     expect(panel(page).get_by_role("listitem").filter(has_text="two")).to_be_visible()
     page.keyboard.press("j")
+    expect(panel(page)).to_contain_text("Jan 1, 2031, 6:00 PM")  # as it was set, in Vladivostok
+    expect(panel(page)).to_contain_text("Asia/Vladivostok")
     description = panel(page).locator(".markdown")
     expect(description.locator("strong")).to_have_text("bold")
     expect(description).to_contain_text("<script>alert(1)</script>")  # shown, never run

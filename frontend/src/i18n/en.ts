@@ -304,6 +304,7 @@ export const en = {
   tasks_block_empty: "No tasks yet.",
   msg_create_task: "Create task",
   task_number: "#{number}",
+  task_your_time: "your time",
   task_saved_error: "The task was not saved:",
   bell_label: "Notifications, {count} unread",
   bell_title: "Notifications",

@@ -306,6 +306,7 @@ export const ru: Record<keyof typeof en, string> = {
   tasks_block_empty: "Задач пока нет.",
   msg_create_task: "Создать задачу",
   task_number: "№{number}",
+  task_your_time: "по вашему времени",
   task_saved_error: "Задача не сохранена:",
   bell_label: "Уведомления, непрочитанных: {count}",
   bell_title: "Уведомления",

@@ -164,7 +164,14 @@ export async function loadTasks(): Promise<void> {
       team: tasks.state.scope === "team" ? page.team_id : tasks.state.team });
   } catch (err) {
     if (request !== listRequest) return;
-    tasks.update({ loading: false, error: asApiError(err), items: [], cursor: null });
+    const error = asApiError(err);
+    const first = tasks.state.teams[0];
+    if (error.code === "no_team" && first && !tasks.state.team) {  // in no team: show the first team's queue
+      tasks.update({ team: first.id });
+      void loadTasks();
+      return;
+    }
+    tasks.update({ loading: false, error, items: [], cursor: null });
   }
 }
 

@@ -4,7 +4,7 @@
 import { useState } from "preact/hooks";
 import type { ApiError } from "../api";
 import { store as consoleStore } from "../console/state";
-import { formatDateTime, t, type Key } from "../i18n";
+import { currentLang, formatDateTime, t, type Key } from "../i18n";
 import { can } from "../session";
 import { useStore } from "../store";
 import {
@@ -14,6 +14,7 @@ import {
 import { TASK_STATUSES, type TaskDetail, type TaskEvent, type TaskStatus } from "../types";
 import { errorText } from "./errors";
 import { Markdown } from "./Markdown";
+import { browserZone } from "./TaskDialog";
 import { statusLabel } from "./TasksPage";
 
 export function TaskDetailPanel() {
@@ -60,7 +61,7 @@ function Detail({ task }: { task: TaskDetail }) {
       {error && <p class="form-error" role="alert">{errorText(error)}</p>}
       <dl class="task-fields">
         <dt>{t("task_field_deadline")}</dt>
-        <dd>{task.deadline ? <>{formatDateTime(task.deadline)}{task.timezone && <span class="muted"> ({task.timezone})</span>}
+        <dd>{task.deadline ? <><Deadline at={task.deadline} zone={task.timezone} />
           {task.overdue && <span class="overdue-label"> {t("task_overdue")}</span>}</> : t("task_no_deadline")}</dd>
         <dt>{t("task_field_assignee")}</dt><dd>{memberName(task.assignee_id) || t("task_nobody")}</dd>
         <dt>{t("task_field_team")}</dt><dd>{teamName(task.team_id) || t("task_no_team")}</dd>
@@ -81,6 +82,23 @@ function Detail({ task }: { task: TaskDetail }) {
       {write && <CommentBox taskId={task.id} />}
     </section>
   );
+}
+
+/** The deadline as its setter meant it (in their time zone), and in mine when that differs. */
+function Deadline({ at, zone }: { at: string; zone: string | null }) {
+  const mine = browserZone();
+  if (!zone || zone === mine || !zoneKnown(zone)) return <>{formatDateTime(at)}{zone && zone !== mine && <span class="muted"> ({zone})</span>}</>;
+  const there = new Date(at).toLocaleString(currentLang(), { dateStyle: "medium", timeStyle: "short", timeZone: zone });
+  return <>{there} <span class="muted">({zone}; {formatDateTime(at)} {t("task_your_time")})</span></>;
+}
+
+function zoneKnown(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function Conversations({ task }: { task: TaskDetail }) {
