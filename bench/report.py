@@ -56,7 +56,8 @@ def render(results: dict[str, Any]) -> str:
         ("cold_import", "4. Cold import: `import app` vs `import boto3, chalice, pynamodb.models`", _imports),
         ("frontend", "5. Console and widget: JavaScript shipped (gzip), webhook -> shown in an open console", _flat),
         ("deploy", "6. Lambda bundle, cold import from the packaged bundle, dollars per million messages", _flat),
-        ("tasks", "7. Tasks: read units of 'my overdue' at 10,000 vs 100 tasks; DynamoDB requests per create", _tasks),
+        ("automation", "7. Timers (idle tick, per fired, lag of 1,000) and outgoing webhook deliveries", _flat),
+        ("tasks", "8. Tasks: read units of 'my overdue' at 10,000 vs 100 tasks; DynamoDB requests per create", _tasks),
     ]
     for key, title, body in sections:
         lines.append("-" * WIDTH)

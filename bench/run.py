@@ -4,6 +4,8 @@
 2. Ingest latency through the runner vs a bare PutItem (and vs health GET + PutItem), interleaved samples.
 3. A burst of 2,000 webhooks from 16 threads with duplicates: errors, lost and doubled messages, throughput.
 4. Cold import of `app` vs boto3 + chalice + pynamodb.
+Automation: DynamoDB requests of an idle tick and per fired timer, fire lag of 1,000 timers, requests per outgoing
+webhook delivery (bench/automation_bench.py).
 Tasks: read units of "my overdue" with 10,000 tasks vs 100, and DynamoDB requests per create (bench/tasks_bench.py).
 
 A failing figure is reported and the others still run; the exit code is non-zero only when the stack cannot start.
@@ -85,6 +87,9 @@ def run_stack_sections(results: dict[str, Any]) -> bool:
         results["ingest_latency"] = section("ingest latency", lambda: latency.measure(stack, channel))
         burst_channel = harness.new_channel(stack)
         results["burst"] = section("burst", lambda: burst.measure(stack, burst_channel))
+        from bench import automation_bench
+
+        results["automation"] = section("timers and outgoing webhooks", lambda: automation_bench.measure(stack))
         from bench import tasks_bench
 
         results["tasks"] = section("tasks", lambda: tasks_bench.measure(stack))

@@ -16,7 +16,9 @@ bp = Blueprint(__name__)
 NOTIFICATION = {"type": "object", "properties": {
     "id": {"type": "string"}, "kind": {"type": "string"}, "title": {"type": "string"}, "body": {"type": "string"},
     "link": {"type": "object", "additionalProperties": {"type": "string"}},
-    "actor": {"type": ["string", "null"]}, "created_at": {"type": "string"}, "read": {"type": "boolean"}}}
+    "actor": {"type": ["string", "null"]}, "created_at": {"type": "string"}, "read": {"type": "boolean"},
+    "text_key": {"type": ["string", "null"], "description": "the console shows ntitle_<text_key> in its language"},
+    "params": {"type": "object", "additionalProperties": {"type": "string"}}}}
 LIST = {"type": "object", "properties": {"items": {"type": "array", "items": NOTIFICATION},
                                          "unread": {"type": "integer", "description": "counted up to 100"},
                                          "next": {"type": ["string", "null"]}}}

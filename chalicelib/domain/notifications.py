@@ -33,6 +33,40 @@ KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
+# What the e-mail and the console say, by text key and language ({name} etc. from the notification's params).
+# The console has the same keys in its own dictionaries (ntitle_<key>), so each reader sees their own language.
+TITLES: dict[str, dict[str, str]] = {
+    "sla_warning": {"en": "SLA soon: {name}", "ru": "Скоро срок SLA: {name}"},
+    "sla_breach": {"en": "SLA breached: {name}", "ru": "SLA нарушен: {name}"},
+    "assigned_to_me": {"en": "Assigned to you: {name}", "ru": "Вам назначен диалог: {name}"},
+    "mention": {"en": "{by} mentioned you", "ru": "{by} упоминает вас"},
+    "reminder": {"en": "Reminder: {name}", "ru": "Напоминание: {name}"},
+    "snooze_back": {"en": "Back from snooze: {name}", "ru": "Вернулся из отложенных: {name}"},
+    "rule": {"en": "{rule}: {name}", "ru": "{rule}: {name}"},
+    "webhook_disabled": {"en": "Webhook switched off: {url}", "ru": "Вебхук отключён: {url}"},
+}
+
+
+BODIES: dict[str, dict[str, str]] = {
+    "sla_warning": {"en": "The {minutes}-minute target ends at {due_text}.",
+                    "ru": "Срок в {minutes} мин истекает в {due_text}."},
+    "sla_breach": {"en": "No answer within {minutes} minutes.", "ru": "Нет ответа дольше {minutes} мин."},
+}
+DIGEST_SUBJECT = {"en": "Zabota: {count} notifications", "ru": "Zabota: уведомлений — {count}"}
+
+
+def title_in(text_key: str, params: dict[str, str], language: str, fallback: str, *,
+             table: dict[str, dict[str, str]] = TITLES) -> str:
+    texts = table.get(text_key)
+    if not texts:
+        return fallback
+    lang = (language or "").split("-")[0].lower()
+    try:
+        return (texts.get(lang) or texts["en"]).format(**params)
+    except (KeyError, IndexError, ValueError):
+        return fallback
+
+
 class InvalidSettings(ValueError):
     """A setting that cannot be stored; the message says why."""
 

@@ -49,6 +49,15 @@ def parse_settings(value: Any) -> dict[str, Any]:
         raise InvalidInput("settings must be an object")
     if len(json.dumps(value)) > SETTINGS_LIMIT:
         raise InvalidInput(f"settings are limited to {SETTINGS_LIMIT} characters of JSON")
+    if value.get("working_hours") is not None:  # the channel's own hours (E1), instead of the workspace's
+        from chalicelib.domain import hours
+        from chalicelib.domain.notifications import InvalidSettings
+
+        try:
+            parsed = hours.parse_hours(value["working_hours"])
+        except InvalidSettings as err:
+            raise InvalidInput(f"working_hours: {err}", code="invalid_settings") from err
+        value = {**value, "working_hours": parsed.as_json() if parsed else None}
     return value
 
 

@@ -69,12 +69,21 @@ def _quiet(member: MemberItem) -> rules.QuietHours | None:
 
 
 def notify(d: Deps, workspace_id: str, user_ids: Iterable[str], kind: str, *, title: str, body: str = "",
-           link: dict[str, str] | None = None, key: str, actor: str | None = None) -> int:
-    """Tell these members about one event; returns how many were newly told. Nobody is told of their own act."""
+           link: dict[str, str] | None = None, key: str, actor: str | None = None, text_key: str | None = None,
+           params: dict[str, str] | None = None) -> int:
+    """Tell these members about one event; returns how many were newly told. Nobody is told of their own act.
+
+    With `text_key` (domain/notifications.TITLES) and `params`, the title is written in the workspace's language and
+    each console shows it in its own; `title` is the fallback."""
     if kind not in rules.KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     told = 0
     now = d.now()
+    if text_key and params is not None:
+        workspace = repo.get_workspace(workspace_id)
+        language = workspace.language if workspace else "ru"
+        title = rules.title_in(text_key, params, language, title)
+        body = rules.title_in(text_key, params, language, body, table=rules.BODIES)
     for user_id in dict.fromkeys(u for u in user_ids if u):
         if actor and actor in (user_id, f"user:{user_id}"):
             continue
@@ -94,7 +103,7 @@ def notify(d: Deps, workspace_id: str, user_ids: Iterable[str], kind: str, *, ti
         notification_id = stable_hash(kind, key, user_id, length=24)
         if store.put(workspace_id, user_id, notification_id, kind=kind, title=title[:300], body=body[:2000],
                      link=dict(link or {}), actor=actor, console="console" in channels, email_state=email_state,
-                     now=now):
+                     now=now, text_key=text_key, params=params):
             told += 1
     return told
 
@@ -116,7 +125,7 @@ def on_assignment(d: Deps, new: ConversationItem, old: ConversationItem | None) 
     return notify(d, new.workspace_id or "", [new.assignee_id], "assigned_to_me", title=f"Assigned to you: {name}",
                   body=f"{new.last_message_preview or ''}{note}"[:500], link={"conversation_id": new.conversation_id},
                   key=f"assigned#{new.conversation_id}#{new.assignee_id}#{new.changed_at or new.revision}",
-                  actor=new.changed_by)
+                  actor=new.changed_by, text_key="assigned_to_me", params={"name": name})
 
 
 def on_note(d: Deps, message: MessageItem) -> int:
@@ -132,7 +141,7 @@ def on_note(d: Deps, message: MessageItem) -> int:
     by = next((name for uid, name, _ in members if uid == author), "") or "A colleague"
     return notify(d, ws, who, "mention", title=f"{by} mentioned you", body=message.text[:500],
                   link={"conversation_id": message.conversation_id}, key=f"mention#{message.message_id}",
-                  actor=message.author_id)
+                  actor=message.author_id, text_key="mention", params={"by": by})
 
 
 def on_insert(d: Deps, item: NotificationItem) -> None:
@@ -186,7 +195,9 @@ def send_digest(d: Deps, timer: TimerItem) -> None:
     if not items or member is None or not member.email:
         return
     lines = [f"- {i.title}" + (f": {i.body}" if i.body else "") + f"\n  {_link_url(d, plain(i.link))}" for i in items]
-    subject = f"Zabota: {len(items)} notification{'s' if len(items) != 1 else ''}"
+    workspace = repo.get_workspace(ws)
+    lang = "en" if workspace and workspace.language.startswith("en") else "ru"
+    subject = rules.DIGEST_SUBJECT[lang].format(count=len(items))
     mail.send(d.settings, mail.Mail(to=member.email, subject=subject, text="\n".join(lines) + "\n",
                                     link=f"{d.settings.public_url}/", kind="digest"))
     for i in items:

@@ -293,7 +293,8 @@ def run(d: Deps, rule: domain.Rule, conv: ConversationItem, trigger: str, *, key
                 who = _people(ws, conv, value)
                 notifications.notify(d, ws, who, "rule", title=f"{rule.name}: {conv.contact_name or conv_id}",
                                      body=(conv.last_message_preview or "")[:300], link={"conversation_id": conv_id},
-                                     key=f"rule#{rule.id}#{key}", actor=actor)
+                                     key=f"rule#{rule.id}#{key}", actor=actor, text_key="rule",
+                                     params={"rule": rule.name, "name": conv.contact_name or conv_id})
                 done.append(kind)
             elif kind == "webhook":
                 if _queue_hook(d, ws, str(value), rule, conv, trigger, key):

@@ -75,13 +75,16 @@ def fire(d: Deps, timer: TimerItem) -> None:
     link = {"conversation_id": conv_id}
     if target.get("stage") == "warning":
         notifications.notify(d, ws, who, "sla_warning", title=f"SLA soon: {name}",
-                             body=f"waiting since {since}; the {minutes}-minute target ends at {target['breach_at']}",
-                             link=link, key=f"sla_warning#{conv_id}#{since}")
+                             body=f"The {minutes}-minute target ends at {target['breach_at']}.",
+                             link=link, key=f"sla_warning#{conv_id}#{since}", text_key="sla_warning",
+                             params={"name": name, "minutes": str(minutes), "due": str(target["breach_at"]),
+                                     "due_text": parse_iso(str(target["breach_at"])).strftime("%H:%M UTC")})
         repo.put_timer(ws, timer.timer_id or timer_id(conv_id), KIND, str(target["breach_at"]),
                        {**target, "stage": "breach"}, now=d.now())
         return
     if repo.record_sla_breach(ws, conv_id, since, str(target.get("target", "first_response")), now=d.now()):
         logger.info("sla breached", extra={"conversation_id": conv_id, "policy": target.get("policy_id")})
     notifications.notify(d, ws, who, "sla_breach", title=f"SLA breached: {name}",
-                         body=f"no answer within {minutes} minutes (waiting since {since})", link=link,
-                         key=f"sla_breach#{conv_id}#{since}")
+                         body=f"No answer within {minutes} minutes.", link=link,
+                         key=f"sla_breach#{conv_id}#{since}", text_key="sla_breach",
+                         params={"name": name, "minutes": str(minutes)})

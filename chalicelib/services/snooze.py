@@ -92,7 +92,8 @@ def wake(d: Deps, timer: TimerItem) -> None:
     _wake(ws, conv_id, by="system:snooze", now=d.now(), only_until=str(target["until"]))
     if conv.assignee_id:
         notifications.notify(d, ws, [conv.assignee_id], "reminder", title=f"Back from snooze: {conv.contact_name}",
-                             link={"conversation_id": conv_id}, key=f"snooze#{conv_id}#{target['until']}")
+                             link={"conversation_id": conv_id}, key=f"snooze#{conv_id}#{target['until']}",
+                             text_key="snooze_back", params={"name": conv.contact_name or conv_id})
 
 
 # --- reminders -------------------------------------------------------------------------------------------------
@@ -145,7 +146,8 @@ def remind(d: Deps, timer: TimerItem) -> None:
     conv = repo.get_conversation(ws, item.conversation_id)
     name = (conv.contact_name or conv.title) if conv else item.conversation_id
     notifications.notify(d, ws, [user_id], "reminder", title=f"Reminder: {name}", body=item.note,
-                         link={"conversation_id": item.conversation_id}, key=f"reminder#{item.reminder_id}")
+                         link={"conversation_id": item.conversation_id}, key=f"reminder#{item.reminder_id}",
+                         text_key="reminder", params={"name": name})
     item.delete()
 
 

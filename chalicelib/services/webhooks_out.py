@@ -278,7 +278,8 @@ def _count_failure(d: Deps, hook: HookItem) -> None:
     ws = hook.workspace_id or ""
     admins = [m.user_id for m in team.list_members(ws) if m.role == "admin"]
     notifications.notify(d, ws, admins, "webhook_disabled", title=f"Webhook switched off: {hook.url}", body=reason,
-                         link={"webhook_id": hook.hook_id}, key=f"hook-off#{hook.hook_id}#{hook.created_at}#{count}")
+                         link={"webhook_id": hook.hook_id}, key=f"hook-off#{hook.hook_id}#{hook.created_at}#{count}",
+                         text_key="webhook_disabled", params={"url": hook.url})
     logger.warning("outgoing webhook switched off", extra={"hook_id": hook.hook_id})
 
 

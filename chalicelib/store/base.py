@@ -33,3 +33,29 @@ def connection() -> Connection:
 
 def epoch(when: datetime) -> int:
     return int(when.timestamp())
+
+
+def put_new(item: MainItem) -> bool:
+    """Save an item unless its key exists: False when it does (a retry, a race lost, a replayed record)."""
+    from pynamodb.exceptions import PutError
+
+    try:
+        item.save(condition=type(item).pk.does_not_exist())
+        return True
+    except PutError as err:
+        if condition_failed(err):
+            return False
+        raise
+
+
+def update_if(item: MainItem, actions: list[Any], condition: Any) -> bool:
+    """Update under a condition: False when it does not hold (another worker got there first)."""
+    from pynamodb.exceptions import UpdateError
+
+    try:
+        item.update(actions=actions, condition=condition)
+        return True
+    except UpdateError as err:
+        if condition_failed(err):
+            return False
+        raise

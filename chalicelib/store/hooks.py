@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from chalicelib.domain.model import iso
 from chalicelib.store import keys
-from chalicelib.store.base import condition_failed, epoch, typed
+from chalicelib.store.base import epoch, put_new, typed, update_if
 from chalicelib.store.models import DeliveryItem, HookItem
 
 KEEP_DELIVERIES = timedelta(days=14)
@@ -50,13 +48,7 @@ def put_delivery(ws: str, hook_id: str, delivery_id: str, *, event: str, event_a
     pk, sk = keys.delivery(ws, hook_id, event_at, delivery_id)
     item = typed(DeliveryItem, pk, sk, workspace_id=ws, delivery_id=delivery_id, hook_id=hook_id, event=event,
                  payload=payload, state="pending", created_at=iso(now), expires_at=epoch(now + KEEP_DELIVERIES))
-    try:
-        item.save(condition=DeliveryItem.pk.does_not_exist())
-        return True
-    except PutError as err:
-        if condition_failed(err):
-            return False
-        raise
+    return put_new(item)
 
 
 def get_delivery(pk: str, sk: str) -> DeliveryItem | None:
@@ -82,14 +74,8 @@ def list_deliveries(ws: str, hook_id: str, *, limit: int) -> list[DeliveryItem]:
 def claim(item: DeliveryItem, *, now: datetime, lease: timedelta) -> bool:
     """pending / retrying -> sending, by one worker only (a delivered one is never sent again)."""
     free = DeliveryItem.lease.does_not_exist() | (DeliveryItem.lease < iso(now))
-    try:
-        item.update(actions=[DeliveryItem.state.set("sending"), DeliveryItem.lease.set(iso(now + lease))],
-                    condition=DeliveryItem.state.is_in("pending", "retrying") & free)
-        return True
-    except UpdateError as err:
-        if condition_failed(err):
-            return False
-        raise
+    return update_if(item, [DeliveryItem.state.set("sending"), DeliveryItem.lease.set(iso(now + lease))],
+                     DeliveryItem.state.is_in("pending", "retrying") & free)
 
 
 def record(item: DeliveryItem, actions: list[Any]) -> None:
@@ -98,12 +84,6 @@ def record(item: DeliveryItem, actions: list[Any]) -> None:
 
 def redeliver(item: DeliveryItem) -> bool:
     """An admin asks again: delivered or failed -> pending (the stream sends it)."""
-    try:
-        item.update(actions=[DeliveryItem.state.set("pending"), DeliveryItem.first_attempt_at.remove(),
-                             DeliveryItem.next_attempt_at.remove()],
-                    condition=DeliveryItem.state.is_in("delivered", "failed", "cancelled"))
-        return True
-    except UpdateError as err:
-        if condition_failed(err):
-            return False
-        raise
+    return update_if(item, [DeliveryItem.state.set("pending"), DeliveryItem.first_attempt_at.remove(),
+                            DeliveryItem.next_attempt_at.remove()],
+                     DeliveryItem.state.is_in("delivered", "failed", "cancelled"))

@@ -581,6 +581,8 @@ class NotificationItem(MainItem):
     console = BooleanAttribute(default=True)
     read_at = UnicodeAttribute(null=True)
     email_state = UnicodeAttribute(null=True)  # pending (at once) | held (digest / quiet hours) | sending | sent
+    text_key = UnicodeAttribute(null=True)  # domain/notifications.TITLES: readers see the title in their language
+    params = MapAttribute[str, Any](default=dict)
 
 
 MAIN_MODELS: tuple[type[MainItem], ...] = (

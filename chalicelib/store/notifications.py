@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from chalicelib.domain.model import iso
 from chalicelib.store import keys
-from chalicelib.store.base import condition_failed, epoch, typed
+from chalicelib.store.base import epoch, put_new, typed, update_if
 from chalicelib.store.models import NotificationItem, plain
 
 KEEP = timedelta(days=60)
@@ -17,23 +15,19 @@ UNREAD_CAP = 100  # the bell says 99+ above this; counting stops there
 
 
 def put(ws: str, user_id: str, notification_id: str, *, kind: str, title: str, body: str, link: dict[str, str],
-        actor: str | None, console: bool, email_state: str | None, now: datetime) -> bool:
+        actor: str | None, console: bool, email_state: str | None, now: datetime, text_key: str | None = None,
+        params: dict[str, str] | None = None) -> bool:
     """Store a notification once: False when one with this id (the same event) exists."""
     pk, sk = keys.notification(ws, user_id, notification_id)
     at = iso(now)
     item = typed(NotificationItem, pk, sk, workspace_id=ws, notification_id=notification_id, user_id=user_id,
                  kind=kind, title=title, body=body, link=link, actor=actor, console=console,
-                 email_state=email_state, created_at=at, expires_at=epoch(now + KEEP))
+                 email_state=email_state, created_at=at, expires_at=epoch(now + KEEP), text_key=text_key,
+                 params=dict(params or {}))
     if console:
         item.gsi1pk, item.gsi1sk = keys.notifications_of(ws, user_id), f"{at}#{notification_id}"
         item.gsi2pk, item.gsi2sk = keys.unread_of(ws, user_id), f"{at}#{notification_id}"
-    try:
-        item.save(condition=NotificationItem.pk.does_not_exist())
-        return True
-    except PutError as err:
-        if condition_failed(err):
-            return False
-        raise
+    return put_new(item)
 
 
 def list_of(ws: str, user_id: str, *, limit: int, before: str | None = None) -> list[NotificationItem]:
@@ -60,27 +54,14 @@ def get(ws: str, user_id: str, notification_id: str) -> NotificationItem | None:
 
 def mark_read(item: NotificationItem, *, now: datetime) -> bool:
     """Leave the unread index; False when it was read already (or is gone)."""
-    try:
-        item.update(actions=[NotificationItem.read_at.set(iso(now)), NotificationItem.gsi2pk.remove(),
-                             NotificationItem.gsi2sk.remove()],
-                    condition=NotificationItem.pk.exists() & NotificationItem.read_at.does_not_exist())
-        return True
-    except UpdateError as err:
-        if condition_failed(err):
-            return False
-        raise
+    return update_if(item, [NotificationItem.read_at.set(iso(now)), NotificationItem.gsi2pk.remove(),
+                            NotificationItem.gsi2sk.remove()],
+                     NotificationItem.pk.exists() & NotificationItem.read_at.does_not_exist())
 
 
 def move_email(item: NotificationItem, from_state: str, to_state: str) -> bool:
     """Compare-and-set the e-mail state (pending -> sending -> sent): of two workers one wins."""
-    try:
-        item.update(actions=[NotificationItem.email_state.set(to_state)],
-                    condition=NotificationItem.email_state == from_state)
-        return True
-    except UpdateError as err:
-        if condition_failed(err):
-            return False
-        raise
+    return update_if(item, [NotificationItem.email_state.set(to_state)], NotificationItem.email_state == from_state)
 
 
 def held(ws: str, user_id: str, *, limit: int = 200) -> list[NotificationItem]:
@@ -93,4 +74,4 @@ def held(ws: str, user_id: str, *, limit: int = 200) -> list[NotificationItem]:
 def as_json(item: NotificationItem) -> dict[str, Any]:
     return {"id": item.notification_id, "kind": item.kind, "title": item.title, "body": item.body,
             "link": plain(item.link), "actor": item.actor, "created_at": item.created_at,
-            "read": item.read_at is not None}
+            "read": item.read_at is not None, "text_key": item.text_key, "params": plain(item.params)}

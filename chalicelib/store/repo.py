@@ -22,7 +22,7 @@ from chalicelib.domain import search
 from chalicelib.domain.model import STATUSES, Channel, InboundEvent, Sender, iso, parse_iso, preview
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import keys
-from chalicelib.store.base import cancel_codes, condition_failed, connection, typed
+from chalicelib.store.base import cancel_codes, condition_failed, connection, put_new, typed, update_if
 from chalicelib.store.models import (
     MODEL_OF,
     ApiKeyItem,
@@ -874,17 +874,9 @@ def claim_timer(timer: TimerItem, *, now: datetime, lease: timedelta) -> str | N
 
     A tick that dies after its claim leaves the timer in place; the next tick after the lease fires it again,
     so handlers are idempotent (their writes are keyed by timer id and due time)."""
-    from pynamodb.exceptions import UpdateError
-
     token = f"{iso(now + lease)}#{secrets.token_hex(4)}"
     free = TimerItem.lease.does_not_exist() | (TimerItem.lease < iso(now))
-    try:
-        timer.update(actions=[TimerItem.lease.set(token)], condition=(TimerItem.due_at == timer.due_at) & free)
-        return token
-    except UpdateError as err:
-        if condition_failed(err):
-            return None
-        raise
+    return token if update_if(timer, [TimerItem.lease.set(token)], (TimerItem.due_at == timer.due_at) & free) else None
 
 
 def finish_timer(timer: TimerItem, token: str) -> bool:
@@ -959,19 +951,11 @@ def set_blocked(ws: str, conv_ids: list[str], blocked: bool, *, by: str, now: da
 def record_sla_breach(ws: str, conv_id: str, since: str, target: str, *, now: datetime) -> bool:
     """Mark the conversation's current wait as breached, once per wait (False: recorded before, or answered)."""
     pk, sk = keys.conversation(ws, conv_id)
-    conv = ConversationItem(pk, sk)
-    try:
-        first = ConversationItem.sla_breach_since.does_not_exist() | (ConversationItem.sla_breach_since != since)
-        conv.update(actions=[ConversationItem.sla_breach_since.set(since),
-                             ConversationItem.sla_breached_at.set(iso(now)),
-                             ConversationItem.sla_breach_target.set(target), ConversationItem.sla_breaches.add(1),
-                             ConversationItem.revision.add(1)],
-                    condition=(ConversationItem.awaiting_since == since) & first)
-        return True
-    except UpdateError as err:
-        if condition_failed(err):
-            return False
-        raise
+    first = ConversationItem.sla_breach_since.does_not_exist() | (ConversationItem.sla_breach_since != since)
+    return update_if(ConversationItem(pk, sk), [
+        ConversationItem.sla_breach_since.set(since), ConversationItem.sla_breached_at.set(iso(now)),
+        ConversationItem.sla_breach_target.set(target), ConversationItem.sla_breaches.add(1),
+        ConversationItem.revision.add(1)], (ConversationItem.awaiting_since == since) & first)
 
 
 def claim_once(ws: str, kind: str, key: str, *, now: datetime, keep: timedelta) -> bool:
@@ -979,11 +963,5 @@ def claim_once(ws: str, kind: str, key: str, *, now: datetime, keep: timedelta) 
     from chalicelib.store.models import RequestItem
 
     pk, sk = keys.client_request(ws, kind, key)
-    item = typed(RequestItem, pk, sk, workspace_id=ws, created_at=iso(now), expires_at=int((now + keep).timestamp()))
-    try:
-        item.save(condition=RequestItem.pk.does_not_exist())
-        return True
-    except PutError as err:
-        if condition_failed(err):
-            return False
-        raise
+    return put_new(typed(RequestItem, pk, sk, workspace_id=ws, created_at=iso(now),
+                         expires_at=int((now + keep).timestamp())))

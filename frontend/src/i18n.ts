@@ -50,6 +50,11 @@ export function onLangChange(listener: () => void): () => void {
   return () => listeners.delete(listener);
 }
 
+/** Is this text known (keys built from server values, e.g. a notification kind, may not be)? */
+export function known(key: string): key is Key {
+  return Object.prototype.hasOwnProperty.call(en, key);
+}
+
 export function t(key: Key, params: Record<string, string | number> = {}): string {
   const template: string = DICTS[lang][key] ?? en[key];
   return template.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? `{${name}}`));

@@ -92,6 +92,8 @@ export interface AppNotification {
   actor: string | null;
   created_at: string;
   read: boolean;
+  text_key?: string | null;
+  params?: Record<string, string>;
 }
 
 export interface NotificationList {

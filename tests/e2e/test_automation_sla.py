@@ -293,7 +293,8 @@ def test_digest_and_quiet_hours_hold_e_mail_and_send_one_message(stack, clock):
     clock.advance(hours=1)
     tick()
     digests = mails(lead.email, "digest")
-    assert len(digests) == 1 and digests[0].text.count("SLA breached") == 2
+    # the workspace speaks Russian: the digest does too
+    assert len(digests) == 1 and digests[0].text.count("SLA нарушен") == 2 and "уведомлений — 2" in digests[0].subject
     clock.advance(hours=1)
     tick()
     assert len(mails(lead.email, "digest")) == 1
@@ -303,3 +304,24 @@ def test_digest_and_quiet_hours_hold_e_mail_and_send_one_message(stack, clock):
     bad = lead.api("PUT", "/me/notifications", json={"quiet_hours": {"start": "22:00", "end": "07:00",
                                                                      "time_zone": "Nowhere/City"}})
     assert bad.status_code == 400 and lead.api("GET", "/me/notifications").json()["quiet_hours"] is None
+
+
+def test_a_channel_may_keep_hours_of_its_own(stack, clock):
+    from zoneinfo import ZoneInfo
+
+    ws = new_workspace(stack)
+    bad = ws.api("PATCH", f"/channels/{ws.channel_id}", json={"settings": {"working_hours": {"time_zone": "Nowhere"}}})
+    assert bad.status_code == 400 and "time zone" in bad.json()["error"]["message"]
+    local = clock().astimezone(ZoneInfo("Asia/Tokyo")).replace(hour=3, minute=0, second=0, microsecond=0)
+    clock.now = local.astimezone(UTC)  # 03:00 in Tokyo: the channel is closed, the workspace (no hours) is open
+    resp = ws.api("PATCH", f"/channels/{ws.channel_id}", json={"settings": {"working_hours": {
+        "time_zone": "Asia/Tokyo", "week": {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri",
+                                                                               "sat", "sun")}}}})
+    assert resp.status_code == 200, resp.text
+    from chalicelib.store import repo
+
+    repo.forget_cached_channels()
+    conv_id = customer_writes(ws, chat_id(), "hello at night", language="en")
+    ws.drain()
+    out = [m["text"] for m in ws.messages(conv_id) if m["direction"] == "out"]
+    assert len(out) == 1 and out[0].startswith("Hello! We are away")

@@ -5,10 +5,9 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { bell, follow, loadBell, loadMore, loadSettings, markRead, saveSettings } from "../console/notifications";
-import { t } from "../i18n";
-import type { Key } from "../i18n";
+import { known, t } from "../i18n";
 import { useStore } from "../store";
-import type { NotificationSettings } from "../types";
+import type { AppNotification, NotificationSettings } from "../types";
 import { errorText } from "./errors";
 import { ApiError } from "../api";
 
@@ -55,8 +54,8 @@ export function Bell() {
               <li key={n.id} class={n.read ? "read" : "unread"}>
                 <button type="button" class="bell-item" onClick={() => { setOpen(false); void follow(n); }}>
                   <span class="bell-kind">{kindLabel(n.kind)}</span>
-                  <span class="bell-title">{n.title}</span>
-                  {n.body && <span class="muted bell-body">{n.body}</span>}
+                  <span class="bell-title">{titleOf(n)}</span>
+                  {n.body && <span class="muted bell-body">{bodyOf(n)}</span>}
                   <time class="muted" dateTime={n.created_at}>{new Date(n.created_at).toLocaleString()}</time>
                 </button>
               </li>
@@ -70,10 +69,23 @@ export function Bell() {
   );
 }
 
+/** The title in the reader's language when the console knows its text (ntitle_<key>); else as the server wrote it. */
+function titleOf(n: AppNotification): string {
+  if (!n.text_key || !n.params) return n.title;
+  const key = `ntitle_${n.text_key}`;
+  return known(key) ? t(key, n.params) : n.title;
+}
+
+function bodyOf(n: AppNotification): string {
+  const key = `nbody_${n.text_key ?? ""}`;
+  if (!n.params || !known(key)) return n.body;
+  const due = n.params.due ? new Date(n.params.due).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+  return t(key, { ...n.params, due });
+}
+
 function kindLabel(kind: string): string {
-  const key = `notify_kind_${kind}` as Key;
-  const text = t(key);
-  return text === key ? kind : text;
+  const key = `notify_kind_${kind}`;
+  return known(key) ? t(key) : kind;
 }
 
 function NotificationSettingsDialog({ close }: { close: () => void }) {

@@ -6,8 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "../api";
 import { currentApi, store } from "../console/state";
-import { t } from "../i18n";
-import type { Key } from "../i18n";
+import { known, t } from "../i18n";
 import { useStore } from "../store";
 import type { DryRun, Member, Rule, RuleItem, Template } from "../types";
 import { errorText } from "./errors";
@@ -20,9 +19,8 @@ const ACTIONS = ["assign", "add_tag", "remove_tag", "set_status", "set_priority"
 const LISTS = new Set(["text_contains", "channel_id", "channel_kind", "has_tag", "status", "language", "notify"]);
 
 const label = (prefix: string, id: string): string => {
-  const key = `${prefix}_${id}` as Key;
-  const text = t(key);
-  return text === key ? id : text;
+  const key = `${prefix}_${id}`;
+  return known(key) ? t(key) : id;
 };
 
 function blank(): Rule {
