@@ -292,3 +292,17 @@ def clean_remind(value: Any) -> int:
 def done_message(team_name: str) -> str:
     """What the operator who escalated sees when the other team finishes (F4)."""
     return f"{team_name} fixed it: tell the customer"
+
+
+# Notification titles by text key and language (params: number, title, team), as domain/notifications.TITLES has
+# them for the other kinds; the console's dictionaries hold the same keys (ntitle_<key>).
+NOTIFICATION_TITLES: dict[str, dict[str, str]] = {
+    "task_assigned": {"en": "#{number} {title}: assigned to you", "ru": "№{number} {title}: назначена вам"},
+    "task_comment": {"en": "#{number} {title}: a new comment", "ru": "№{number} {title}: новый комментарий"},
+    "task_due_soon": {"en": "#{number} {title}: due soon", "ru": "№{number} {title}: скоро срок"},
+    "task_due": {"en": "#{number} {title}: due now", "ru": "№{number} {title}: срок наступил"},
+    "task_escalated": {"en": "#{number} {title}: escalated to {team}",
+                       "ru": "№{number} {title}: передана команде «{team}»"},
+    "task_done": {"en": "#{number} {title}: done", "ru": "№{number} {title}: выполнена"},
+    "task_fixed": {"en": "{team} fixed it: tell the customer", "ru": "{team}: готово, сообщите клиенту"},
+}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.auth.keys import Principal
+from chalicelib.domain import notifications as notification_rules
 from chalicelib.domain import tasks as rules
 from chalicelib.domain.model import iso, new_id, parse_iso
 from chalicelib.errors import Conflict, InvalidInput, NotFound
@@ -71,10 +72,16 @@ def _user(subject: str | None) -> str | None:
 # --- notifications: the one door to the notification service (services/notifications.py) -----------------------
 
 
+for _text_key, _texts in rules.NOTIFICATION_TITLES.items():  # the titles in each reader's language
+    notification_rules.TITLES.setdefault(_text_key, _texts)
+
+
 def _notify(d: Deps, ws: str, user_ids: Iterable[str | None], kind: str, *, title: str, body: str = "",
-            link: dict[str, str] | None = None, key: str, actor: str | None = None) -> int:
+            link: dict[str, str] | None = None, key: str, actor: str | None = None, task: TaskItem,
+            text_key: str | None = None, team: str = "") -> int:
+    params = {"number": str(int(task.number)), "title": task.title, "team": team}
     return notifications.notify(d, ws, [u for u in user_ids if u], kind, title=title, body=body, link=link,
-                                key=key, actor=actor)
+                                key=key, actor=actor, text_key=text_key or kind, params=params)
 
 
 # --- input ---------------------------------------------------------------------------------------------------
@@ -641,7 +648,8 @@ def on_change(d: Deps, event_name: str, new: MainItem, old: MainItem | None) -> 
         if task is not None:
             _notify(d, new.workspace_id or "", [task.assignee_id, *(task.watchers or []), _user(task.created_by)],
                     "task_comment", title=f"#{int(task.number)} {task.title}: a new comment", body=new.text[:500],
-                    link={"task_id": task.task_id}, key=f"task_comment#{task.task_id}#{new.sk}", actor=new.actor)
+                    link={"task_id": task.task_id}, key=f"task_comment#{task.task_id}#{new.sk}", actor=new.actor,
+                    task=task)
 
 
 def _timer_facts(t: TaskItem | None) -> tuple[Any, ...] | None:
@@ -669,20 +677,23 @@ def _notify_change(d: Deps, new: TaskItem, old: TaskItem | None) -> None:
     label = f"#{int(new.number)} {new.title}"
     if new.assignee_id and (old is None or old.assignee_id != new.assignee_id):
         _notify(d, ws, [new.assignee_id], "task_assigned", title=f"{label}: assigned to you",
-                link={"task_id": tid}, key=f"task_assigned#{tid}#{rev}", actor=actor)
+                link={"task_id": tid}, key=f"task_assigned#{tid}#{rev}", actor=actor, task=new)
     escalation = dict(new.escalation) if new.escalation else None
     was = dict(old.escalation) if old is not None and old.escalation else None
     if escalation and (was is None or was.get("at") != escalation.get("at")):
         target = store.get_team(ws, escalation["to_team"])
         _notify(d, ws, list(target.member_ids or []) if target else [], "task_escalated",
                 title=f"{label}: escalated to {escalation.get('to_team_name', '')}", body=escalation.get("note", ""),
-                link={"task_id": tid}, key=f"task_escalated#{tid}#{rev}", actor=escalation.get("by"))
+                link={"task_id": tid}, key=f"task_escalated#{tid}#{rev}", actor=escalation.get("by"), task=new,
+                team=str(escalation.get("to_team_name", "")))
     if new.status == "done" and (old is None or old.status != "done"):
         links = list(new.links or [])
         link = {"task_id": tid, **({"conversation_id": links[0]["conversation_id"]} if links else {})}
         title = rules.done_message(escalation["to_team_name"]) if escalation else f"{label}: done"
         _notify(d, ws, [_user(new.escalated_by), _user(new.created_by), *(new.watchers or [])], "task_done",
-                title=title, body=label, link=link, key=f"task_done#{tid}#{rev}", actor=new.done_by)
+                title=title, body=label, link=link, key=f"task_done#{tid}#{rev}", actor=new.done_by, task=new,
+                text_key="task_fixed" if escalation else None,
+                team=str(escalation.get("to_team_name", "")) if escalation else "")
 
 
 def _on_timer(d: Deps, timer: TimerItem) -> None:
@@ -701,7 +712,7 @@ def _on_timer(d: Deps, timer: TimerItem) -> None:
     when = parse_iso(task.deadline or "")
     title = f"#{int(task.number)} {task.title}: " + ("due soon" if kind == rules.REMINDER else "due now")
     _notify(d, ws, people, kind, title=title, body=f"deadline {iso(when)}", link={"task_id": task_id},
-            key=f"{kind}#{task_id}#{task.deadline}")
+            key=f"{kind}#{task_id}#{task.deadline}", task=task)
 
 
 timers.register(rules.REMINDER)(_on_timer)

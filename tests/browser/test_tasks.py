@@ -101,6 +101,10 @@ def test_escalation_round_trip_from_a_message_to_engineering_and_back(browser, d
     expect(tasks_block(operator).get_by_role("status")).to_have_text(f"{team} fixed it: tell the customer")
     operator.reload()
     expect(tasks_block(operator).get_by_role("status")).to_have_text(f"{team} fixed it: tell the customer")
+    # and the bell tells her, in her language (the workspace's is Russian), and leads to the conversation
+    operator.get_by_role("button", name=re.compile("^Notifications")).click()
+    bell = operator.get_by_role("region", name="Notifications")
+    expect(bell).to_contain_text(f"{team} fixed it: tell the customer")
     for page in (operator, engineer):
         assert page.errors == [], page.errors
         page.context.close()

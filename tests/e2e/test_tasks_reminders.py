@@ -38,7 +38,8 @@ def told(ws, user_id: str, kind: str | None = None) -> list[dict]:
     from chalicelib.store.models import plain
 
     items = reversed(notifications.list_of(ws.id, user_id, limit=200))
-    return [{"kind": n.kind, "title": n.title, "link": plain(n.link)} for n in items
+    return [{"kind": n.kind, "title": n.title, "link": plain(n.link), "text_key": n.text_key,
+             "params": plain(n.params)} for n in items
             if kind is None or n.kind == kind]
 
 
@@ -86,7 +87,9 @@ def test_the_reminder_fires_once_at_its_minute_and_the_due_notice_at_the_deadlin
     tick(ws, clock, T0 + timedelta(minutes=59))
     assert told(ws, anna, "task_due_soon") == []
     tick(ws, clock, T0 + timedelta(minutes=60))
-    assert [n["title"] for n in told(ws, anna, "task_due_soon")] == ["#1 Check the refund: due soon"]
+    soon = told(ws, anna, "task_due_soon")
+    assert [n["title"] for n in soon] == ["№1 Check the refund: скоро срок"]  # the workspace speaks Russian
+    assert soon[0]["text_key"] == "task_due_soon" and soon[0]["params"]["number"] == "1"  # each reader's language
     tick(ws, clock, T0 + timedelta(minutes=61))
     tick(ws, clock, T0 + timedelta(minutes=119))
     assert len(told(ws, anna, "task_due_soon")) == 1 and told(ws, anna, "task_due") == []
@@ -179,5 +182,6 @@ def test_escalation_tells_the_other_team_and_its_done_tells_the_operator_who_esc
     assert done.status_code == 200, done.text
     ws.drain()
     news = told(ws, operator.user_id, "task_done")
-    assert [n["title"] for n in news] == ["Engineering fixed it: tell the customer"]
+    assert [n["title"] for n in news] == ["Engineering: готово, сообщите клиенту"]  # the workspace speaks Russian
+    assert news[0]["text_key"] == "task_fixed" and news[0]["params"]["team"] == "Engineering"
     assert told(ws, engineer.user_id, "task_done") == []
