@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test test-unit test-integration lint type bench reset fmt clean frontend chromium package deploy destroy
+.PHONY: setup run test test-unit test-integration test-fuzz lint type bench reset fmt clean frontend chromium package deploy destroy
 
 # Set-up steps print one line each; their output goes to .data/logs/ and is shown only when a step fails, so
 # the runner's banner (URL, key, sign-in link) is not buried under installer warnings.
@@ -57,6 +57,11 @@ test-unit: setup
 
 test-integration: setup
 	$(BIN)/pytest -q tests/integration tests/e2e
+
+# Hypothesis on every adapter's parser, schemathesis over /api/openapi.json, DynamoDB Local killed mid-burst
+# (all part of `make test` too; API_FUZZ_EXAMPLES=… changes the API fuzzer's examples per operation).
+test-fuzz: setup
+	$(BIN)/pytest -q tests/fuzz tests/integration/test_fault_burst.py
 
 bench: setup
 	$(BIN)/python -m bench.run

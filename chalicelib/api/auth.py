@@ -185,14 +185,14 @@ def _form_error(lang: str, status: int, key: str, form: dict[str, Any]) -> Respo
     return pages.page(status, lang, pages.text(lang, "link_bad_title"), body)
 
 
-@route(bp, "/auth/link", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}},
+@route(bp, "/auth/link", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}}, html=True,
        summary="The e-mailed link opens this confirmation page (its button signs in)")
 def get_link(ctx: Ctx) -> Response:
     return _link_page(ctx, _lang(ctx), ctx.query("token") or "")
 
 
 @route(bp, "/auth/link", "POST", permission=PUBLIC, tag="auth", content_types=FORM, request=TOKEN_BODY,
-       response=SESSION, summary="Use a sign-in link (once): sets the session and CSRF cookies")
+       response=SESSION, html=True, summary="Use a sign-in link (once): sets the session and CSRF cookies")
 def post_link(ctx: Ctx) -> Response:
     _same_site(ctx)
     form = _body(ctx)
@@ -212,14 +212,15 @@ def post_link(ctx: Ctx) -> Response:
 # --- invitations -------------------------------------------------------------------------------------------
 
 
-@route(bp, "/auth/invite", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}},
+@route(bp, "/auth/invite", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}}, html=True,
        summary="The invitation e-mail opens this confirmation page")
 def get_invite(ctx: Ctx) -> Response:
     return _invite_page(ctx, _lang(ctx), ctx.query("token") or "")
 
 
 @route(bp, "/auth/invite", "POST", permission=PUBLIC, tag="auth", content_types=FORM, request=TOKEN_BODY,
-       response=SESSION, summary="Accept an invitation (once, before it expires): join the workspace and sign in")
+       response=SESSION, html=True,
+       summary="Accept an invitation (once, before it expires): join the workspace and sign in")
 def post_invite(ctx: Ctx) -> Response:
     _same_site(ctx)
     form = _body(ctx)
@@ -248,7 +249,7 @@ def get_oidc_start(ctx: Ctx, provider: str) -> Response:
     return _redirect(started.url, [cookie])
 
 
-@route(bp, "/auth/oidc/{provider}/callback", "GET", permission=PUBLIC, tag="auth", status=302,
+@route(bp, "/auth/oidc/{provider}/callback", "GET", permission=PUBLIC, tag="auth", status=302, html=True,
        query={"code": {"type": "string"}, "state": {"type": "string"}},
        summary="The provider sends the browser back here: checks state, exchanges the code, verifies the ID token")
 def get_oidc_callback(ctx: Ctx, provider: str) -> Response:

@@ -10,8 +10,9 @@ may move its own timer (`repo.put_timer` with the same id and a new due time): t
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -31,18 +32,11 @@ def fire_due(d: Deps) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     started = time.monotonic()
-
-    def due() -> Iterator[TimerItem]:
-        for timer in repo.due_timers(d.now()):
-            if time.monotonic() - started > BUDGET_SECONDS:
-                return
-            yield timer
-
-    if d.settings.embedded:  # one at a time on the tick's own thread (what calls AWS is then the schedule's)
-        return sum(1 for timer in due() if _fire_one(d, timer))
+    due = itertools.takewhile(lambda _: time.monotonic() - started <= BUDGET_SECONDS, repo.due_timers(d.now()))
+    if d.settings.embedded:
+        return sum(1 for timer in due if _fire_one(d, timer))
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="timer") as pool:
-        futures = [pool.submit(_fire_one, d, timer) for timer in due()]
-        return sum(1 for f in futures if f.result())
+        return sum(1 for fired in [pool.submit(_fire_one, d, timer) for timer in due] if fired.result())
 
 
 def _fire_one(d: Deps, timer: TimerItem) -> bool:

@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.model import iso
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import keys
-from chalicelib.store.base import cancel_codes, condition_failed, connection, epoch, typed
+from chalicelib.store.base import cancel_codes, condition_failed, connection, epoch, page_items, start_key, typed
 from chalicelib.store.models import (
     TYPE_OF,
     ApiKeyItem,
@@ -397,6 +397,8 @@ def query_audit(ws: str, *, actor: str | None, conversation_id: str | None, acti
         index, pk, sk_attr = AuditItem.gsi2, keys.audit_by_conversation(ws, conversation_id), AuditItem.gsi2sk
     else:
         index, pk, sk_attr = None, keys.audit(ws), AuditItem.sk
+    if since and until and since > f"{until}~":
+        return AuditPage([], None)  # an empty range
     if since and until:
         cond = sk_attr.between(since, f"{until}~")
     elif since:
@@ -408,11 +410,11 @@ def query_audit(ws: str, *, actor: str | None, conversation_id: str | None, acti
     if actor and conversation_id:
         same = AuditItem.conversation_id == conversation_id
         flt = same if flt is None else flt & same
-    start = json.loads(cursor) if cursor else None
+    start = start_key(cursor)
     common: dict[str, Any] = {"filter_condition": flt, "scan_index_forward": False, "limit": limit,
                               "last_evaluated_key": start, "page_size": max(limit, 50)}
     result = index.query(pk, cond, **common) if index is not None else AuditItem.query(pk, cond, **common)
-    items = list(result)
+    items = page_items(result, start)
     last = result.last_evaluated_key
     return AuditPage(items, json.dumps(last, separators=(",", ":")) if last and len(items) >= limit else None)
 
