@@ -147,7 +147,7 @@ def get_providers(ctx: Ctx) -> dict[str, Any]:
 # --- e-mailed links ----------------------------------------------------------------------------------------
 
 
-@route(bp, "/auth/login-link", "POST", permission=PUBLIC, tag="auth", status=202, content_types=FORM,
+@route(bp, "/auth/login-link", "POST", permission=PUBLIC, tag="auth", status=202, content_types=FORM, html=True,
        summary="E-mail a one-time sign-in link (15 minutes). The answer never says whether the address has an account",
        request={"type": "object", "required": ["email"],
                 "properties": {"email": {"type": "string"}, "next": {"type": "string"}}})
