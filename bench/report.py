@@ -57,6 +57,7 @@ def render(results: dict[str, Any]) -> str:
         ("frontend", "5. Console and widget: JavaScript shipped (gzip), webhook -> shown in an open console", _flat),
         ("deploy", "6. Lambda bundle, cold import from the packaged bundle, dollars per million messages", _flat),
         ("automation", "7. Timers (idle tick, per fired, lag of 1,000) and outgoing webhook deliveries", _flat),
+        ("tasks", "8. Tasks: read units of 'my overdue' at 10,000 vs 100 tasks; DynamoDB requests per create", _tasks),
     ]
     for key, title, body in sections:
         lines.append("-" * WIDTH)
@@ -83,6 +84,23 @@ def _flat(d: dict[str, Any], indent: str = "   ", depth: int = 0) -> list[str]:
             text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else value
             lines.append(f"{indent}{key}: {text[:160]}")
     return lines
+
+
+def _tasks(d: dict[str, Any]) -> list[str]:
+    small, big, creates = d["my_overdue_at_100"], d["my_overdue_at_10k"], d["creates"]
+    return [
+        _row("tasks.list_read_units_10k_over_100", f"{_num(d['list_read_units_10k_over_100'])}  "
+             f"({_num(big['list_read_units'])} / {_num(small['list_read_units'])} RCU)", f"<= {d['goal_ratio']}",
+             verdict(d["list_read_units_10k_over_100"], d["goal_ratio"])),
+        _row("  badge count, 10k / 100", f"{_num(big['badge_read_units'])} / {_num(small['badge_read_units'])} RCU"),
+        _row("  contrast: mine current by status", f"{_num(big['contrast_mine_current_by_status_read_units'])} / "
+             f"{_num(small['contrast_mine_current_by_status_read_units'])} RCU (sorted in memory)"),
+        _row("tasks.create_requests", f"{_num(d['create_requests'])}  ({ops(creates['standalone_by_operation'])})",
+             "no goal"),
+        _row("  with an assignee", f"{_num(creates['with_assignee_per_create'])}  "
+             f"({ops(creates['with_assignee_by_operation'])})"),
+        _row("  first create of a cold process", str(creates["cold_process_first_create"])),
+    ]
 
 
 def _calls(d: dict[str, Any]) -> list[str]:

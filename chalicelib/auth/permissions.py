@@ -17,17 +17,21 @@ ACTIONS = {
     "inbound:write": "create customer messages through the integration API",
     "conversations:assign": "hand a conversation over to a colleague (with a note) or take it back",
     "audit:read": "the action log and the review of one operator's dialogs",
+    "tasks:read": "see tasks, their history and comments, and the teams' queues",
+    "tasks:write": "create, change, comment on, escalate and delete tasks",
+    "teams:manage": "add, rename and remove teams and their members",
 }
 
 _ALL = frozenset(ACTIONS)
 
 MATRIX: dict[str, frozenset[str]] = {
-    "readonly": frozenset({"conversations:read"}),
+    "readonly": frozenset({"conversations:read", "tasks:read"}),
     # "can view, tag, close without answering, delete comments, block users; cannot answer" (seed 002)
-    "moderator": frozenset({"conversations:read", "conversations:manage", "messages:moderate"}),
+    "moderator": frozenset({"conversations:read", "conversations:manage", "messages:moderate", "tasks:read"}),
     "operator": frozenset({"conversations:read", "conversations:reply", "conversations:manage",
-                           "messages:moderate", "inbound:write", "conversations:assign"}),
-    "analyst": frozenset({"conversations:read", "analytics:read"}),
+                           "messages:moderate", "inbound:write", "conversations:assign", "tasks:read",
+                           "tasks:write"}),
+    "analyst": frozenset({"conversations:read", "analytics:read", "tasks:read"}),
     "admin": _ALL,
 }
 

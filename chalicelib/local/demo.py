@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.auth.keys import create_api_key
 from chalicelib.domain.model import Channel
-from chalicelib.services import channels, team, templates
+from chalicelib.services import channels, tasks, team, templates
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
 
@@ -75,6 +75,8 @@ DEMO_CHANNELS: list[DemoChannel] = [
 ]
 
 # Reply templates of the demo workspace (B7): `/delivery` in the reply box, variables filled in by the console.
+DEMO_TEAMS = ("Support", "Engineering")
+
 DEMO_TEMPLATES: list[dict[str, str]] = [
     {"shortcut": "delivery", "title": "Доставка: заказ в пути",
      "text": "{customer_name}, здравствуйте! Ваш заказ уже в пути, курьер позвонит за час до приезда. "
@@ -109,6 +111,7 @@ def seed(d: Deps, fakes: dict[str, Any]) -> Demo:
                                               channel_id=spec.id)
         found[spec.id] = channel
     templates.ensure_templates(d, WORKSPACE, DEMO_TEMPLATES, created_by="system:demo")  # only if none
+    tasks.ensure_teams(d, WORKSPACE, DEMO_TEAMS, created_by="system:demo")  # task queues (F4), only if none
     return Demo(WORKSPACE, found, created)
 
 

@@ -33,7 +33,8 @@ ACTIONS = (
     "reply", "note", "edit", "delete", "hide", "unhide", "close", "reopen", "status", "tag", "emotion", "assign",
     "unassign", "handover", "block", "member.add", "member.role", "member.capacity", "member.remove", "invite.create",
     "invite.revoke", "apikey.create", "apikey.revoke", "team.settings", "channel.connect", "channel.change",
-    "contact.edit",
+    "contact.edit", "task.create", "task.change", "task.comment", "task.escalate", "task.delete", "task_team.create",
+    "task_team.change", "task_team.delete",
 )
 UNKNOWN_ACTOR = "system:unknown"
 

@@ -16,6 +16,7 @@ conversation / message    -> live update to the workspace's consoles
 conversation INSERT       -> round-robin assignment (team settings)
 conversation name / title / tags changed -> its search text (services/search.py)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
+task / task comment        -> its timers, notifications and live push (services/tasks.py)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from chalicelib.services import (
     rules,
     search,
     sla,
+    tasks,
     webhooks_out,
 )
 from chalicelib.services.deps import Deps
@@ -48,6 +50,8 @@ from chalicelib.store.models import (
     MainItem,
     MessageItem,
     NotificationItem,
+    TaskEventItem,
+    TaskItem,
 )
 
 
@@ -84,6 +88,8 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
                                          "message": message_json(new, d.files)})
     elif isinstance(new, NotificationItem) and event_name == "INSERT":
         notifications.on_insert(d, new)
+    elif isinstance(new, TaskItem | TaskEventItem):
+        tasks.on_change(d, event_name, new, old)
     elif isinstance(new, DeliveryItem):
         if webhooks_out.needs_sending(new, old if isinstance(old, DeliveryItem) else None):
             webhooks_out.send(d, new)

@@ -21,7 +21,7 @@ from chalicelib.api.serialize import conversation_json, message_json
 from chalicelib.auth.keys import Principal
 from chalicelib.domain import webhooks_out as rules
 from chalicelib.domain.model import iso, parse_iso, stable_hash
-from chalicelib.errors import InvalidInput, NotFound, NotSupported
+from chalicelib.errors import InvalidInput, NotFound, Unprocessable
 from chalicelib.observability import logger
 from chalicelib.services import notifications, timers
 from chalicelib.services.deps import Deps
@@ -45,7 +45,7 @@ def _check(d: Deps, url: object) -> str:
     try:
         return rules.check_url(url, allow_http=d.settings.embedded, allow_loopback=d.settings.embedded)
     except rules.RefusedUrl as err:
-        raise NotSupported(str(err), code="url_refused") from err
+        raise Unprocessable(str(err), code="url_refused") from err
 
 
 def _events(value: object) -> list[str]:
@@ -252,7 +252,7 @@ def _post(d: Deps, hook: HookItem, delivery: DeliveryItem) -> tuple[int | None, 
 
     try:
         _check(d, hook.url)  # again at send time: a name may resolve elsewhere now
-    except NotSupported as err:
+    except Unprocessable as err:
         return None, err.message
     secret = box().open(hook.secret_sealed, context=hook.hook_id)["secret"]
     body = delivery.payload.encode()

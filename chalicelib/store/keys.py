@@ -189,6 +189,38 @@ def templates(ws: str) -> str:
     return f"WS#{ws}#TEMPLATES"
 
 
+# --- tasks (F1-F4): a task's partition holds it and its timeline; lists are gsi1 (all), gsi2 (assignee), gsi3 (team)
+
+
+def task_counter(ws: str) -> tuple[str, str]:
+    return f"WS#{ws}#TASKCOUNTER", "COUNTER"
+
+
+def task(ws: str, task_id: str) -> tuple[str, str]:
+    return f"WS#{ws}#TASK#{task_id}", "TASK"
+
+
+def tasks_all(ws: str, bucket: str) -> str:
+    return f"WS#{ws}#TASKS#{bucket}"
+
+
+def tasks_of_assignee(ws: str, user_id: str | None, bucket: str) -> str:
+    return f"WS#{ws}#TASKS#ASSIGNEE#{user_id or '-'}#{bucket}"
+
+
+def tasks_of_team(ws: str, team_id: str | None, bucket: str) -> str:
+    return f"WS#{ws}#TASKS#TEAM#{team_id or '-'}#{bucket}"
+
+
+def task_link(ws: str, conv_id: str, task_id: str) -> tuple[str, str]:
+    return conversation(ws, conv_id)[0], f"{TASK_LINK_PREFIX}{task_id}"
+
+
+TASK_LINK_PREFIX = "TASK#"
+
+
+def task_teams(ws: str) -> str:
+    return f"WS#{ws}#TASKTEAMS"
 def notification(ws: str, user_id: str, notification_id: str) -> tuple[str, str]:
     return f"WS#{ws}#NOTIF#{user_id}", f"N#{notification_id}"
 

@@ -451,6 +451,70 @@ class TemplateItem(MainItem):
     updated_at = UnicodeAttribute()
 
 
+class TaskCounterItem(MainItem):
+    """The last task number of a workspace: raised by a conditional update in the same transaction as the task."""
+
+    last_number = NumberAttribute(default=0)
+
+
+class TaskItem(MainItem):
+    """An internal ticket (F1): number, title, Markdown description, deadline, assignee, team queue, links.
+
+    gsi1 lists a workspace's tasks, gsi2 one assignee's, gsi3 one team's, each per bucket (current / finished);
+    the sort key is the deadline for current work and the number for finished work (domain/tasks.index_sk)."""
+
+    task_id = UnicodeAttribute()
+    number = NumberAttribute()
+    title = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    status = UnicodeAttribute(default="open")
+    priority = UnicodeAttribute(default="normal")
+    deadline = UnicodeAttribute(null=True)  # UTC ISO
+    timezone = UnicodeAttribute(null=True)  # how it was set: an IANA name or an offset
+    remind_minutes = NumberAttribute(default=60)  # lead time of the reminder before the deadline (0: none)
+    assignee_id = UnicodeAttribute(null=True)
+    watchers = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    tags = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    team_id = UnicodeAttribute(null=True)
+    links = JSONAttribute(default=list)  # [{conversation_id, message_id?, quote?}]
+    escalation = JSONAttribute(null=True)  # the last escalation: from_team, to_team, by, at, note
+    escalated_by = UnicodeAttribute(null=True)  # who first handed it to another team: told when it is done
+    created_by = UnicodeAttribute(default="")
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+    done_at = UnicodeAttribute(null=True)
+    done_by = UnicodeAttribute(null=True)
+    comment_count = NumberAttribute(default=0)
+    revision = NumberAttribute(default=1)  # +1 per change: a stale edit is refused, notifications key on it
+
+
+class TaskEventItem(MainItem):
+    """One line of a task's timeline, in the task's partition: a change (who, which fields) or a comment."""
+
+    task_id = UnicodeAttribute()
+    kind = UnicodeAttribute()  # created | changed | escalated | comment
+    actor = UnicodeAttribute()
+    at = UnicodeAttribute()
+    changes = JSONAttribute(default=list)  # [{field, before, after}]
+    text = UnicodeAttribute(default="")  # a comment, or an escalation's note
+    revision = NumberAttribute(default=0)
+
+
+class TaskLinkItem(MainItem):
+    """A task linked to a conversation, in the conversation's partition (`TASK#<number>`): its tasks in one query."""
+
+    task_id = UnicodeAttribute()
+    conversation_id = UnicodeAttribute()
+    message_id = UnicodeAttribute(null=True)
+
+
+class TaskTeamItem(MainItem):
+    """A team inside a workspace (e.g. Support, Engineering) with its own task queue (F4)."""
+
+    team_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    member_ids = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    updated_at = UnicodeAttribute(null=True)
 class ReminderItem(MainItem):
     """A follow-up an operator set for themself on a conversation (E4); its timer tells them when it is due."""
 
@@ -528,6 +592,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     UserItem, EmailItem, MemberItem, SessionItem, LoginTokenItem, LoginRateItem, InviteItem, OidcStateItem,
     AuditItem, PresenceItem, TeamSettingsItem,
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
+    TaskCounterItem, TaskItem, TaskEventItem, TaskLinkItem, TaskTeamItem,
     NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
@@ -539,6 +604,8 @@ TYPE_OF: dict[type[MainItem], str] = {
     PresenceItem: "presence", TeamSettingsItem: "teamsettings",
     VisitorItem: "visitor", WidgetTicketItem: "wsticket", RateWindowItem: "ratewindow", WidgetSeqItem: "widgetseq",
     RequestItem: "request", TemplateItem: "template", NotificationItem: "notification",
+    TaskCounterItem: "taskcounter", TaskItem: "task", TaskEventItem: "taskevent", TaskLinkItem: "tasklink",
+    TaskTeamItem: "taskteam",
     ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
     RuleItem: "rule",
 }

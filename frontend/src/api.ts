@@ -6,7 +6,7 @@
 import type {
   Delivery, DryRun, Hook, NotificationList, NotificationSettings, Rule,
   BulkReplyResult, Channel, Contact, ContactPatch, Conversation, ConversationDetail, Emotion, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status, TeamSettings,
-  TemplateList, Upload,
+  TemplateList, Upload, Task, TaskDetail, TaskEvent, TaskPage, TaskScope, TaskSort, TaskTeam, TaskView, TaskWrite,
 } from "./types";
 
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -293,6 +293,45 @@ export class Api {
   /** Correct the client card; answers the whole card again (409 `stale` when it changed meanwhile). */
   updateContact(id: string, patch: ContactPatch): Promise<{ contact: Contact; history: Conversation[] }> {
     return this.call("PATCH", `/contacts/${encodeURIComponent(id)}`, patch);
+  }
+
+  // --- tasks (F1-F4) ---
+
+  tasks(query: { view: TaskView; scope: TaskScope; team?: string | null; sort?: TaskSort; cursor?: string | null;
+                 limit?: number }): Promise<TaskPage> {
+    return this.call("GET", "/tasks", undefined, { limit: 25, ...query });
+  }
+
+  task(id: string): Promise<TaskDetail> {
+    return this.call("GET", `/tasks/${encodeURIComponent(id)}`);
+  }
+
+  createTask(body: TaskWrite): Promise<TaskDetail> {
+    return this.call("POST", "/tasks", body);
+  }
+
+  updateTask(id: string, body: TaskWrite): Promise<TaskDetail> {
+    return this.call("PATCH", `/tasks/${encodeURIComponent(id)}`, body);
+  }
+
+  commentTask(id: string, text: string): Promise<TaskEvent> {
+    return this.call("POST", `/tasks/${encodeURIComponent(id)}/comments`, { text });
+  }
+
+  escalateTask(id: string, teamId: string, note: string): Promise<TaskDetail> {
+    return this.call("POST", `/tasks/${encodeURIComponent(id)}/escalate`, { team_id: teamId, note });
+  }
+
+  conversationTasks(id: string): Promise<Page<Task>> {
+    return this.call("GET", `/conversations/${encodeURIComponent(id)}/tasks`);
+  }
+
+  taskTeams(): Promise<Page<TaskTeam>> {
+    return this.call("GET", "/teams");
+  }
+
+  taskSummary(): Promise<{ my_overdue: number }> {
+    return this.call("GET", "/task-summary");
   }
 
   markRead(id: string): Promise<Conversation> {

@@ -299,6 +299,7 @@ export type LiveEvent =
   | { type: "message.new" | "message.updated"; conversation_id: string; message: Message }
   | ({ type: "presence.updated"; at: string } & Presence)
   | { type: "contact.updated"; contact: Contact }
+  | { type: "task.updated"; task: Task }
   | { type: "presence.typing"; user_id: string; conversation_id: string; at: string }
   | { type: "notification.new"; notification: AppNotification; unread: number }
   | { type: "notification.read"; unread: number }
@@ -321,4 +322,88 @@ export interface SimSeen {
   text: string;
   attachments: string[];
   at: number | string | null;
+}
+
+// --- tasks (F1-F4) ---------------------------------------------------------------------------------------------
+
+export type TaskStatus = "open" | "in_progress" | "waiting" | "done" | "cancelled";
+export const TASK_STATUSES: readonly TaskStatus[] = ["open", "in_progress", "waiting", "done", "cancelled"];
+export type TaskPriority = "low" | "normal" | "high" | "urgent";
+export const TASK_PRIORITIES: readonly TaskPriority[] = ["low", "normal", "high", "urgent"];
+export type TaskView = "current" | "overdue" | "done";
+export type TaskScope = "all" | "mine" | "team";
+export type TaskSort = "created" | "deadline" | "status" | "assignee";
+
+export interface TaskLink {
+  conversation_id: string;
+  message_id?: string;
+  quote?: string;
+}
+
+export interface Task {
+  id: string;
+  number: number;
+  title: string;
+  description: string;
+  status: TaskStatus;
+  priority: TaskPriority;
+  deadline: string | null;
+  timezone: string | null;
+  remind_minutes: number;
+  assignee_id: string | null;
+  watchers: string[];
+  tags: string[];
+  team_id: string | null;
+  links: TaskLink[];
+  escalation: { from_team: string | null; to_team: string; to_team_name: string; by: string; at: string; note: string } | null;
+  escalated_by: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string | null;
+  done_at: string | null;
+  comment_count: number;
+  revision: number;
+  overdue: boolean;
+  done_note: string | null;
+}
+
+export interface TaskEvent {
+  id: string;
+  kind: "created" | "changed" | "escalated" | "comment";
+  actor: string;
+  at: string;
+  changes: { field: string; before: unknown; after: unknown }[];
+  text: string;
+}
+
+export interface TaskDetail extends Task {
+  timeline: TaskEvent[];
+  conversations: { id: string; contact_name: string; channel_kind: string; status: string; title: string }[];
+}
+
+export interface TaskTeam {
+  id: string;
+  name: string;
+  member_ids: string[];
+}
+
+export interface TaskWrite {
+  title?: string;
+  description?: string;
+  status?: TaskStatus;
+  priority?: TaskPriority;
+  deadline?: string | null;
+  timezone?: string | null;
+  remind_minutes?: number;
+  assignee_id?: string | null;
+  watchers?: string[];
+  tags?: string[];
+  team_id?: string | null;
+  links?: TaskLink[];
+  revision?: number;
+}
+
+export interface TaskPage extends Page<Task> {
+  sort: TaskSort;
+  team_id: string | null;
 }

@@ -74,9 +74,13 @@ def victim(stack):
     invite = ws.api("POST", "/invites", json={"email": f"{marker.lower()}@victim.example", "role": "operator"}).json()
     key = ws.api("POST", "/api-keys", json={"name": f"{marker}key", "role": "readonly"}).json()
     ws.api("POST", f"/conversations/{conv['id']}/notes", json={"text": f"{marker} note"})
+    team = ws.api("POST", "/teams", json={"name": f"{marker}team", "member_ids": [insider.user_id]}).json()
+    task = ws.api("POST", "/tasks", json={"title": f"{marker} task", "team_id": team["id"],
+                                          "links": [{"conversation_id": conv["id"], "message_id": message["id"]}]})
     ws.drain()
     ids = {"conversation_id": conv["id"], "message_id": message["id"], "channel_id": ws.channel_id,
-           "user_id": insider.user_id, "invite_id": invite["id"], "key_id": key["id"]}
+           "user_id": insider.user_id, "invite_id": invite["id"], "key_id": key["id"],
+           "task_id": task.json()["id"], "team_id": team["id"]}
     secrets_seen = [marker, marker.lower(), insider.email, ws.id, ws.webhook_secret]
     return ws, ids, secrets_seen
 

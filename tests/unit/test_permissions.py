@@ -18,7 +18,7 @@ def test_every_chalice_route_is_declared_with_a_permission_or_as_public():
 
 def test_admin_may_do_everything_and_readonly_only_read():
     assert all(allowed("admin", a) for a in ACTIONS)
-    assert [a for a in ACTIONS if allowed("readonly", a)] == ["conversations:read"]
+    assert [a for a in ACTIONS if allowed("readonly", a)] == ["conversations:read", "tasks:read"]
 
 
 def test_moderator_cannot_answer_but_can_tag_and_moderate():
@@ -27,7 +27,13 @@ def test_moderator_cannot_answer_but_can_tag_and_moderate():
 
 
 def test_analyst_reads_and_analyses_but_changes_nothing():
-    assert {a for a in ACTIONS if allowed("analyst", a)} == {"conversations:read", "analytics:read"}
+    assert {a for a in ACTIONS if allowed("analyst", a)} == {"conversations:read", "analytics:read", "tasks:read"}
+
+
+def test_operators_create_and_work_tasks_only_admins_manage_teams():
+    assert [r for r in ROLES if allowed(r, "tasks:write")] == ["operator", "admin"]
+    assert [r for r in ROLES if allowed(r, "teams:manage")] == ["admin"]
+    assert all(allowed(r, "tasks:read") for r in ROLES)
 
 
 def test_every_role_is_in_the_matrix():

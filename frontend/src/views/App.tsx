@@ -6,17 +6,24 @@ import {
 } from "../console/state";
 import { t } from "../i18n";
 import { useStore } from "../store";
+import { startTasks, tasks } from "../tasks/state";
 import { ClientCard } from "./ClientCard";
 import { Inbox, SEARCH_ID } from "./Inbox";
 import { Login } from "./Login";
 import { Notice } from "./Notice";
+import { TaskDialogHost } from "./TaskDialog";
+import { TasksPage } from "./TasksPage";
 import { Thread } from "./Thread";
 import { TopBar } from "./TopBar";
 
 export function App() {
   const state = useStore(store);
+  const { page } = useStore(tasks);
   useEffect(() => void boot(), []);
-  useShortcuts(state.boot === "ready");
+  useEffect(() => {
+    if (state.boot === "ready") startTasks();
+  }, [state.boot]);
+  useShortcuts(state.boot === "ready" && page === "inbox");
   useUnreadTitle(state);
   if (state.boot === "checking") {
     return <div class="splash" aria-busy="true">{t("app_loading")}</div>;
@@ -26,11 +33,14 @@ export function App() {
     <div class={`console${state.thread.id ? " has-thread" : ""}`}>
       <TopBar />
       <Notice />
-      <main class="panes">
-        <Inbox />
-        <Thread />
-        <ClientCard />
-      </main>
+      {page === "tasks" ? <TasksPage /> : (
+        <main class="panes">
+          <Inbox />
+          <Thread />
+          <ClientCard />
+        </main>
+      )}
+      <TaskDialogHost />
     </div>
   );
 }

@@ -7,6 +7,7 @@ import { can } from "../session";
 import type { Message } from "../types";
 import { AttachmentView } from "./AttachmentView";
 import { safeUrl } from "./safeUrl";
+import { createTaskFrom } from "./TasksNav";
 
 const STATUS_TEXT: Record<string, Key> = { pending: "msg_pending", sent: "msg_sent", failed: "msg_failed" };
 
@@ -46,6 +47,9 @@ export function MessageItem({ message: m, quoted }: { message: Message; quoted: 
         {permalink && <a href={permalink} target="_blank" rel="noopener noreferrer">{t("msg_open_original")}</a>}
         {m.direction === "in" && can(session, "conversations:reply") && (
           <button type="button" class="link" onClick={() => setReplyTo(m)}>{t("msg_reply")}</button>
+        )}
+        {m.direction === "in" && can(session, "tasks:write") && (
+          <button type="button" class="link" onClick={() => createTaskFrom(m)}>{t("msg_create_task")}</button>
         )}
         {ours && can(session, "conversations:reply") && !editing && (
           <button type="button" class="link" disabled={busy} onClick={() => setEditing(true)}>{t("msg_edit")}</button>

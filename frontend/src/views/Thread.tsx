@@ -16,6 +16,7 @@ import { PresenceBadge } from "./PresenceBadge";
 import { SnoozeMenu } from "./SnoozeMenu";
 import { ThreadSkeleton } from "./Skeleton";
 import { TagEditor } from "./TagEditor";
+import { TasksBlock } from "./TasksBlock";
 
 export function Thread() {
   const { thread } = useStore(store);
@@ -94,6 +95,7 @@ function ThreadHeader() {
         <TagEditor tags={detail.tags} editable={manage} />
         <EmotionPicker value={detail.emotion ?? null} editable={manage} />
       </div>
+      <TasksBlock conversationId={detail.id} />
     </header>
   );
 }

@@ -8,6 +8,7 @@ import { LangSwitch } from "./LangSwitch";
 import { TeamSettingsButton } from "./TeamSettingsDialog";
 import { AutomationButton } from "./AutomationDialog";
 import { Bell } from "./Bell";
+import { TasksNav } from "./TasksNav";
 
 export function TopBar() {
   const { session, live } = useStore(store);
@@ -15,6 +16,7 @@ export function TopBar() {
     <header class="topbar">
       <span class="brand">Zabota</span>
       {session && <span class="muted workspace">{session.me.workspace_id} · {session.me.name || session.me.role}</span>}
+      {can(session, "tasks:read") && <TasksNav />}
       <span class="spacer" />
       <LiveIndicator state={live} />
       <Bell />
