@@ -3,7 +3,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Rate
 
-from chalicelib.api import admin, channels, contacts, conversations, docs, inbound, templates, webhooks, widget
+from chalicelib.api import admin, channels, contacts, conversations, docs, inbound, routing, templates, webhooks, widget
 from chalicelib.api import auth as auth_api
 from chalicelib.api import automation as automation_api
 from chalicelib.api import notifications as notifications_api
@@ -18,6 +18,7 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(
     ConvertToMiddleware(logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST,
                                                      clear_state=True)), "http")
+app.register_middleware(routing.framework_errors_in_our_shape, "http")  # Chalice's 405 in our error shape
 for event_type in ("dynamodb", "scheduled", "websocket"):
     app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)), event_type)
 

@@ -18,6 +18,36 @@ class InvalidInput(AppError):
     code = "invalid_input"
 
 
+class MalformedBody(InvalidInput):
+    """The body is not what the route reads: not UTF-8, not JSON, nested too deep, a body where none is taken."""
+
+    code = "malformed_body"
+
+
+class Unprocessable(InvalidInput):
+    """Well-formed, but a value no route accepts (an integer outside 64 bits, a float outside double range)."""
+
+    code = "unprocessable"
+
+
+class InvalidPayload(InvalidInput):
+    """An authenticated provider payload that misses what the adapter needs (the provider's documented schema).
+
+    services/webhooks.py decides, per kind, whether it is acknowledged (the provider would retry a refusal for
+    days) or refused with 422; never stored either way.
+    """
+
+    code = "invalid_payload"
+
+
+class MethodNotAllowed(AppError):
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: str) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+
 class Unauthenticated(AppError):
     code = "unauthenticated"
 
@@ -48,6 +78,16 @@ class RateLimitedByUs(AppError):
     code = "rate_limited"
 
     def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(AppError):
+    """Our store cannot be reached right now: nothing was stored; the caller should retry (503, Retry-After)."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

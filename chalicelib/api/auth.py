@@ -7,17 +7,20 @@ use them up. Browser POSTs from another site are refused by their Origin.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 from urllib.parse import parse_qs
 
 from chalice import Blueprint, Response
 
+from chalicelib.api import pages
 from chalicelib.api.http import json_object, json_response
 from chalicelib.api.routing import PUBLIC, Ctx, route
 from chalicelib.auth import access, keys, login_links, oidc, sessions, signin
-from chalicelib.errors import AppError, Forbidden, InvalidInput
+from chalicelib.domain.model import parse_iso
+from chalicelib.errors import AppError, Forbidden, InvalidInput, RateLimitedByUs
 from chalicelib.services import team as team_service
+from chalicelib.services.deps import deps
+from chalicelib.store import team
 
 bp = Blueprint(__name__)
 
@@ -26,6 +29,7 @@ TOKEN_BODY = {"type": "object", "required": ["token"], "properties": {"token": {
 SESSION = {
     "type": "object",
     "properties": {
+        "signed_in": {"type": "boolean"},
         "user": {"type": ["object", "null"], "properties": {"id": {"type": "string"}, "email": {"type": "string"},
                                                             "name": {"type": "string"}}},
         "workspaces": {"type": "array", "items": {"type": "object", "properties": {
@@ -52,17 +56,9 @@ def _same_site(ctx: Ctx) -> None:
         raise Forbidden("sign-in requests must come from this site", code="cross_site")
 
 
-def _page(status: int, title: str, body: str, cookies: list[str] | None = None) -> Response:
-    doc = (f"<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-           f"<meta name=referrer content=same-origin><title>{html.escape(title)}</title>"
-           f"<body style='font-family:sans-serif;max-width:32rem;margin:4rem auto'><h1>{html.escape(title)}</h1>"
-           f"{body}</body></html>")
-    headers: dict[str, Any] = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
-                               "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                                                          "form-action 'self'", "X-Frame-Options": "DENY"}
-    if cookies:
-        headers["Set-Cookie"] = cookies
-    return Response(body=doc, status_code=status, headers=headers)
+def _lang(ctx: Ctx, form: dict[str, Any] | None = None) -> str:
+    chosen = (form or {}).get("lang") or ctx.query("lang")
+    return pages.language(chosen if isinstance(chosen, str) else None, ctx.headers.get("accept-language", ""))
 
 
 def _redirect(location: str, cookies: list[str], status: int = 302) -> Response:
@@ -70,10 +66,64 @@ def _redirect(location: str, cookies: list[str], status: int = 302) -> Response:
                     headers={"Location": location, "Cache-Control": "no-store", "Set-Cookie": cookies})
 
 
-def _confirm_page(action: str, token: str, title: str, button: str) -> Response:
-    form = (f"<form method=post action='{html.escape(action)}'><input type=hidden name=token "
-            f"value='{html.escape(token)}'><button type=submit>{html.escape(button)}</button></form>")
-    return _page(200, title, form)
+def _invite_page(ctx: Ctx, lang: str, token: str) -> Response:
+    """Which address joins which workspace with which role, the button and why a click; or why it cannot."""
+    state = team_service.inspect_invite(ctx.deps, token)
+    switch = pages.lang_switch(lang, "/api/auth/invite", {"token": token} if token else {})
+    back = f"<p><a href='/'>{pages.esc(pages.text(lang, 'back'))}</a></p>"
+    if state.status != "pending":
+        reason = pages.text(lang, f"invite_{state.status}" if state.status in ("accepted", "revoked", "expired")
+                            else "invite_invalid")
+        return pages.page(200, lang, pages.text(lang, "invite_bad_title"), f"<p>{pages.esc(reason)}</p>{back}",
+                          switch=switch)
+    role = pages.text(lang, f"role_{state.role}") if f"role_{state.role}" in pages.TEXTS["en"] else state.role
+    who = pages.text(lang, "invite_who", email=f"<b>{pages.esc(state.email)}</b>",
+                     workspace=f"<b>{pages.esc(state.workspace_name)}</b>", role=pages.esc(role))
+    body = (f"<p>{who}</p>"
+            f"<form method=post action=/api/auth/invite><input type=hidden name=token value='{pages.esc(token)}'>"
+            f"<input type=hidden name=lang value={lang}><button type=submit>"
+            f"{pages.esc(pages.text(lang, 'invite_button'))}</button></form>"
+            f"<p class=hint>{pages.esc(pages.text(lang, 'invite_why'))}</p>")
+    return pages.page(200, lang, pages.text(lang, "invite_title"), body, switch=switch)
+
+
+def _link_page(ctx: Ctx, lang: str, token: str, *, status: int = 200) -> Response:
+    """What the link would do (whom it signs in, where), the button, and why a click; or why it cannot."""
+    d = ctx.deps
+    state = login_links.inspect_link(token, now=d.now())
+    switch = pages.lang_switch(lang, "/api/auth/link", {"token": token} if token else {})
+    if state.status != "ok":
+        return _bad_link_page(lang, state.status, switch, status=status)
+    who = signin.me(state.user_id)
+    email = f"<b>{pages.esc(who['user']['email'])}</b>"
+    names = [f"<b>{pages.esc(w['name'])}</b>" for w in who["workspaces"]]
+    key = "link_who_one" if len(names) == 1 else "link_who_many" if names else "link_who_none"
+    minutes = max(1, int((parse_iso(state.valid_until) - d.now()).total_seconds() // 60))
+    # a language picked with the switch goes on to the console; otherwise the console follows the browser too
+    chosen = f"<input type=hidden name=lang value={lang}>" if ctx.query("lang") in pages.LANGS else ""
+    body = (f"<p>{pages.text(lang, key, email=email, workspaces=', '.join(names))}</p>"
+            f"<form method=post action=/api/auth/link><input type=hidden name=token value='{pages.esc(token)}'>"
+            f"{chosen}<button type=submit>{pages.esc(pages.text(lang, 'link_button'))}</button></form>"
+            f"<p class=hint>{pages.esc(pages.text(lang, 'link_why'))} "
+            f"{pages.esc(pages.text(lang, 'link_valid', minutes=str(minutes)))}</p>")
+    return pages.page(status, lang, pages.text(lang, "link_title"), body, switch=switch)
+
+
+def _bad_link_page(lang: str, why: str, switch: str, *, status: int) -> Response:
+    """A used, expired or unknown link says which, and asks for a new one (the same API as the console's form)."""
+    settings = deps().settings
+    reason = pages.text(lang, f"link_{why}" if why in ("used", "expired") else "link_unknown",
+                        minutes=str(settings.login_link_minutes))
+    body = (f"<p>{pages.esc(reason)}</p><p>{pages.esc(pages.text(lang, 'link_new'))}</p>{_new_link_form(lang)}"
+            f"<p><a href='/'>{pages.esc(pages.text(lang, 'back'))}</a></p>")
+    return pages.page(status, lang, pages.text(lang, "link_bad_title"), body, switch=switch)
+
+
+def _new_link_form(lang: str, email: str = "") -> str:
+    return (f"<form method=post action=/api/auth/login-link><label for=email>"
+            f"{pages.esc(pages.text(lang, 'email_label'))}</label><input id=email name=email type=email required "
+            f"autocomplete=email value='{pages.esc(email)}'><input type=hidden name=lang value={lang}>"
+            f"<button type=submit>{pages.esc(pages.text(lang, 'email_button'))}</button></form>")
 
 
 def _signed_in(ctx: Ctx, issued: sessions.Issued, next_path: str, extra: dict[str, Any] | None = None) -> Response:
@@ -97,55 +147,90 @@ def get_providers(ctx: Ctx) -> dict[str, Any]:
 # --- e-mailed links ----------------------------------------------------------------------------------------
 
 
-@route(bp, "/auth/login-link", "POST", permission=PUBLIC, tag="auth", status=202,
+@route(bp, "/auth/login-link", "POST", permission=PUBLIC, tag="auth", status=202, content_types=FORM,
        summary="E-mail a one-time sign-in link (15 minutes). The answer never says whether the address has an account",
        request={"type": "object", "required": ["email"],
                 "properties": {"email": {"type": "string"}, "next": {"type": "string"}}})
-def post_login_link(ctx: Ctx) -> dict[str, Any]:
+def post_login_link(ctx: Ctx) -> dict[str, Any] | Response:
     _same_site(ctx)
-    body = json_object(ctx.request.raw_body)
-    login_links.request_link(ctx.deps.settings, body.get("email"), next_path=body.get("next", "/"),
-                             now=ctx.deps.now())
-    return {"sent": True, "message": "If this address has an account, a sign-in link is on its way."}
+    body = _body(ctx)
+    if not _is_form(ctx):
+        login_links.request_link(ctx.deps.settings, body.get("email"), next_path=body.get("next", "/"),
+                                 now=ctx.deps.now())
+        return {"sent": True, "message": "If this address has an account, a sign-in link is on its way."}
+    return _link_requested_page(ctx, body)
 
 
-@route(bp, "/auth/link", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}},
+def _link_requested_page(ctx: Ctx, form: dict[str, Any]) -> Response:
+    """The form of a used or expired link's page: the same answer whether or not the address has an account."""
+    settings, lang = ctx.deps.settings, _lang(ctx, form)
+    try:
+        login_links.request_link(settings, form.get("email"), next_path=form.get("next", "/"), now=ctx.deps.now())
+    except RateLimitedByUs:
+        return _form_error(lang, 429, "rate_limited", form)
+    except InvalidInput:
+        return _form_error(lang, 400, "bad_email", form)
+    body = f"<p role=status>{pages.esc(pages.text(lang, 'sent_text', minutes=str(settings.login_link_minutes)))}</p>"
+    if settings.embedded:
+        body += (f"<p class=hint>{pages.esc(pages.text(lang, 'sent_outbox'))} "
+                 f"<a href='/_outbox'>{pages.esc(pages.text(lang, 'outbox'))}</a></p>")
+    body += f"<p><a href='/'>{pages.esc(pages.text(lang, 'back'))}</a></p>"
+    return pages.page(202, lang, pages.text(lang, "sent_title"), body)
+
+
+def _form_error(lang: str, status: int, key: str, form: dict[str, Any]) -> Response:
+    email = form.get("email") if isinstance(form.get("email"), str) else ""
+    body = (f"<p class=error role=alert>{pages.esc(pages.text(lang, key))}</p>{_new_link_form(lang, email or '')}"
+            f"<p><a href='/'>{pages.esc(pages.text(lang, 'back'))}</a></p>")
+    return pages.page(status, lang, pages.text(lang, "link_bad_title"), body)
+
+
+@route(bp, "/auth/link", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}}, html=True,
        summary="The e-mailed link opens this confirmation page (its button signs in)")
 def get_link(ctx: Ctx) -> Response:
-    return _confirm_page("/api/auth/link", ctx.query("token") or "", "Sign in to Zabota", "Sign in")
+    return _link_page(ctx, _lang(ctx), ctx.query("token") or "")
 
 
 @route(bp, "/auth/link", "POST", permission=PUBLIC, tag="auth", content_types=FORM, request=TOKEN_BODY,
-       response=SESSION, summary="Use a sign-in link (once): sets the session and CSRF cookies")
+       response=SESSION, html=True, summary="Use a sign-in link (once): sets the session and CSRF cookies")
 def post_link(ctx: Ctx) -> Response:
     _same_site(ctx)
+    form = _body(ctx)
     try:
-        issued, next_path = signin.with_link(ctx.deps.settings, _body(ctx).get("token"), now=ctx.deps.now())
-    except AppError as err:
-        if _is_form(ctx):
-            return _page(401, "This link cannot be used", f"<p>{html.escape(err.message)}</p>")
+        issued, next_path = signin.with_link(ctx.deps.settings, form.get("token"), now=ctx.deps.now())
+    except AppError:
+        if _is_form(ctx):  # used meanwhile (another tab, another click): the page says which and offers a new one
+            token = form.get("token") if isinstance(form.get("token"), str) else ""
+            return _link_page(ctx, _lang(ctx, form), token or "", status=401)
         raise
+    if form.get("lang") in pages.LANGS:
+        path, _, fragment = next_path.partition("#")
+        next_path = f"{path}{'&' if '?' in path else '?'}lang={form['lang']}" + (f"#{fragment}" if fragment else "")
     return _signed_in(ctx, issued, next_path)
 
 
 # --- invitations -------------------------------------------------------------------------------------------
 
 
-@route(bp, "/auth/invite", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}},
+@route(bp, "/auth/invite", "GET", permission=PUBLIC, tag="auth", query={"token": {"type": "string"}}, html=True,
        summary="The invitation e-mail opens this confirmation page")
 def get_invite(ctx: Ctx) -> Response:
-    return _confirm_page("/api/auth/invite", ctx.query("token") or "", "Join the team in Zabota", "Accept")
+    return _invite_page(ctx, _lang(ctx), ctx.query("token") or "")
 
 
 @route(bp, "/auth/invite", "POST", permission=PUBLIC, tag="auth", content_types=FORM, request=TOKEN_BODY,
-       response=SESSION, summary="Accept an invitation (once, before it expires): join the workspace and sign in")
+       response=SESSION, html=True,
+       summary="Accept an invitation (once, before it expires): join the workspace and sign in")
 def post_invite(ctx: Ctx) -> Response:
     _same_site(ctx)
+    form = _body(ctx)
     try:
-        issued, ws = team_service.accept_invite(ctx.deps, _body(ctx).get("token"))
+        issued, ws = team_service.accept_invite(ctx.deps, form.get("token"))
     except AppError as err:
         if _is_form(ctx):
-            return _page(401, "This invitation cannot be used", f"<p>{html.escape(err.message)}</p>")
+            lang = _lang(ctx, form)
+            body = (f"<p>{pages.esc(err.message)}</p><p><a href='/'>{pages.esc(pages.text(lang, 'back'))}</a></p>")
+            return pages.page(401, lang, pages.text(lang, "invite_bad_title"), body)
         raise
     return _signed_in(ctx, issued, f"/?workspace={ws}", {"workspace_id": ws})
 
@@ -164,7 +249,7 @@ def get_oidc_start(ctx: Ctx, provider: str) -> Response:
     return _redirect(started.url, [cookie])
 
 
-@route(bp, "/auth/oidc/{provider}/callback", "GET", permission=PUBLIC, tag="auth", status=302,
+@route(bp, "/auth/oidc/{provider}/callback", "GET", permission=PUBLIC, tag="auth", status=302, html=True,
        query={"code": {"type": "string"}, "state": {"type": "string"}},
        summary="The provider sends the browser back here: checks state, exchanges the code, verifies the ID token")
 def get_oidc_callback(ctx: Ctx, provider: str) -> Response:
@@ -177,8 +262,10 @@ def get_oidc_callback(ctx: Ctx, provider: str) -> Response:
         issued = signin.with_identity(settings, identity, now=ctx.deps.now())
     except AppError as err:
         status = 403 if isinstance(err, Forbidden) else 404 if err.code == "not_found" else 401
-        body = f"<p>{html.escape(err.message)}</p><p><a href='/'>Back to the sign-in page</a></p>"
-        return _page(status, "Signing in did not work", f"{body}<!-- {html.escape(err.code)} -->", [clear])
+        lang = _lang(ctx)
+        body = (f"<p>{pages.esc(err.message)}</p><p><a href='/'>{pages.esc(pages.text(lang, 'back'))}</a></p>"
+                f"<!-- {pages.esc(err.code)} -->")
+        return pages.page(status, lang, pages.text(lang, "failed_title"), body, cookies=[clear])
     return _redirect(identity.next_path, [*issued.cookies, clear])
 
 
@@ -186,14 +273,18 @@ def get_oidc_callback(ctx: Ctx, provider: str) -> Response:
 
 
 @route(bp, "/auth/session", "GET", permission=PUBLIC, tag="auth", response=SESSION,
-       summary="Who is signed in and their workspaces with a role each (401 when nobody is)")
+       summary="Who is signed in and their workspaces with a role each; nobody signed in is not an error: "
+               "200 {signed_in: false} (a wrong API key is still 401)")
 def get_session(ctx: Ctx) -> dict[str, Any]:
     headers, d = ctx.headers, ctx.deps
     if headers.get("authorization"):
         key = keys.authenticate_key(keys.bearer(headers))
-        return {"user": None, "workspaces": [{"id": key.workspace_id, "name": key.workspace_id, "role": key.role}]}
-    session = access.signed_in(d.settings, headers, method="GET", now=d.now())
-    return signin.me(session.user_id)
+        return {"signed_in": True, "user": None,
+                "workspaces": [{"id": key.workspace_id, "name": key.workspace_id, "role": key.role}]}
+    session = sessions.current_session(d.settings, headers, now=d.now())
+    if session is None or team.get_user(session.user_id) is None:
+        return {"signed_in": False, "user": None, "workspaces": []}
+    return {"signed_in": True, **signin.me(session.user_id)}
 
 
 @route(bp, "/auth/logout", "POST", permission=PUBLIC, tag="auth", status=204,

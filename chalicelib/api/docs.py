@@ -9,7 +9,7 @@ from chalice import Blueprint
 
 from chalicelib.api import schemas
 from chalicelib.api.http import STATUS
-from chalicelib.api.routing import PUBLIC, ROUTES, Ctx, RouteSpec, route
+from chalicelib.api.routing import PUBLIC, ROUTES, Ctx, RouteSpec, route, shape_of
 
 bp = Blueprint(__name__)
 
@@ -20,15 +20,18 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": spec.summary, "tags": [spec.tag],
         "operationId": f"{spec.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', spec.path.lower()).strip('_')}",
-        "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+        "parameters": [{"name": n, "in": "path", "required": True, "schema": shape_of(n).schema()}
                        for n in re.findall(r"{(\w+)}", spec.path)]
         + [{"name": n, "in": "query", "required": False, "schema": s} for n, s in spec.query.items()],
-        "responses": {str(spec.status): {"description": "OK", **(
-            {"content": {"application/json": {"schema": spec.response}}} if spec.response else {})}},
+        "responses": {},
     }
     ref = {"$ref": "#/components/schemas/Error"}
-    error = {"description": "error", "content": {"application/json": {"schema": ref}}}
-    for status in sorted({s for _, s in STATUS if s < 500} | {500}):
+    page = {"text/html": {"schema": {"type": "string"}}} if spec.html else {}
+    error = {"description": "error", "content": {"application/json": {"schema": ref}, **page}}
+    if spec.status < 400:
+        content = {**({"application/json": {"schema": spec.response}} if spec.response else {}), **page}
+        op["responses"][str(spec.status)] = {"description": "OK", **({"content": content} if content else {})}
+    for status in sorted({s for _, s in STATUS if s < 500} | {500, 503}):
         op["responses"].setdefault(str(status), error)
     if spec.request:
         op["requestBody"] = {"required": True, "content": {ct: {"schema": spec.request} for ct in spec.content_types}}

@@ -10,17 +10,21 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib import errors
+from chalicelib import errors, safejson
 
-STATUS: list[tuple[type[errors.AppError], int]] = [
+STATUS: list[tuple[type[errors.AppError], int]] = [  # first match wins: subclasses before their bases
+    (errors.Unprocessable, 422),
+    (errors.InvalidPayload, 422),
     (errors.InvalidInput, 400),
     (errors.Unauthenticated, 401),
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
+    (errors.MethodNotAllowed, 405),
     (errors.Conflict, 409),
     (errors.PayloadTooLarge, 413),
     (errors.UnsupportedMediaType, 415),
     (errors.RateLimitedByUs, 429),
+    (errors.Unavailable, 503),
     (errors.WindowClosed, 422),
     (errors.NotSupported, 422),
     (errors.ChannelError, 502),
@@ -48,8 +52,10 @@ def error_response(err: errors.AppError) -> Response:
     if err.details:
         body["details"] = err.details
     headers = {}
-    if isinstance(err, errors.RateLimitedByUs):
+    if isinstance(err, (errors.RateLimitedByUs, errors.Unavailable)):
         headers["Retry-After"] = str(err.retry_after)
+    if isinstance(err, errors.MethodNotAllowed):
+        headers["Allow"] = err.allow
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return json_response({"error": body}, status, headers)
@@ -60,12 +66,10 @@ def internal_error() -> Response:
 
 
 def parse_json(raw: bytes | None) -> Any:
+    """The request body through the one safe loader (UTF-8, depth, number range): see chalicelib/safejson.py."""
     if not raw:
         raise errors.InvalidInput("request body must be JSON")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise errors.InvalidInput(f"malformed JSON: {err}") from err
+    return safejson.loads(raw)
 
 
 def json_object(raw: bytes | None) -> dict[str, Any]:

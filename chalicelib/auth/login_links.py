@@ -7,11 +7,13 @@ address per quarter of an hour, so nobody can flood a mailbox through us.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from chalicelib.auth import mail
 from chalicelib.auth.users import email_hash, normalise_email, secret_hash
+from chalicelib.domain.model import iso
 from chalicelib.errors import RateLimitedByUs, Unauthenticated
 from chalicelib.observability import logger
 from chalicelib.settings import Settings
@@ -60,3 +62,26 @@ def use_link(token: object, *, now: datetime) -> tuple[str, str]:
         raise Unauthenticated("this sign-in link was used already or has expired; ask for a new one",
                               code="link_invalid")
     return item.user_id, item.next_path
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """What a link would do if used now (its page says so before the click): `ok`, `used`, `expired` or
+    `unknown` (never issued, mistyped, or removed a day after it expired)."""
+
+    status: str
+    user_id: str = ""
+    valid_until: str = ""
+
+
+def inspect_link(token: object, *, now: datetime) -> LinkState:
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return LinkState("unknown")
+    item = team.get_login_token(secret_hash(token))
+    if item is None:
+        return LinkState("unknown")
+    if item.used_at:
+        return LinkState("used", item.user_id)
+    if item.valid_until <= iso(now):
+        return LinkState("expired", item.user_id)
+    return LinkState("ok", item.user_id, item.valid_until)

@@ -29,6 +29,7 @@ class WebhookResult:
     status: int = 200
     body: str = ""
     content_type: str = "text/plain"
+    ignored: str = ""  # acknowledged but not stored: the refusal's code (sent as X-Zabota-Ignored)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,32 @@ def channels_markdown(settings: Settings) -> str:
         if row["details"]:
             details = ", ".join(f"{k}: {v}" for k, v in row["details"].items())
             lines.append(f"- **{kind}**: {details}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + refused_input_markdown()) + "\n"
+
+
+def refused_input_markdown() -> list[str]:
+    """The refusals of `/api/webhooks/{kind}/{channel_id}` (api/routing.py's guard, registry.WEBHOOK_RULES)."""
+    from chalicelib.channels.registry import WEBHOOK_RULES
+
+    lines = [
+        "", "## Refused input", "",
+        "Before any channel is read, the guard in `route()` refuses on every kind (and on every other route): a",
+        "channel id not of the form `ch_` + up to 64 of `A-Z a-z 0-9 _ -` or an unknown kind: 404; another method:",
+        "405 with `Allow`; over 512 KB: 413; a content type other than JSON (or SNS's `text/plain`), or a charset",
+        "other than UTF-8: 415; not UTF-8, not JSON, nested deeper than 64 levels, a lone surrogate: 400; an",
+        "integer outside 64 bits, NaN or Infinity: 422. Then the adapter authenticates (401 / 403). An",
+        "authenticated payload that misses what the adapter needs (the provider's required fields, by type) is",
+        "never stored; whether it is acknowledged (marked `X-Zabota-Ignored: invalid_payload`) or refused follows",
+        "the provider's retry rules. When our store is out of reach nothing is stored and the answer is 503 with",
+        "`Retry-After`, which every provider retries.", "",
+        "| kind | methods | the adapter needs | authenticated but unusable payload | why |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for kind, rules in WEBHOOK_RULES.items():
+        answer = "422 `invalid_payload`" if rules.acknowledge is None else (
+            f"200 `{rules.acknowledge}`" if rules.acknowledge else "200 (empty body)")
+        lines.append(f"| {kind} | {', '.join(rules.methods)} | {rules.requires} | {answer}, not stored | {rules.why} |")
+    return lines
 
 
 if __name__ == "__main__":  # python -m chalicelib.channels.capabilities > docs/CHANNELS.md

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -45,7 +44,7 @@ from html.parser import HTMLParser
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from chalicelib import errors
+from chalicelib import errors, safejson
 from chalicelib.channels import sns
 from chalicelib.channels.base import (
     ConvRef,
@@ -323,20 +322,26 @@ def parse_mime(raw: bytes) -> ParsedMail:
     text = _part_text(plain) if plain is not None else html_to_text(html_source)
     bodies = {id(p) for p in (plain, html_part) if p is not None}
     return ParsedMail(
-        message_id=normalize_id(str(msg.get("message-id", "") or "")),
-        in_reply_to=message_ids(msg.get("in-reply-to")),
-        references=message_ids(msg.get("references")),
-        from_address=address,
-        from_name=from_name,
-        reply_address=reply or address,
-        recipients=_recipients(msg),
-        subject=_header_text(msg, "subject"),
+        message_id=_clean(normalize_id(str(msg.get("message-id", "") or ""))),
+        in_reply_to=[_clean(i) for i in message_ids(msg.get("in-reply-to"))],
+        references=[_clean(i) for i in message_ids(msg.get("references"))],
+        from_address=_clean(address),
+        from_name=_clean(from_name),
+        reply_address=_clean(reply or address),
+        recipients=[_clean(r) for r in _recipients(msg)],
+        subject=_clean(_header_text(msg, "subject")),
         occurred_at=_date(msg),
-        text=text.strip()[:TEXT_MAX],
-        html=html,
+        text=_clean(text.strip()[:TEXT_MAX]),
+        html=_clean(html),
         attachments=[p for p in leaf_parts(msg) if id(p.part) not in bodies and _is_attachment(p.part)],
         automated=_automated(msg, address),
     )
+
+
+def _clean(text: str) -> str:
+    """Header bytes that are not UTF-8 come out of `email` as surrogate escapes; they become U+FFFD here (DynamoDB
+    and every encoder downstream take UTF-8 only)."""
+    return text if text.isascii() else text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def leaf_parts(msg: Message) -> list[MailPart]:
@@ -616,7 +621,7 @@ class EmailAdapter:
         if not mail.from_address:  # a broken From: answer to the envelope sender SES saw
             mail.from_address = mail.reply_address = parseaddr(str(mail_meta.get("source") or ""))[1].lower()
         if "@" not in mail.from_address:
-            raise errors.InvalidInput("mail has no sender address")
+            raise errors.InvalidPayload("mail has no sender address")
         received_at = request.received_at or iso(utcnow())
         attachments = self._attachments(channel, notification, mail, event_id, raw)
         # sanitised HTML rides along once InboundEvent has an `html` field (asked for in the channel's report)
@@ -777,8 +782,8 @@ def _file_name(part: Message, index: int) -> str:
 def _ses_receipt(message: str) -> tuple[Json, bytes] | None:
     """(SES notification, raw MIME) of a `Received` notification with content; None for anything else."""
     try:
-        notification = json.loads(message)
-    except ValueError:
+        notification = safejson.loads(message)
+    except errors.AppError:  # a text published to the topic by hand, not an SES notification: ignored
         return None
     if not isinstance(notification, dict) or notification.get("notificationType") != "Received":
         return None
@@ -791,7 +796,7 @@ def _ses_receipt(message: str) -> tuple[Json, bytes] | None:
         try:
             return notification, base64.b64decode(content, validate=False)
         except (binascii.Error, ValueError):
-            raise errors.InvalidInput("SES content is not base64") from None
+            raise errors.InvalidPayload("SES content is not base64") from None
     return notification, content.encode("utf-8")
 
 

@@ -62,14 +62,14 @@ class MessengerAdapter(MessagingPlatformAdapter):
 
     def parse_change(self, ctx: WebhookContext, entry: Json, change: Json) -> list[InboundEvent]:
         value = obj(change, "value")
-        if change.get("field") != "feed" or value.get("item") != "comment" or value.get("verb") not in _FEED_VERBS:
+        verb = text_of(value.get("verb"))
+        if change.get("field") != "feed" or value.get("item") != "comment" or verb not in _FEED_VERBS:
             return []  # posts, reactions, shares: not conversations
         author = obj(value, "from")
         author_id = id_of(author.get("id"))
         comment_id, post_id = id_of(value.get("comment_id")), id_of(value.get("post_id"))
         if not author_id or not comment_id or not post_id or author_id in self.own_ids(ctx.channel):
             return []  # our own replies come back through the feed too
-        verb = str(value["verb"])
         text = text_of(value.get("message"))
         suffix = f":{stable_hash(text, str(value.get('created_time')), length=12)}" if verb == "edited" else ""
         post = obj(value, "post")

@@ -15,13 +15,13 @@ import mimetypes
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import requests
 
-from chalicelib import errors
+from chalicelib import errors, safejson
 from chalicelib.channels.base import (
     CommentRef,
     ConvRef,
@@ -32,7 +32,17 @@ from chalicelib.channels.base import (
     WebhookResult,
 )
 from chalicelib.channels.http import json_or_none, raise_transport
-from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, parse_iso, stable_hash, utcnow
+from chalicelib.domain.model import (
+    Attachment,
+    Channel,
+    InboundEvent,
+    Sender,
+    iso,
+    iso_from_epoch,
+    parse_iso,
+    stable_hash,
+    utcnow,
+)
 from chalicelib.observability import logger
 
 Json = dict[str, Any]
@@ -81,14 +91,12 @@ def verify_signature(channel: Channel, request: WebhookRequest) -> None:
 
 
 def decode_payload(raw_body: bytes, expected_object: str) -> Json:
-    try:
-        payload = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidInput("the webhook body is not valid JSON") from None
+    """The signed body (checked before this runs): JSON through the safe loader, then Meta's envelope."""
+    payload = safejson.loads(raw_body)
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
-        raise errors.InvalidInput("the webhook body has no entry list")
+        raise errors.InvalidPayload("the webhook body has no entry list")
     if payload.get("object") != expected_object:
-        raise errors.InvalidInput(f"the webhook object must be {expected_object!r}")
+        raise errors.InvalidPayload(f"the webhook object must be {expected_object!r}")
     return payload
 
 
@@ -123,12 +131,12 @@ def id_of(value: Any) -> str:
 
 def timestamp(value: Any) -> str:
     """Seconds or milliseconds since the epoch (as a number or a numeric string) to ISO-8601 UTC; "" if none."""
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,19}", value):
         value = int(value)
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
         return ""
     seconds = value / 1000 if value > 100_000_000_000 else value
-    return iso(datetime.fromtimestamp(seconds, tz=UTC))
+    return iso_from_epoch(seconds)
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -351,6 +359,8 @@ class MessagingPlatformAdapter:
             return []
         echo = message.get("is_echo") is True
         customer = recipient if echo else sender
+        if not customer:
+            return []  # an echo that names no recipient belongs to no conversation
         if message.get("is_deleted") is True:
             return [self.event(ctx, event_type="message_deleted", external_event_id=f"{mid}:deleted",
                                external_conversation_id=customer, external_message_id=mid,

@@ -24,16 +24,15 @@ import posixpath
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, NoReturn
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
-from chalicelib import errors
+from chalicelib import errors, safejson
 from chalicelib.channels.base import ConvRef, FetchedMedia, OutboundMedia, SendResult, WebhookRequest, WebhookResult
 from chalicelib.channels.http import json_or_none, raise_transport, redact_in_urllib3_logs
-from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, stable_hash, utcnow
+from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, iso_from_epoch, stable_hash, utcnow
 from chalicelib.observability import logger
 
 # OK's documented webhook source ranges (CHANNELS.md §5); checked log-only until confirmed current.
@@ -70,24 +69,21 @@ def _obj(value: Any) -> Json:
 
 def _ms(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return iso(datetime.fromtimestamp(value / 1000, tz=UTC))
+        return iso_from_epoch(value / 1000)
     return ""
 
 
 def _decode(raw_body: bytes) -> Json:
-    try:
-        payload = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidInput("ok webhook is not valid JSON") from None
+    payload = safejson.loads(raw_body)  # after the URL token: an OK request we cannot use is acknowledged
     if not isinstance(payload, dict):
-        raise errors.InvalidInput("ok webhook must be a JSON object")
+        raise errors.InvalidPayload("ok webhook must be a JSON object")
     return payload
 
 
 def _field(payload: Json, container: str, name: str, pattern: re.Pattern[str]) -> str:
     value = _str(_obj(payload.get(container)).get(name))
     if not pattern.match(value):
-        raise errors.InvalidInput(f"ok webhook has no valid {container}.{name}")
+        raise errors.InvalidPayload(f"ok webhook has no valid {container}.{name}")
     return value
 
 

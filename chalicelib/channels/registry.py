@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.channels.base import ChannelAdapter
@@ -16,6 +17,42 @@ if TYPE_CHECKING:
 # kinds with a provider webhook (CHANNELS.md §2.1); more come with issue 4
 WEBHOOK_KINDS = ("telegram", "whatsapp", "messenger", "instagram", "ok", "email", "vk")
 KINDS = (*WEBHOOK_KINDS, "api", "widget")
+
+
+@dataclass(frozen=True)
+class WebhookRules:
+    """How a kind's webhook answers what it cannot use (docs/CHANNELS.md, "Refused input").
+
+    `methods`: the only methods its provider uses (others: 405 with Allow). `acknowledge`: the body of the
+    provider's usual acknowledgement for an authenticated payload that misses what the adapter needs (stored
+    never), or None to refuse it with 422. `why`: the provider's retry rule behind the choice.
+    """
+
+    methods: tuple[str, ...]
+    acknowledge: str | None
+    why: str
+    requires: str = ""  # what the adapter checks before anything is stored
+
+
+_META_NEEDS = ("`object` of the product and an `entry` list; an item without its sender, recipient or message id "
+               "is skipped and its siblings are stored")
+_META_WHY = "Meta resends anything but 200 for up to 7 days (WhatsApp) or about 36 hours (Pages, Instagram)"
+WEBHOOK_RULES: dict[str, WebhookRules] = {
+    "telegram": WebhookRules(("POST",), "", "Telegram resends anything but 2xx and holds back every later update "
+                                            "of the bot meanwhile (up to 24 hours)",
+                             "integer `update_id`; a message's `message_id`, `date`, `chat` {`id`, `type`}, `from` "
+                             "{`id`, `is_bot`, `first_name`} if present, `edit_date` on edits; `text` a string"),
+    "vk": WebhookRules(("POST",), "ok", "VK resends anything but `ok` and may switch the server off",
+                       "`type` (before authentication: else 400); `object`; a message's `peer_id`; a comment's "
+                       "`owner_id`, `post_id`, `id`, `from_id`"),
+    "ok": WebhookRules(("POST",), "", "OK resends on failure and drops a subscription failing for 8 hours",
+                       "a JSON object; for a message (`message.mid`): `recipient.chat_id`, `sender.user_id`"),
+    "whatsapp": WebhookRules(("GET", "POST"), "", _META_WHY, _META_NEEDS),
+    "messenger": WebhookRules(("GET", "POST"), "EVENT_RECEIVED", _META_WHY, _META_NEEDS),
+    "instagram": WebhookRules(("GET", "POST"), "EVENT_RECEIVED", _META_WHY, _META_NEEDS),
+    "email": WebhookRules(("POST",), None, "SNS never retries a 4xx, so the refusal is visible and final",
+                          "(after the SNS signature) a sender address; base64 `content` when so encoded"),
+}
 
 
 def _telegram(settings: Settings, session: requests.Session) -> ChannelAdapter:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib import errors
+from chalicelib import errors, safejson
 
 CertificateFetcher = Callable[[str], bytes]  # URL -> PEM bytes
 
@@ -54,9 +53,9 @@ class SnsMessage:
 
 def decode(raw_body: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidInput("SNS delivery is not valid JSON") from None
+        body = safejson.loads(raw_body)
+    except errors.AppError as err:
+        raise errors.InvalidInput(f"SNS delivery is not valid JSON: {err.message}", code=err.code) from None
     if not isinstance(body, dict) or body.get("Type") not in MESSAGE_TYPES:
         raise errors.InvalidInput("SNS delivery has no known Type")
     return body

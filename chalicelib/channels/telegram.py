@@ -16,12 +16,12 @@ import mimetypes
 import posixpath
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 import requests
 
-from chalicelib import errors
+from chalicelib import errors, safejson
 from chalicelib.channels.base import (
     ConvRef,
     FetchedMedia,
@@ -31,7 +31,7 @@ from chalicelib.channels.base import (
     WebhookResult,
 )
 from chalicelib.channels.http import json_or_none, raise_transport, redact_in_urllib3_logs
-from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, utcnow
+from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, iso_from_epoch, utcnow
 from chalicelib.observability import logger
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
@@ -88,7 +88,7 @@ Json = dict[str, Any]
 
 def _ts(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return iso(datetime.fromtimestamp(value, tz=UTC))
+        return iso_from_epoch(value)
     return ""
 
 
@@ -234,8 +234,39 @@ def _reply_to(message: Json) -> str:
 def _chat(container: Json) -> Json:
     chat = container.get("chat")
     if not isinstance(chat, dict) or not isinstance(chat.get("id"), int):
-        raise errors.InvalidInput("telegram update has no chat.id")
+        raise errors.InvalidPayload("telegram update has no chat.id")
     return chat
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_message(message: Json, *, edited: bool) -> None:
+    """The Bot API's required fields of a Message (and of its `from` User) that the adapter reads, by type.
+
+    Raises `InvalidPayload` naming every field that is missing or of the wrong type; nothing is stored then.
+    """
+    wrong: list[str] = []
+    if not _is_int(message.get("message_id")):
+        wrong.append("message_id")
+    if not _is_int(message.get("date")):
+        wrong.append("date")
+    chat = message.get("chat")
+    if not isinstance(chat, dict) or not _is_int(chat.get("id")) or not isinstance(chat.get("type"), str):
+        wrong.append("chat {id, type}")
+    user = message.get("from")
+    if user is not None and (not isinstance(user, dict) or not _is_int(user.get("id"))
+                             or not isinstance(user.get("is_bot"), bool)
+                             or not isinstance(user.get("first_name"), str)):
+        wrong.append("from {id, is_bot, first_name}")
+    if edited and not _is_int(message.get("edit_date")):
+        wrong.append("edit_date")
+    for name in ("text", "caption"):
+        if name in message and not isinstance(message[name], str):
+            wrong.append(name)
+    if wrong:
+        raise errors.InvalidPayload(f"telegram message misses or mistypes {', '.join(wrong)}")
 
 
 def _surface(chat: Json) -> tuple[str, str]:
@@ -245,14 +276,11 @@ def _surface(chat: Json) -> tuple[str, str]:
 
 
 def _decode_update(raw_body: bytes) -> Json:
-    try:
-        update = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidInput("telegram update is not valid JSON") from None
+    update = safejson.loads(raw_body)
     if not isinstance(update, dict):
-        raise errors.InvalidInput("telegram update must be a JSON object")
+        raise errors.InvalidPayload("telegram update must be a JSON object")
     if not isinstance(update.get("update_id"), int) or isinstance(update.get("update_id"), bool):
-        raise errors.InvalidInput("telegram update has no integer update_id")
+        raise errors.InvalidPayload("telegram update has no integer update_id")
     return update
 
 
@@ -341,9 +369,8 @@ class TelegramAdapter:
 
     def _message_event(self, channel: Channel, request: WebhookRequest, update: Json, message: Json,
                        edited: bool, received_at: str) -> InboundEvent:
+        check_message(message, edited=edited)
         chat = _chat(message)
-        if not isinstance(message.get("message_id"), int):
-            raise errors.InvalidInput("telegram message has no message_id")
         surface, title = _surface(chat)
         occurred = _ts(message.get("edit_date")) if edited else ""
         return InboundEvent(

@@ -24,13 +24,13 @@ import mimetypes
 import posixpath
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from chalicelib import errors
+from chalicelib import errors, safejson
 from chalicelib.channels.base import (
     CommentRef,
     ConvRef,
@@ -41,7 +41,7 @@ from chalicelib.channels.base import (
     WebhookResult,
 )
 from chalicelib.channels.http import json_or_none, raise_transport
-from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, utcnow
+from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, iso_from_epoch, utcnow
 from chalicelib.observability import logger
 
 TEXT_MAX = 4096
@@ -114,7 +114,7 @@ def _str(value: Any) -> str:
 
 def _ts(value: Any) -> str:
     number = _int(value)
-    return iso(datetime.fromtimestamp(number, tz=UTC)) if number and number > 0 else ""
+    return iso_from_epoch(number) if number and number > 0 else ""
 
 
 def _dicts(value: Any) -> list[Json]:
@@ -279,10 +279,7 @@ def message_text(message: Json) -> str:
 
 
 def _decode(raw_body: bytes) -> Json:
-    try:
-        body = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidInput("vk callback is not valid JSON") from None
+    body = safejson.loads(raw_body)
     if not isinstance(body, dict) or not _str(body.get("type")):
         raise errors.InvalidInput("vk callback must be a JSON object with a type")
     return body
@@ -306,7 +303,7 @@ class _Callback:
     def object(self) -> Json:
         obj = self.body.get("object")
         if not isinstance(obj, dict):
-            raise errors.InvalidInput(f"vk {self.body['type']} has no object")
+            raise errors.InvalidPayload(f"vk {self.body['type']} has no object")
         return obj
 
     def event(self, event_type: str, external_conversation_id: str, sender: Sender, **fields: Any) -> InboundEvent:
@@ -322,7 +319,7 @@ class _Callback:
 def _message_event(cb: _Callback, message: Json, *, event_type: str, direction: str) -> InboundEvent:
     peer_id = _int(message.get("peer_id"))
     if peer_id is None:
-        raise errors.InvalidInput("vk message has no peer_id")
+        raise errors.InvalidPayload("vk message has no peer_id")
     author = _int(message.get("admin_author_id")) if direction == "out" else None
     sender_id = author or _int(message.get("from_id")) or peer_id
     edited = event_type == "message_edited"
@@ -364,7 +361,7 @@ def _comment_event(cb: _Callback, event_type: str) -> list[InboundEvent]:
     obj = cb.object
     owner_id, post_id, comment_id, from_id = (_int(obj.get(k)) for k in ("owner_id", "post_id", "id", "from_id"))
     if owner_id is None or post_id is None or comment_id is None or from_id is None:
-        raise errors.InvalidInput("vk wall comment needs owner_id, post_id, id and from_id")
+        raise errors.InvalidPayload("vk wall comment needs owner_id, post_id, id and from_id")
     ours = from_id == -cb.group_id
     customer = _int(obj.get("reply_to_user")) if ours else from_id
     if customer is None:
@@ -391,7 +388,7 @@ def _comment_delete(cb: _Callback) -> list[InboundEvent]:
     owner_id, post_id, comment_id = (_int(obj.get(k)) for k in ("owner_id", "post_id", "id"))
     deleter = _int(obj.get("deleter_id", obj.get("user_id")))
     if owner_id is None or post_id is None or comment_id is None or deleter is None:
-        raise errors.InvalidInput("vk wall_reply_delete needs owner_id, post_id, id and deleter_id")
+        raise errors.InvalidPayload("vk wall_reply_delete needs owner_id, post_id, id and deleter_id")
     return [cb.event(
         "comment_deleted", comment_conversation_id(owner_id, post_id, deleter), Sender(external_user_id=str(deleter)),
         external_message_id=str(comment_id), external_thread_id=f"{owner_id}_{post_id}", surface="comment",
@@ -402,7 +399,7 @@ def _comment_delete(cb: _Callback) -> list[InboundEvent]:
 def _subscription(cb: _Callback) -> list[InboundEvent]:
     user_id = _int(cb.object.get("user_id"))
     if user_id is None:
-        raise errors.InvalidInput("vk message_allow / message_deny has no user_id")
+        raise errors.InvalidPayload("vk message_allow / message_deny has no user_id")
     state = "allowed" if cb.body["type"] == "message_allow" else "denied"
     return [cb.event("subscription", str(user_id), Sender(external_user_id=str(user_id)), status={"state": state})]
 

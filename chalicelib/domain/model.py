@@ -30,6 +30,16 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
+
+
+def iso_from_epoch(seconds: float) -> str:
+    """ISO-8601 UTC of a provider's epoch seconds; "" for a value no calendar date has (<= 0, past 9999, NaN)."""
+    if not 0 < seconds <= MAX_EPOCH_SECONDS:
+        return ""
+    return iso(datetime.fromtimestamp(seconds, tz=UTC))
+
+
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -119,7 +129,10 @@ class InboundEvent:
         return f"{self.channel_kind}#{self.channel_id}#{self.external_event_id}"
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        """The stored form. A lone UTF-16 surrogate a provider's bytes left in a field becomes U+FFFD: the store
+        (and every encoder after it) takes UTF-8 only."""
+        text = json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
     @classmethod
     def from_json(cls, text: str) -> InboundEvent:

@@ -34,8 +34,9 @@ def route(request: Request) -> Response:
         return Response(200, {"Content-Type": "application/json", "Cache-Control": "no-store"},
                         json.dumps([_json(m) for m in mails], ensure_ascii=False).encode())
     rows = "".join(_row(m) for m in mails) or "<p>No e-mail yet. Ask for a sign-in link or invite someone.</p>"
-    page = ("<!doctype html><meta charset=utf-8><title>Outbox</title><body style='font-family:sans-serif;"
-            f"max-width:48rem;margin:2rem auto'><h1>Outbox (embedded mode)</h1>{rows}")
+    page = ("<!doctype html><meta charset=utf-8><title>Outbox</title><link rel=icon href='data:,'>"
+            "<body style='font-family:sans-serif;max-width:48rem;margin:2rem auto'>"
+            f"<h1>Outbox (embedded mode)</h1>{rows}")
     return Response(200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}, page.encode())
 
 

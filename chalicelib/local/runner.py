@@ -200,8 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.local.runner")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR", str(REPO_ROOT / ".data")))
+    parser.add_argument("--verbose", action="store_true", default=os.environ.get("VERBOSE", "") not in ("", "0"),
+                        help="log what starts (DynamoDB Local, settings) instead of warnings only (VERBOSE=1)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Start-up is quiet: the ready banner below is the last thing printed; warnings and errors still show.
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)
     ddb_port = int(os.environ["DDB_PORT"]) if os.environ.get("DDB_PORT") else None
     stack = EmbeddedStack(StackConfig(port=args.port, data_dir=args.data_dir, ddb_port=ddb_port,
@@ -212,20 +216,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         stack.stop()
         return 1
-    from chalicelib.local import demo
-    from chalicelib.services.deps import deps
+    print(banner(stack), flush=True)
+    from chalicelib.auth import mail
+    from chalicelib.local import outbox
 
-    key = demo.admin_key(deps())
-    print(f"\nZabota is running at {stack.url}/", flush=True)
-    print(f"  API:      {stack.url}/api/  (OpenAPI: {stack.url}/api/openapi.json)")
-    print(f"  Admin API key for workspace 'demo': {key}")
-    secret = stack.demo.telegram.secrets["webhook_secret"]
-    print("  Write as a Telegram customer of the demo bot:")
-    print(f"    curl -H 'X-Telegram-Bot-Api-Secret-Token: {secret}' -H 'Content-Type: application/json' \\\n"
-          f"      -d '{demo.sample_update_json()}' \\\n      {stack.url}/api/webhooks/telegram/{demo.TELEGRAM_CHANNEL}")
-    print(f"  What the bot sent: {stack.url}/_fake/telegram/_sent")
-    _print_sign_in(stack.url)
-    print("  Ctrl-C stops everything; data stays in .data/ (make reset wipes it).\n", flush=True)
+    mail.OUTBOX.listeners.append(outbox.print_to_terminal)  # from now on every e-mailed link is printed here too
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
@@ -237,20 +232,47 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_sign_in(url: str) -> None:
-    """E-mails go to the outbox and, from now on, to this terminal; a fresh sign-in link for the demo admin."""
-    from chalicelib.auth import login_links, mail
-    from chalicelib.errors import AppError
-    from chalicelib.local import demo, outbox
+def banner(stack: EmbeddedStack) -> str:
+    """What to open, with what: the console and a fresh sign-in link, the admin key, the simulator, a curl."""
+    from chalicelib.local import demo
     from chalicelib.services.deps import deps
 
-    print(f"  Sign in as {demo.DEMO_ADMIN} (link below, once, 15 minutes; more at {url}/_outbox)")
-    mail.OUTBOX.listeners.append(outbox.print_to_terminal)
+    url = stack.url
+    key = demo.admin_key(deps())
+    secret = stack.demo.telegram.secrets["webhook_secret"]
+    lines = [
+        "",
+        f"Zabota is running at {url}/",
+        "",
+        f"  Sign in as {demo.DEMO_ADMIN} (once, within 15 minutes; new links arrive in {url}/_outbox):",
+        f"    {_sign_in_link() or '(no new link now: too many were asked for; use the key below)'}",
+        f"  Or paste the admin API key of workspace 'demo': {key}",
+        f"  Write as a customer of any demo channel: {url}/simulator/",
+        "  Or as a Telegram customer of the demo bot, from a shell:",
+        f"    curl -H 'X-Telegram-Bot-Api-Secret-Token: {secret}' -H 'Content-Type: application/json' \\",
+        f"      -d '{demo.sample_update_json()}' \\",
+        f"      {url}/api/webhooks/telegram/{demo.TELEGRAM_CHANNEL}",
+        f"  What the bot sent: {url}/_fake/telegram/_sent   API: {url}/api/ (OpenAPI: {url}/api/openapi.json)",
+        "",
+        "  Ctrl-C stops everything; data stays in .data/ (make reset wipes it). E-mailed links are printed here.",
+    ]
+    return "\n".join(lines)
+
+
+def _sign_in_link() -> str | None:
+    """A fresh sign-in link for the demo admin, through the same path as the console's form (to the outbox)."""
+    from chalicelib.auth import login_links, mail
+    from chalicelib.errors import AppError
+    from chalicelib.local import demo
+    from chalicelib.services.deps import deps
+
     d = deps()
     try:
         login_links.request_link(d.settings, demo.DEMO_ADMIN, now=d.now())
-    except AppError as err:
-        print(f"  (no new link now: {err.message})")
+    except AppError:
+        return None
+    sent = mail.OUTBOX.to(demo.DEMO_ADMIN)
+    return sent[-1].link if sent else None
 
 
 if __name__ == "__main__":

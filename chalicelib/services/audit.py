@@ -117,6 +117,15 @@ def _message_entries(event_name: str, new: MessageItem, old: MessageItem | None)
                                        action=verb, target_type="message", target_id=new.message_id,
                                        conversation_id=new.conversation_id, before={"hidden": bool(old.hidden)},
                                        after={"hidden": bool(new.hidden)}))]
+    if (new.direction == "in" and new.edited and new.text != old.text
+            and int(new.edit_count or 0) > int(old.edit_count or 0)):
+        # the customer edited their message at the provider: the earlier text stays here, the thread shows the new
+        count = int(new.edit_count or 0)
+        return [Derived(team.new_audit(ws, f"edit#{new.message_id}#{count}#{stable_hash(new.text, length=8)}",
+                                       at=new.occurred_at or _now_iso(), actor=f"contact:{new.author_id}",
+                                       action="edit", target_type="message", target_id=new.message_id,
+                                       conversation_id=new.conversation_id, before={"text": old.text},
+                                       after={"text": new.text}, note="edited by the customer"))]
     # a moderator's change names them in `changed_by`; an operator editing their own reply is its author
     actor = getattr(new, "changed_by", None) or (new.author_id if ours else "")
     if not actor:

@@ -39,6 +39,7 @@ def setup_for_admin(d: Deps, channel: Channel) -> dict[str, Any]:
 
 
 SETTINGS_LIMIT = 20_000  # characters of JSON: pre-chat forms, topics, origins, sender addresses
+SETTINGS_DEPTH = 8
 
 
 def parse_settings(value: Any) -> dict[str, Any]:
@@ -49,6 +50,17 @@ def parse_settings(value: Any) -> dict[str, Any]:
         raise InvalidInput("settings must be an object")
     if len(json.dumps(value)) > SETTINGS_LIMIT:
         raise InvalidInput(f"settings are limited to {SETTINGS_LIMIT} characters of JSON")
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:  # DynamoDB maps take no empty names, and nest at most 32 levels: refused here, not there
+        item, depth = pending.pop()
+        if depth > SETTINGS_DEPTH:
+            raise InvalidInput(f"settings nest at most {SETTINGS_DEPTH} levels")
+        if isinstance(item, dict):
+            if any(not key for key in item):
+                raise InvalidInput("settings names must not be empty")
+            pending.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            pending.extend((v, depth + 1) for v in item)
     if value.get("working_hours") is not None:  # the channel's own hours (E1), instead of the workspace's
         from chalicelib.domain import hours
         from chalicelib.domain.notifications import InvalidSettings

@@ -44,6 +44,15 @@ def _profile_lookup(d: Deps, event: InboundEvent) -> Callable[[], Sender | None]
     return enrich
 
 
+def _record_customer_message(d: Deps, event: InboundEvent, conv_id: str) -> None:
+    now = d.now()
+    contact_id, name = repo.ensure_identity(
+        event, contact_id_for(event.workspace_id, event.channel_id, event.sender.external_user_id), now=now,
+        enrich=_profile_lookup(d, event))
+    conv = repo.ensure_conversation(event, conv_id, contact_id, name, now=now)
+    repo.record_inbound_message(event, conv, message_id_for(event), now=now, quiet=bool(conv.blocked))
+
+
 def process_inbound(d: Deps, event: InboundEvent) -> None:
     now = d.now()
     conv_id = conversation_id_for(event.workspace_id, event.channel_id, event.external_conversation_id)
@@ -57,13 +66,13 @@ def process_inbound(d: Deps, event: InboundEvent) -> None:
         if conv is not None:  # the brand wrote in the network's own interface: show it in the thread
             repo.record_inbound_message(event, conv, message_id_for(event), now=now)
     elif event.event_type in MESSAGE_EVENTS:
-        contact_id, name = repo.ensure_identity(
-            event, contact_id_for(event.workspace_id, event.channel_id, event.sender.external_user_id), now=now,
-            enrich=_profile_lookup(d, event))
-        conv = repo.ensure_conversation(event, conv_id, contact_id, name, now=now)
-        repo.record_inbound_message(event, conv, message_id_for(event), now=now, quiet=bool(conv.blocked))
+        _record_customer_message(d, event, conv_id)
     elif event.event_type in ("message_edited", "comment_edited"):
-        repo.apply_inbound_edit(event, conv_id)
+        if repo.apply_inbound_edit(event, conv_id) is None and event.direction != "out":
+            # an edit of a message we never received (sent before the channel was connected) or not yet (its
+            # stream record comes later): the edit is the message as it is now, marked edited; the original, if
+            # it comes, finds the provider's message recorded and writes nothing
+            _record_customer_message(d, event, conv_id)
     elif event.event_type in ("message_deleted", "comment_deleted"):
         repo.apply_inbound_delete(event, conv_id)
     elif event.event_type in ("status", "read"):

@@ -25,8 +25,11 @@ def decode_upload(body: dict[str, Any]) -> tuple[str, bytes]:
     name = body.get("file_name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise InvalidInput("file_name is required (at most 200 characters)", details={"field": "file_name"})
+    encoded = body.get("data_base64", "")
+    if not isinstance(encoded, str):
+        raise InvalidInput("data_base64 must be a base64 string", details={"field": "data_base64"})
     try:
-        data = base64.b64decode(body.get("data_base64", ""), validate=True)
+        data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as err:
         raise InvalidInput("data_base64 must be base64", details={"field": "data_base64"}) from err
     if not data:

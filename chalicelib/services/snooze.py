@@ -101,7 +101,7 @@ def wake(d: Deps, timer: TimerItem) -> None:
 
 def add_reminder(d: Deps, principal: Principal, conv_id: str, body: dict[str, Any]) -> dict[str, Any]:
     ws, now = principal.workspace_id, d.now()
-    repo.require_conversation(ws, conv_id)  # first: another workspace's id is 404, whoever asks (I3)
+    repo.require_conversation(ws, conv_id)  # first: another workspace's id is 404 whoever asks (isolation)
     if not principal.user_id:
         raise InvalidInput("reminders belong to a signed-in user, not to an API key", code="user_required")
     at = iso(parse_future(body.get("at"), now, "at"))

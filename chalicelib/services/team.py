@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -163,6 +164,30 @@ def create_invite(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[s
     mail.send(d.settings, mail.Mail(to=email, subject=f"Join {brand} in Zabota", text=text, link=link,
                                     kind="invite"))
     return invite_json(item)
+
+
+@dataclass(frozen=True)
+class InviteState:
+    """What an invitation link would do if accepted now (its page says so before the click)."""
+
+    status: str  # pending | accepted | revoked | expired | invalid
+    email: str = ""
+    workspace_name: str = ""
+    role: str = ""
+
+
+def inspect_invite(d: Deps, token: Any) -> InviteState:
+    """Read-only: the invite is not used up by looking (mail scanners open links too)."""
+    try:
+        ws, invite_id, secret = parse_invite_token(token)
+    except InvalidInput:
+        return InviteState("invalid")
+    invite = team.get_invite(ws, invite_id) if len(invite_id) <= 100 else None
+    if invite is None or not hmac.compare_digest(secret_hash(secret), invite.token_hash):
+        return InviteState("invalid")
+    workspace = repo.get_workspace(ws)
+    status = "expired" if invite.status == "pending" and invite.valid_until <= iso(d.now()) else invite.status
+    return InviteState(status, invite.email, workspace.name if workspace else ws, invite.role)
 
 
 def accept_invite(d: Deps, token: Any) -> tuple[sessions.Issued, str]:

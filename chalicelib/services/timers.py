@@ -10,6 +10,7 @@ may move its own timer (`repo.put_timer` with the same id and a new due time): t
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -31,13 +32,11 @@ def fire_due(d: Deps) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=1 if d.settings.embedded else WORKERS, thread_name_prefix="timer") as pool:
-        futures = []
-        for timer in repo.due_timers(d.now()):
-            if time.monotonic() - started > BUDGET_SECONDS:
-                break
-            futures.append(pool.submit(_fire_one, d, timer))
-        return sum(1 for f in futures if f.result())
+    due = itertools.takewhile(lambda _: time.monotonic() - started <= BUDGET_SECONDS, repo.due_timers(d.now()))
+    if d.settings.embedded:
+        return sum(1 for timer in due if _fire_one(d, timer))
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="timer") as pool:
+        return sum(1 for fired in [pool.submit(_fire_one, d, timer) for timer in due] if fired.result())
 
 
 def _fire_one(d: Deps, timer: TimerItem) -> bool:

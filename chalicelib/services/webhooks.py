@@ -2,13 +2,20 @@
 
 The path is thin on purpose (ARCHITECTURE.md): one channel read (cached while warm) and one conditional put
 per event. Everything else happens from the stream.
+
+An authenticated payload that misses what the adapter needs (`InvalidPayload`) is never stored. Whether it is
+acknowledged or refused follows the provider's retry rules (`registry.WEBHOOK_RULES`, docs/CHANNELS.md):
+Telegram, VK, OK and Meta resend anything but a 2xx for hours or days (Telegram holds back every later update
+meanwhile), so they get their usual acknowledgement, marked `X-Zabota-Ignored: <code>`; SNS never retries a
+4xx, so e-mail gets 422 with the reason.
 """
 
 from __future__ import annotations
 
 from chalicelib.channels.base import WebhookRequest, WebhookResult
+from chalicelib.channels.registry import WEBHOOK_RULES
 from chalicelib.domain.model import Channel, InboundEvent
-from chalicelib.errors import NotFound
+from chalicelib.errors import InvalidPayload, NotFound
 from chalicelib.observability import logger
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
@@ -21,9 +28,19 @@ def channel_for_webhook(kind: str, channel_id: str) -> Channel:
     return channel
 
 
+
+
 def receive_webhook(d: Deps, kind: str, channel_id: str, request: WebhookRequest) -> WebhookResult:
     channel = channel_for_webhook(kind, channel_id)
-    result = d.adapters.get(kind).parse_webhook(channel, request)
+    try:
+        result = d.adapters.get(kind).parse_webhook(channel, request)
+    except InvalidPayload as err:
+        acknowledge = WEBHOOK_RULES[kind].acknowledge
+        if acknowledge is None:
+            raise
+        logger.warning("webhook payload not stored", extra={"kind": kind, "channel_id": channel_id,
+                                                            "code": err.code, "reason": err.message})
+        return WebhookResult(status=200, body=acknowledge, ignored=err.code)
     raw = request.raw_body.decode("utf-8", "replace") if result.events else None
     for event in result.events:
         stored = repo.put_inbound(event, raw, now=d.now())

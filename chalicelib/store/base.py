@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import QueryError, TransactWriteError
 
+from chalicelib import safejson
 from chalicelib.store.models import TYPE_OF, MainItem
 
 
@@ -33,6 +34,49 @@ def connection() -> Connection:
 
 def epoch(when: datetime) -> int:
     return int(when.timestamp())
+
+
+def start_key(cursor: str | None) -> dict[str, Any] | None:
+    """A page cursor (a `last_evaluated_key` we handed out) back to a key; ValueError for one we did not make."""
+    if not cursor:
+        return None
+    value = safejson.loads(cursor)
+    if not isinstance(value, dict) or not 0 < len(value) <= 6 or not all(
+            isinstance(v, dict) and len(v) == 1 and set(v) <= {"S", "N"} and all(isinstance(x, str) for x in v.values())
+            for v in value.values()):
+        raise ValueError("not a cursor of ours")
+    return value
+
+
+def page_items(result: Any, start: dict[str, Any] | None) -> list[Any]:
+    """Read one query page; a cursor whose key names are not this index's is ValueError (400), not a 500."""
+    try:
+        return list(result)
+    except QueryError as err:
+        if start is not None and "ValidationException" in str(err):
+            raise ValueError("not a cursor of this list") from err
+        raise
+
+
+_UNREACHABLE = ("EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError",
+                "ConnectionError")
+_RETRYABLE_CODES = ("ServiceUnavailable", "InternalServerError", "ThrottlingException", "RequestLimitExceeded",
+                    "ProvisionedThroughputExceededException")
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) is DynamoDB out of reach or refusing for load: retry, nothing was lost."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if type(seen).__name__ in _UNREACHABLE:
+            return True
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict) and (response.get("Error") or {}).get("Code") in _RETRYABLE_CODES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def put_new(item: MainItem) -> bool:

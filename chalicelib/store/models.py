@@ -202,6 +202,7 @@ class MessageItem(MainItem):
     generation = NumberAttribute(default=1)  # bumped by "retry": a new send attempt
     edited = BooleanAttribute(default=False)
     edit_count = NumberAttribute(default=0)
+    last_edit_event = UnicodeAttribute(null=True)  # the provider's id of the last edit applied (replays, same second)
     deleted = BooleanAttribute(default=False)
     occurred_at = UnicodeAttribute(null=True)
     sent_at = UnicodeAttribute(null=True)

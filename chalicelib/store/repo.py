@@ -22,7 +22,16 @@ from chalicelib.domain import search
 from chalicelib.domain.model import STATUSES, Channel, InboundEvent, Sender, iso, parse_iso, preview
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import keys
-from chalicelib.store.base import cancel_codes, condition_failed, connection, put_new, typed, update_if
+from chalicelib.store.base import (
+    cancel_codes,
+    condition_failed,
+    connection,
+    page_items,
+    put_new,
+    start_key,
+    typed,
+    update_if,
+)
 from chalicelib.store.models import (
     MODEL_OF,
     ApiKeyItem,
@@ -395,7 +404,8 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
         reply_to_external_id=event.reply_to_external_message_id or None,
         external_message_id=event.external_message_id or None, status="received" if inbound else "sent",
         occurred_at=event.occurred_at, created_at=event.received_at or iso(now), correlation_id=event.correlation_id,
-        comment=event.comment or None,
+        comment=event.comment or None, edited=event.is_edited, edit_count=1 if event.is_edited else 0,
+        last_edit_event=event.external_event_id if event.is_edited else None,
     )
     pointer = None
     if event.external_message_id:
@@ -437,14 +447,16 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
         try:
             with TransactWrite(connection=connection()) as tx:
                 tx.save(message, condition=MessageItem.pk.does_not_exist())
-                if pointer is not None:
-                    tx.save(pointer)
+                if pointer is not None:  # one message per provider message: an edit may have recorded it first
+                    tx.save(pointer, condition=ExternalMessageItem.pk.does_not_exist())
                 tx.update(conv, actions=[*actions, ConversationItem.revision.add(1)], condition=_index_guard(conv))
             return True
         except TransactWriteError as err:
             codes = cancel_codes(err)
             if codes and codes[0] == "ConditionalCheckFailed":
                 return False  # recorded before
+            if pointer is not None and len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                return False  # the provider's message is in the thread already (its edit came first)
             if "ConditionalCheckFailed" not in codes:
                 raise
             fresh = get_conversation(ws, conv.conversation_id, consistent=True)
@@ -461,20 +473,29 @@ def find_message_id(ws: str, channel_id: str, ext_conv: str, ext_msg: str) -> st
         return None
 
 
-def apply_inbound_edit(event: InboundEvent, conv_id: str) -> bool:
-    """A customer edited a message: replace its text, once per edit event."""
+def apply_inbound_edit(event: InboundEvent, conv_id: str) -> bool | None:
+    """A customer edited a message: replace its text, once per edit event.
+
+    True: applied; False: an older or repeated edit; None: the original is not known here (never received, or
+    not yet: the caller records the edit as the message). Providers date edits in whole seconds, so an edit in
+    the same second as the message (or as the edit before) applies too, unless it is the same edit event again.
+    """
     ws = event.workspace_id
     msg_id = find_message_id(ws, event.channel_id, event.external_conversation_id, event.external_message_id)
     if msg_id is None:
-        return False
+        return None
     pk, sk = keys.message(ws, conv_id, msg_id)
     item = MessageItem(pk, sk)
+    newer = MessageItem.occurred_at < event.occurred_at
+    same_second = (MessageItem.occurred_at == event.occurred_at) & (
+        MessageItem.last_edit_event.does_not_exist() | (MessageItem.last_edit_event != event.external_event_id))
     try:
         item.update(
             actions=[MessageItem.text.set(event.text), MessageItem.edited.set(True),
                      MessageItem.edit_count.add(1), MessageItem.correlation_id.set(event.correlation_id),
-                     MessageItem.occurred_at.set(event.occurred_at)],
-            condition=MessageItem.pk.exists() & (MessageItem.occurred_at < event.occurred_at),
+                     MessageItem.occurred_at.set(event.occurred_at),
+                     MessageItem.last_edit_event.set(event.external_event_id)],
+            condition=MessageItem.pk.exists() & (newer | same_second),
         )
         return True
     except UpdateError as err:
@@ -757,7 +778,7 @@ def query_inbox(ws: str, *, status: str, limit: int, cursor: str | None, assigne
         flt = both(flt, ConversationItem.tags.contains(tag))
     if no_tag:
         flt = both(flt, ConversationItem.tags.does_not_exist() | (size(ConversationItem.tags) == 0))
-    start = json.loads(cursor) if cursor else None
+    start = start_key(cursor)
     if assignee or unassigned:
         who = None if unassigned else assignee
         result = ConversationItem.gsi2.query(
@@ -769,7 +790,7 @@ def query_inbox(ws: str, *, status: str, limit: int, cursor: str | None, assigne
             keys.inbox(ws, status), filter_condition=flt, scan_index_forward=False, limit=limit,
             last_evaluated_key=start, page_size=max(limit, 25),
         )
-    items = list(result)
+    items = page_items(result, start)
     last = result.last_evaluated_key
     return Page(items, json.dumps(last, separators=(",", ":")) if last and len(items) >= limit else None)
 

@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.model import iso
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import keys
-from chalicelib.store.base import cancel_codes, condition_failed, connection, epoch, typed
+from chalicelib.store.base import cancel_codes, condition_failed, connection, epoch, page_items, start_key, typed
 from chalicelib.store.models import (
     TYPE_OF,
     ApiKeyItem,
@@ -206,6 +206,15 @@ def put_login_token(token_hash: str, user_id: str, next_path: str, *, now: datet
            expires_at=epoch(until) + 86_400).save(condition=LoginTokenItem.pk.does_not_exist())
 
 
+def get_login_token(token_hash: str) -> LoginTokenItem | None:
+    """The link as stored (used or not), to tell its page what it would do; it is not used up by reading."""
+    pk, sk = keys.login_token(token_hash)
+    try:
+        return LoginTokenItem.get(pk, sk, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
 def use_login_token(token_hash: str, *, now: datetime) -> LoginTokenItem | None:
     """Mark the link used unless it was used or has expired: of two clicks, one signs in."""
     pk, sk = keys.login_token(token_hash)
@@ -388,6 +397,8 @@ def query_audit(ws: str, *, actor: str | None, conversation_id: str | None, acti
         index, pk, sk_attr = AuditItem.gsi2, keys.audit_by_conversation(ws, conversation_id), AuditItem.gsi2sk
     else:
         index, pk, sk_attr = None, keys.audit(ws), AuditItem.sk
+    if since and until and since > f"{until}~":
+        return AuditPage([], None)  # an empty range
     if since and until:
         cond = sk_attr.between(since, f"{until}~")
     elif since:
@@ -399,11 +410,11 @@ def query_audit(ws: str, *, actor: str | None, conversation_id: str | None, acti
     if actor and conversation_id:
         same = AuditItem.conversation_id == conversation_id
         flt = same if flt is None else flt & same
-    start = json.loads(cursor) if cursor else None
+    start = start_key(cursor)
     common: dict[str, Any] = {"filter_condition": flt, "scan_index_forward": False, "limit": limit,
                               "last_evaluated_key": start, "page_size": max(limit, 50)}
     result = index.query(pk, cond, **common) if index is not None else AuditItem.query(pk, cond, **common)
-    items = list(result)
+    items = page_items(result, start)
     last = result.last_evaluated_key
     return AuditPage(items, json.dumps(last, separators=(",", ":")) if last and len(items) >= limit else None)
 

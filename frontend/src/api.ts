@@ -384,6 +384,22 @@ export function whoAmI(token: string): Promise<Me> {
   return send<Me>("GET", "/api/me", token);
 }
 
+/** Whether a session cookie signs this browser in (a logged-out browser is not an error: 200 `signed_in: false`). */
+export function sessionState(): Promise<{ signed_in: boolean; workspaces: { id: string; name: string; role: string }[] }> {
+  return send("GET", "/api/auth/session", null);
+}
+
+export interface SignInProvider {
+  id: string;
+  name: string;
+  start_url: string;
+}
+
+/** The external accounts this deployment accepts (OpenID Connect / OAuth), public. */
+export function signInProviders(): Promise<{ providers: SignInProvider[]; email_link: boolean }> {
+  return send("GET", "/api/auth/providers", null);
+}
+
 /** E-mail me a one-time sign-in link (the answer is the same whether or not the address is known). */
 export function requestLoginLink(email: string): Promise<unknown> {
   return send("POST", "/api/auth/login-link", null, { email });

@@ -14,6 +14,11 @@ const STORAGE_KEY = "zabota.lang";
 const listeners = new Set<() => void>();
 
 function detect(): Lang {
+  const chosen = fromUrl();
+  if (chosen) {
+    safeStorage()?.setItem(STORAGE_KEY, chosen);
+    return chosen;
+  }
   const saved = safeStorage()?.getItem(STORAGE_KEY);
   if (saved === "ru" || saved === "en") return saved;
   const preferred = navigator.languages?.length ? navigator.languages : [navigator.language];
@@ -22,6 +27,17 @@ function detect(): Lang {
     if (base === "ru" || base === "en") return base;
   }
   return "en";
+}
+
+/** `?lang=` chosen on a page before this one (the e-mailed link's page): kept, and taken out of the address. */
+function fromUrl(): Lang | null {
+  const params = new URLSearchParams(location.search);
+  const chosen = params.get("lang");
+  if (chosen !== "ru" && chosen !== "en") return null;
+  params.delete("lang");
+  const rest = params.toString();
+  history.replaceState(history.state, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
+  return chosen;
 }
 
 function safeStorage(): Storage | null {

@@ -3,7 +3,7 @@
  * adds e-mail links / OAuth as further `SignInMethod`s that end in the same `Session`.
  */
 
-import { ApiError, logout, whoAmI } from "./api";
+import { ApiError, currentWorkspace, logout, sessionState, whoAmI } from "./api";
 import type { Me } from "./types";
 
 export interface Session {
@@ -50,8 +50,20 @@ export async function resume(): Promise<Session | null> {
   }
 }
 
-/** A session cookie set by an e-mailed link or an invitation (HttpOnly: only the server can tell). */
+/**
+ * A session cookie set by an e-mailed link, an invitation or an external account (HttpOnly: only the server can
+ * tell). Asked first with a probe that answers 200 either way, so a logged-out visit logs no failed request.
+ */
 async function resumeCookie(): Promise<Session | null> {
+  const state = await sessionState().catch(() => null);
+  if (!state?.signed_in) return null;
+  if (!currentWorkspace() && state.workspaces.length > 0) {
+    try {
+      window.sessionStorage.setItem("zabota.workspace", state.workspaces[0].id); // several: the first, by id
+    } catch {
+      // no sessionStorage: a user with one workspace still works without the header
+    }
+  }
   try {
     return { method: "cookie", token: "", me: await whoAmI("") };
   } catch (err) {

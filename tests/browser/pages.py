@@ -98,6 +98,43 @@ def wait_until(check: Callable[[], bool], *, timeout: float = 15.0, what: str = 
         time.sleep(0.1)
 
 
+def new_team(name: str | None = None) -> tuple[str, str]:
+    """A workspace of its own (id, name) where no customer writes: nothing reaches its members but what a test does
+    (the demo workspace's members are notified of every customer of every test)."""
+    from chalicelib.services.deps import deps
+    from chalicelib.store import repo
+
+    workspace = f"team-{secrets.token_hex(4)}"
+    name = name or f"Team {workspace}"
+    repo.put_workspace(workspace, name, language="en", now=deps().now())
+    return workspace, name
+
+
+def new_member(workspace: str | None = None, role: str = "admin") -> str:
+    """A new member (an e-mail address) of the workspace, by default of a new quiet one (`new_team`)."""
+    from chalicelib.services import team
+    from chalicelib.services.deps import deps
+
+    address = f"first-{secrets.token_hex(4)}@team.example"
+    team.ensure_member(workspace or new_team()[0], address, role, now=deps().now())
+    return address
+
+
+def links_for(demo: Demo, address: str) -> list[str]:
+    """The sign-in links mailed to the address (the local outbox), newest first."""
+    mails = requests.get(f"{demo.url}/_outbox/messages.json", params={"to": address}, timeout=10).json()
+    return [m["link"] for m in mails if m.get("kind") == "login"]  # newest first
+
+
+def emailed_link(demo: Demo, address: str) -> str:
+    """Ask for a sign-in link as the console's form does, and read it from the outbox."""
+    before = len(links_for(demo, address))
+    asked = requests.post(f"{demo.url}/api/auth/login-link", json={"email": address}, timeout=10)
+    assert asked.status_code == 202, asked.text
+    wait_until(lambda: len(links_for(demo, address)) > before, what=f"a sign-in link for {address}")
+    return links_for(demo, address)[0]
+
+
 def sign_in(page: Any, demo: Demo, path: str = "/") -> None:
     """Open the console and sign in with the API key (the login screen of a first visit)."""
     page.goto(f"{demo.url}{path}")
@@ -110,6 +147,16 @@ def open_conversation(page: Any, name: str) -> None:
     """Click the customer's row in the inbox and wait for the thread."""
     page.get_by_role("navigation", name="Conversations").get_by_role("link", name=re.compile(re.escape(name))).click()
     page.get_by_role("region", name="Conversation").get_by_role("heading", name=name).wait_for()
+
+
+def watch_console(page: Any) -> list[str]:
+    """Every error or warning any page of this context logs to the browser console (failed requests included:
+    Chromium logs a 4xx/5xx answer as an error), and every uncaught error. Nothing is filtered."""
+    seen: list[str] = []
+    page.context.on("console", lambda msg: seen.append(f"{msg.type}: {msg.text} ({msg.location.get('url')})")
+                    if msg.type in ("error", "warning") else None)
+    page.context.on("weberror", lambda err: seen.append(f"uncaught: {err.error}"))
+    return seen
 
 
 def thread(page: Any) -> Any:

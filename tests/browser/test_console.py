@@ -17,7 +17,7 @@ def test_a_new_operator_signs_in_with_the_key_finds_the_conversation_replies_and
     user_id, name = fresh_customer()
     simulator = page.context.new_page()
     simulator.goto(f"{demo.url}/simulator/")
-    simulator.get_by_label("Channel").select_option(demo.telegram)
+    simulator.get_by_role("radio", name=re.compile("Telegram demo bot")).check()
     simulator.get_by_label("Customer id").fill(user_id)
     simulator.get_by_label("Customer id").press("Tab")
     simulator.get_by_label("Customer name").fill(name)

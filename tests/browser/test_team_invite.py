@@ -34,6 +34,8 @@ def test_an_invited_read_only_member_signs_in_by_the_link_and_cannot_answer(page
     link = invitation_link(demo, address)
 
     page.goto(link)
+    expect(page.get_by_role("main")).to_contain_text(f"This invitation adds {address} to the workspace")
+    expect(page.get_by_role("main")).to_contain_text("as read-only")
     page.get_by_role("button", name="Accept").click()
     page.get_by_role("tab", name="New").wait_for()
     expect(page.get_by_label("API key")).to_have_count(0)  # signed in by the cookie, no key pasted
@@ -41,6 +43,7 @@ def test_an_invited_read_only_member_signs_in_by_the_link_and_cannot_answer(page
     expect(thread(page).get_by_text("Где мой заказ?")).to_be_visible()
     expect(reply_box(page)).to_have_count(0)  # read-only: no reply box
 
-    page.goto(link)  # the invitation is single use
-    page.get_by_role("button", name="Accept").click()
+    page.goto(link)  # the invitation is single use: its page says so before any click
     expect(page.get_by_text(re.compile("cannot be used", re.I))).to_be_visible()
+    expect(page.get_by_role("main")).to_contain_text("It was accepted already")
+    expect(page.get_by_role("button", name="Accept")).to_have_count(0)

@@ -163,7 +163,7 @@ class FakeOidc:
     @staticmethod
     def _chooser(q: dict[str, str]) -> Response:
         hidden = "".join(f"<input type=hidden name='{html.escape(k)}' value='{html.escape(v)}'>" for k, v in q.items())
-        page = ("<!doctype html><meta charset=utf-8><title>Fake sign-in</title>"
+        page = ("<!doctype html><meta charset=utf-8><title>Fake sign-in</title><link rel=icon href='data:,'>"
                 "<body style='font-family:sans-serif;max-width:30rem;margin:4rem auto'><h1>Local test provider</h1>"
                 "<p>Embedded mode: sign in as any address (it must have an account in Zabota).</p>"
                 f"<form method=get action=authorize>{hidden}<label>E-mail <input name=login_hint type=email "

@@ -61,25 +61,33 @@ export function SimulatorApp() {
       {channels && channels.length === 0 && <p>{t("sim_no_channels")}</p>}
       {channels && channels.length > 0 && (
         <div class="sim-body">
-          <fieldset class="sim-who">
-            <label>
-              {t("sim_channel")}
-              <select value={channelId} onChange={(e) => setChannelId(e.currentTarget.value)}>
-                {channels.map((c) => <option key={c.id} value={c.id}>{c.name} ({c.kind})</option>)}
-              </select>
-            </label>
-            <label>
-              {t("sim_customer_id")}
-              <input value={customer.id} onChange={(e) => setCustomer({ ...customer, id: e.currentTarget.value.trim() })} />
-            </label>
-            <label>
-              {t("sim_customer_name")}
-              <input value={customer.name} onInput={(e) => setCustomer({ ...customer, name: e.currentTarget.value })} />
-            </label>
-            <button type="button" onClick={() => setCustomer({ id: randomCustomerId(), name: customer.name })}>
-              {t("sim_new_customer")}
-            </button>
-          </fieldset>
+          <div class="sim-side">
+            <fieldset class="sim-channels">
+              <legend>{t("sim_channel")}</legend>
+              {channels.map((c) => (
+                <label key={c.id} class="sim-channel" data-channel={c.id}>
+                  <input type="radio" name="sim-channel" value={c.id} checked={c.id === channelId}
+                    onChange={() => setChannelId(c.id)} />
+                  <ChannelBadge kind={c.kind} />
+                  <span class="sim-channel-name">{c.name}</span>
+                </label>
+              ))}
+            </fieldset>
+            <fieldset class="sim-who">
+              <legend>{t("sim_customer")}</legend>
+              <label>
+                {t("sim_customer_id")}
+                <input value={customer.id} onChange={(e) => setCustomer({ ...customer, id: e.currentTarget.value.trim() })} />
+              </label>
+              <label>
+                {t("sim_customer_name")}
+                <input value={customer.name} onInput={(e) => setCustomer({ ...customer, name: e.currentTarget.value })} />
+              </label>
+              <button type="button" onClick={() => setCustomer({ id: randomCustomerId(), name: customer.name })}>
+                {t("sim_new_customer")}
+              </button>
+            </fieldset>
+          </div>
           {channelId && customer.id && (
             <Chat key={`${channelId}.${customer.id}`} channel={channels.find((c) => c.id === channelId)!}
               userId={customer.id} name={customer.name} />

@@ -1,7 +1,10 @@
-/** Sign in. One method today (an API key, pasted once); more methods are added as further sections. */
+/**
+ * Sign in: the external accounts this deployment accepts (Google, Yandex ID, VK ID, any OpenID Connect issuer;
+ * the local test provider in embedded mode), an e-mailed link, or an API key.
+ */
 
-import { useState } from "preact/hooks";
-import { requestLoginLink } from "../api";
+import { useEffect, useState } from "preact/hooks";
+import { apiBase, requestLoginLink, signInProviders, type SignInProvider } from "../api";
 import { signIn, store } from "../console/state";
 import { t } from "../i18n";
 import { SIGN_IN_METHODS } from "../session";
@@ -19,6 +22,7 @@ export function Login() {
           <LangSwitch />
         </header>
         <p class="muted">{t("login_intro")}</p>
+        <ProviderButtons />
         {SIGN_IN_METHODS.includes("email_link") && <EmailLinkForm />}
         {SIGN_IN_METHODS.includes("api_key") && <ApiKeyForm />}
         {loginError && loginError.code !== "empty_key" && (
@@ -33,6 +37,25 @@ function loginErrorText(status: number): string | null {
   if (status === 401) return t("login_wrong_key");
   if (status === 403) return t("login_forbidden");
   return null;
+}
+
+/** One button per configured provider; each starts the provider's sign-in and comes back to this page. */
+function ProviderButtons() {
+  const [providers, setProviders] = useState<SignInProvider[]>([]);
+  useEffect(() => {
+    signInProviders().then((found) => setProviders(found.providers), () => setProviders([]));
+  }, []);
+  if (providers.length === 0) return null;
+  const back = encodeURIComponent(location.pathname + location.search);
+  return (
+    <nav class="login-providers" aria-label={t("login_providers")}>
+      {providers.map((p) => (
+        <a key={p.id} class="button provider" data-provider={p.id}
+          href={`${apiBase()}${p.start_url}?next=${back}`}>{t("login_with", { name: p.name })}</a>
+      ))}
+      <p class="login-or" aria-hidden="true"><span>{t("login_or")}</span></p>
+    </nav>
+  );
 }
 
 function EmailLinkForm() {
