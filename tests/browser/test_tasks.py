@@ -88,6 +88,14 @@ def test_escalation_round_trip_from_a_message_to_engineering_and_back(browser, d
     detail.get_by_role("link", name=f"Open the conversation with {customer}").click()
     expect(operator.get_by_role("region", name="Conversation").get_by_role("heading", name=customer)).to_be_visible()
 
+    # the engineer's bell says a task came to the team; it opens on the Tasks page
+    engineer.get_by_role("button", name=re.compile("^Notifications")).click()
+    news = engineer.get_by_role("region", name="Notifications").get_by_role("button").filter(has_text=suffix)
+    expect(news.first).to_be_visible(timeout=15_000)
+    news.first.click()
+    expect(engineer).to_have_url(re.compile(r"/tasks/\d+$"))
+    expect(panel(engineer).get_by_role("heading", name=re.compile(f"Checkout crash {suffix}"))).to_be_visible()
+
     engineer.get_by_role("navigation", name="Tasks").get_by_role("link", name="Tasks").click()
     engineer.get_by_label("Whose").select_option(label="My team")
     engineer.get_by_label("Team").select_option(label=team)

@@ -6,6 +6,7 @@
 import { ApiError } from "../api";
 import { Store } from "../store";
 import type { AppNotification, NotificationSettings } from "../types";
+import { openTask, showTasks } from "../tasks/state";
 import { currentApi, onLive, openConversation, store } from "./state";
 
 export interface BellState {
@@ -62,7 +63,12 @@ export async function markRead(ids: string[] | "all"): Promise<void> {
 /** Open what a notification is about (a conversation) and mark it read. */
 export async function follow(item: AppNotification): Promise<void> {
   if (!item.read) void markRead([item.id]);
-  if (item.link.conversation_id) await openConversation(item.link.conversation_id);
+  if (item.link.conversation_id) {
+    await openConversation(item.link.conversation_id);
+  } else if (item.link.task_id) {
+    showTasks();
+    await openTask(item.link.task_id);
+  }
 }
 
 export function loadSettings(): Promise<NotificationSettings> {
