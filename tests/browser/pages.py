@@ -190,3 +190,27 @@ def served_page(html: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def member_browser(browser: Any, demo: Demo, name: str, role: str = "operator",
+                   prepare: Callable[[Any], None] | None = None) -> tuple[Any, Any]:
+    """A new member of the demo workspace signed in by the e-mailed link, in a browser of their own, on the inbox
+    with the live socket open. `prepare` runs on the page before it loads (routes, listeners). (page, user)"""
+    from playwright.sync_api import expect
+
+    from chalicelib.local import demo as demo_seed
+    from tests.e2e.test_team_support import add_user
+
+    user = add_user(demo.stack, demo_seed.WORKSPACE, role, name=name)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.add_cookies([{"name": c.name, "value": c.value or "", "url": demo.url} for c in user.http.cookies])
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.set_default_timeout(10_000)
+    if prepare is not None:
+        prepare(page)
+    page.goto(f"{demo.url}/?workspace={demo_seed.WORKSPACE}")
+    page.get_by_role("tab", name="New").wait_for()
+    expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
+    return page, user

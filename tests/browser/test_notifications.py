@@ -12,27 +12,13 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.pages import fresh_customer, wait_until
+from tests.browser.pages import fresh_customer, member_browser, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.ddblocal]
 
 
 def signed_in(browser: Any, demo: Any, name: str, role: str) -> tuple[Any, Any]:
-    """A new member of the demo workspace, signed in by the e-mailed link in a browser of their own."""
-    from chalicelib.local import demo as demo_seed
-    from tests.e2e.test_team_support import add_user
-
-    user = add_user(demo.stack, demo_seed.WORKSPACE, role, name=name)
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-    context.add_cookies([{"name": c.name, "value": c.value or "", "url": demo.url} for c in user.http.cookies])
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.set_default_timeout(10_000)
-    page.goto(f"{demo.url}/?workspace={demo_seed.WORKSPACE}")
-    page.get_by_role("tab", name="New").wait_for()
-    expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
-    return page, user
+    return member_browser(browser, demo, name, role)
 
 
 @pytest.fixture

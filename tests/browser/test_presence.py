@@ -10,34 +10,24 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import fresh_customer, open_conversation, reply_box, thread, wait_until
+from tests.browser.pages import fresh_customer, member_browser, open_conversation, reply_box, thread, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.ddblocal]
 
 
 def operator(browser: Any, demo: Any, name: str) -> Any:
     """A new operator of the demo workspace, signed in by the e-mailed link in a browser of their own."""
-    from chalicelib.local import demo as demo_seed
-    from tests.e2e.test_team_support import add_user
 
-    user = add_user(demo.stack, demo_seed.WORKSPACE, "operator", name=name)
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-    context.add_cookies([{"name": c.name, "value": c.value or "", "url": demo.url} for c in user.http.cookies])
-    page = context.new_page()
-    page.pushes_held = False  # True: the server's pushes to this console are lost on the way (a slow network)
+    def hold_pushes(page: Any) -> None:
+        page.pushes_held = False  # True: the server's pushes to this console are lost on the way (a slow network)
 
-    def relay(socket: Any) -> None:
-        server = socket.connect_to_server()
-        server.on_message(lambda message: None if page.pushes_held else socket.send(message))
+        def relay(socket: Any) -> None:
+            server = socket.connect_to_server()
+            server.on_message(lambda message: None if page.pushes_held else socket.send(message))
 
-    page.route_web_socket(re.compile(r"/ws(\?|$)"), relay)
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.set_default_timeout(10_000)
-    page.goto(f"{demo.url}/?workspace={demo_seed.WORKSPACE}")
-    page.get_by_role("tab", name="New").wait_for()
-    expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
-    return page
+        page.route_web_socket(re.compile(r"/ws(\?|$)"), relay)
+
+    return member_browser(browser, demo, name, prepare=hold_pushes)[0]
 
 
 @pytest.fixture
