@@ -7,7 +7,6 @@ who made it (`changed_by` / `changed_at`), from which the stream writes the acti
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from chalicelib.auth.keys import Principal
@@ -19,6 +18,7 @@ from chalicelib.services import presence
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo, team
 from chalicelib.store.models import ConversationItem, MemberItem, TeamSettingsItem
+from chalicelib.warm import WarmCache
 
 MAX_NOTE = 2000
 ROUND_ROBIN = "system:round_robin"
@@ -143,22 +143,16 @@ def _open_count(ws: str, user_id: str, limit: int) -> int:
                for s in ("new", "in_progress"))
 
 
-SETTINGS_CACHE_SECONDS = 30.0
-_settings: dict[str, tuple[float, TeamSettingsItem]] = {}
+_settings: WarmCache[TeamSettingsItem] = WarmCache(30.0)
 
 
 def team_settings(ws: str) -> TeamSettingsItem:
     """Read for every new conversation, so a warm Lambda keeps them 30 s (this process forgets on change)."""
-    hit = _settings.get(ws)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    item = team.get_team_settings(ws)
-    _settings[ws] = (time.monotonic() + SETTINGS_CACHE_SECONDS, item)
-    return item
+    return _settings.get(ws, lambda: team.get_team_settings(ws))
 
 
 def forget_settings(ws: str) -> None:
-    _settings.pop(ws, None)
+    _settings.forget(ws)
 
 
 def distribute(d: Deps, conv: ConversationItem) -> str | None:

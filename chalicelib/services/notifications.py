@@ -97,20 +97,15 @@ def notify(d: Deps, workspace_id: str, user_ids: Iterable[str], kind: str, *, ti
         if "email" in channels and member.email:
             held_until = rules.email_due(now, member.email_mode or "instant", _quiet(member))
             email_state = "held" if held_until else "pending"
-            if held_until:
+            if held_until:  # a digest already booked keeps its time: a stream of events must not push it later
                 repo.put_timer(workspace_id, f"digest#{user_id}", "notify-digest", iso(held_until),
-                               {"user_id": user_id}, now=now) if _no_digest_timer(workspace_id, user_id) else None
+                               {"user_id": user_id}, now=now, only_new=True)
         notification_id = stable_hash(kind, key, user_id, length=24)
         if store.put(workspace_id, user_id, notification_id, kind=kind, title=title[:300], body=body[:2000],
                      link=dict(link or {}), actor=actor, console="console" in channels, email_state=email_state,
                      now=now, text_key=text_key, params=params):
             told += 1
     return told
-
-
-def _no_digest_timer(ws: str, user_id: str) -> bool:
-    """A digest already booked keeps its time (a stream of events must not keep pushing it later)."""
-    return repo.get_timer(ws, f"digest#{user_id}") is None
 
 
 # --- from the stream -------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,29 +30,26 @@ from chalicelib.store import repo, team
 from chalicelib.store import rules as store
 from chalicelib.store import templates as template_store
 from chalicelib.store.models import ConversationItem, MainItem, MessageItem, RuleItem, TimerItem, plain
+from chalicelib.warm import WarmCache
 
-CACHE_SECONDS = 10.0
-_cache: dict[str, tuple[float, list[domain.Rule]]] = {}
+_cache: WarmCache[list[domain.Rule]] = WarmCache(10.0)
 DRY_RUN_MAX = 200
 
 
-def _parse(ws: str, item: RuleItem) -> domain.Rule | None:
+def _parse(item: RuleItem, known: dict[str, set[str]]) -> domain.Rule | None:
     try:
         raw = {**dict(item.definition or {}), "id": item.rule_id}
-        return domain.parse_rule(raw, known=_known(ws, lenient=True), position=int(item.position or 0))
-    except domain.InvalidRule as err:  # something it refers to was removed: it stays listed, it does not run
+        return domain.parse_rule(raw, known=known, position=int(item.position or 0))
+    except domain.InvalidRule as err:
         logger.warning("rule no longer valid", extra={"rule_id": item.rule_id, "reason": str(err)})
         return None
 
 
 def rules_of(ws: str) -> list[domain.Rule]:
     """The workspace's rules, in order (a warm Lambda keeps them 10 s; one Query otherwise)."""
-    hit = _cache.get(ws)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    found = domain.ordered([r for r in (_parse(ws, i) for i in store.list_rules(ws)) if r is not None])
-    _cache[ws] = (time.monotonic() + CACHE_SECONDS, found)
-    return found
+    known = _known(ws, lenient=True)
+    return _cache.get(ws, lambda: domain.ordered([r for r in (_parse(i, known) for i in store.list_rules(ws))
+                                                  if r is not None]))
 
 
 class _Everything(set[str]):
@@ -85,9 +81,12 @@ def _validated(ws: str, body: dict[str, Any], position: int) -> domain.Rule:
 
 
 def list_json(ws: str) -> list[dict[str, Any]]:
+    """The admin's list: `valid` is false when a rule names a colleague, template, webhook, channel or status that
+    is gone (checked strictly here; at run time such an action fails alone and the others still run)."""
     items = sorted(store.list_rules(ws), key=lambda i: (int(i.position or 0), i.rule_id))
+    known = _known(ws)
     return [{**dict(i.definition or {}), "id": i.rule_id, "position": int(i.position or 0),
-             "updated_at": i.updated_at, "valid": _parse(ws, i) is not None} for i in items]
+             "updated_at": i.updated_at, "valid": _parse(i, known) is not None} for i in items]
 
 
 def create(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +101,7 @@ def create(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[str, Any
     rule_id = f"rl_{secrets.token_hex(5)}"
     definition = {k: v for k, v in rule.as_json().items() if k not in ("id", "position")}
     store.put_rule(ws, rule_id, definition, position, by=principal.subject, now=d.now(), new=True)
-    _cache.pop(ws, None)
+    _cache.forget(ws)
     return {**definition, "id": rule_id, "position": position}
 
 
@@ -118,7 +117,7 @@ def update(d: Deps, principal: Principal, rule_id: str, body: dict[str, Any]) ->
     rule = _validated(ws, merged, position)
     definition = {k: v for k, v in rule.as_json().items() if k not in ("id", "position")}
     store.put_rule(ws, rule_id, definition, position, by=principal.subject, now=d.now(), new=False)
-    _cache.pop(ws, None)
+    _cache.forget(ws)
     return {**definition, "id": rule_id, "position": position}
 
 
@@ -127,7 +126,7 @@ def delete(principal: Principal, rule_id: str) -> None:
     if item is None:
         raise NotFound(f"no rule {rule_id}")
     store.delete_rule(item)
-    _cache.pop(principal.workspace_id, None)
+    _cache.forget(principal.workspace_id)
 
 
 def dry_run(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:

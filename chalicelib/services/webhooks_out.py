@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -29,13 +28,13 @@ from chalicelib.store import hooks as store
 from chalicelib.store import team
 from chalicelib.store.models import ConversationItem, DeliveryItem, HookItem, MainItem, MessageItem, TimerItem, plain
 from chalicelib.store.secrets import box
+from chalicelib.warm import WarmCache
 
 MAX_HOOKS = 20
 LEASE = timedelta(seconds=60)
 TIMEOUT = (3.05, 10.0)  # connect, read
-CACHE_SECONDS = 10.0
 USER_AGENT = "Zabota-Webhooks/1"
-_cache: dict[str, tuple[float, list[HookItem]]] = {}
+_cache: WarmCache[list[HookItem]] = WarmCache(10.0)
 
 
 # --- subscriptions ---------------------------------------------------------------------------------------------
@@ -70,7 +69,7 @@ def create(d: Deps, principal: Principal, body: dict[str, Any]) -> dict[str, Any
     secret = f"whsec_{secrets.token_urlsafe(32)}"
     item = store.put_hook(ws, hook_id, url=url, events=events, sealed=box().seal({"secret": secret}, context=hook_id),
                           description=description.strip(), now=d.now())
-    _cache.pop(ws, None)
+    _cache.forget(ws)
     return {**hook_json(item), "secret": secret}  # shown once: never again
 
 
@@ -90,13 +89,13 @@ def update(d: Deps, principal: Principal, hook_id: str, body: dict[str, Any]) ->
     if not actions:
         raise InvalidInput("send url, events and/or enabled")
     store.update_hook(item, actions)
-    _cache.pop(principal.workspace_id, None)
+    _cache.forget(principal.workspace_id)
     return hook_json(require(principal.workspace_id, hook_id))
 
 
 def remove(principal: Principal, hook_id: str) -> None:
     store.delete_hook(require(principal.workspace_id, hook_id))
-    _cache.pop(principal.workspace_id, None)
+    _cache.forget(principal.workspace_id)
 
 
 def require(ws: str, hook_id: str) -> HookItem:
@@ -121,12 +120,7 @@ def delivery_json(item: DeliveryItem) -> dict[str, Any]:
 
 def subscriptions(ws: str) -> list[HookItem]:
     """Enabled subscriptions of a workspace; a warm Lambda keeps them 10 s (read once per message otherwise)."""
-    hit = _cache.get(ws)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    found = [h for h in store.list_hooks(ws) if h.enabled]
-    _cache[ws] = (time.monotonic() + CACHE_SECONDS, found)
-    return found
+    return _cache.get(ws, lambda: [h for h in store.list_hooks(ws) if h.enabled])
 
 
 # --- events from the stream ------------------------------------------------------------------------------------
@@ -274,7 +268,7 @@ def _count_failure(d: Deps, hook: HookItem) -> None:
     reason = f"{count} deliveries in a row failed for 24 hours"
     store.update_hook(hook, [HookItem.failed_in_a_row.set(count), HookItem.enabled.set(False),
                              HookItem.disabled_reason.set(reason)])
-    _cache.pop(hook.workspace_id or "", None)
+    _cache.forget(hook.workspace_id or "")
     ws = hook.workspace_id or ""
     admins = [m.user_id for m in team.list_members(ws) if m.role == "admin"]
     notifications.notify(d, ws, admins, "webhook_disabled", title=f"Webhook switched off: {hook.url}", body=reason,

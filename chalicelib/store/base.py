@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import QueryError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import safejson
 from chalicelib.store.models import TYPE_OF, MainItem
@@ -101,5 +103,17 @@ def update_if(item: MainItem, actions: list[Any], condition: Any) -> bool:
         return True
     except UpdateError as err:
         if condition_failed(err):
+            return False
+        raise
+
+
+def transact_if(build: Callable[[TransactWrite], None]) -> bool:
+    """Run a transaction; False when one of its conditions fails (a race lost, a retry), instead of raising."""
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            build(tx)
+        return True
+    except TransactWriteError as err:
+        if "ConditionalCheckFailed" in cancel_codes(err):
             return False
         raise

@@ -855,12 +855,18 @@ def list_parked(ws: str, *, limit: int = 100) -> Iterator[ParkedItem]:
 # --- timers ------------------------------------------------------------------------------------------
 
 
-def put_timer(ws: str, timer_id: str, kind: str, due_at: str, target: dict[str, Any], *, now: datetime) -> None:
-    """Write (or move) a timer: the same id again replaces it, lease and all, so a moved deadline moves it."""
+def put_timer(ws: str, timer_id: str, kind: str, due_at: str, target: dict[str, Any], *, now: datetime,
+              only_new: bool = False) -> bool:
+    """Write (or move) a timer: the same id again replaces it, lease and all, so a moved deadline moves it.
+    With `only_new`, a timer already booked under this id keeps its time (False then)."""
     shard = int(stable_shard(timer_id), 16) % keys.TIMER_SHARDS
     pk, sk = keys.timer(ws, timer_id)
-    typed(TimerItem, pk, sk, workspace_id=ws, timer_id=timer_id, kind=kind, due_at=due_at, target=target,
-          created_at=iso(now), gsi1pk=keys.timers_due(shard), gsi1sk=f"{due_at}#{timer_id}").save()
+    item = typed(TimerItem, pk, sk, workspace_id=ws, timer_id=timer_id, kind=kind, due_at=due_at, target=target,
+                 created_at=iso(now), gsi1pk=keys.timers_due(shard), gsi1sk=f"{due_at}#{timer_id}")
+    if only_new:
+        return put_new(item)
+    item.save()
+    return True
 
 
 def delete_timer(ws: str, timer_id: str) -> None:

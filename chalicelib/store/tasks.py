@@ -16,7 +16,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store import keys
-from chalicelib.store.base import cancel_codes, connection, typed
+from chalicelib.store.base import cancel_codes, connection, transact_if, typed
 from chalicelib.store.models import (
     AuditItem,
     MainItem,
@@ -239,27 +239,19 @@ def new_team(ws: str, team_id: str, **attrs: Any) -> TaskTeamItem:
 
 
 def put_team(team: TaskTeamItem, audit: AuditItem, *, new: bool) -> bool:
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(team, condition=TaskTeamItem.pk.does_not_exist() if new else TaskTeamItem.pk.exists())
-            tx.save(audit)
-        return True
-    except TransactWriteError as err:
-        if "ConditionalCheckFailed" in cancel_codes(err):
-            return False
-        raise
+    def build(tx: TransactWrite) -> None:
+        tx.save(team, condition=TaskTeamItem.pk.does_not_exist() if new else TaskTeamItem.pk.exists())
+        tx.save(audit)
+
+    return transact_if(build)
 
 
 def delete_team(team: TaskTeamItem, audit: AuditItem) -> bool:
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.delete(team, condition=TaskTeamItem.pk.exists())
-            tx.save(audit)
-        return True
-    except TransactWriteError as err:
-        if "ConditionalCheckFailed" in cancel_codes(err):
-            return False
-        raise
+    def build(tx: TransactWrite) -> None:
+        tx.delete(team, condition=TaskTeamItem.pk.exists())
+        tx.save(audit)
+
+    return transact_if(build)
 
 
 def any_in_team(ws: str, team_id: str, bucket: str) -> bool:

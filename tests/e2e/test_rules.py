@@ -211,3 +211,12 @@ def test_timers_fire_when_no_answer_rule_minutes_pass_only_while_waiting(stack, 
     tick()
     ws.drain()
     assert conv(ws, conv_id)["tags"] == []
+
+
+def test_a_rule_whose_template_was_removed_is_listed_as_invalid(stack):
+    ws = workspace(stack)
+    template = ws.api("POST", "/templates", json={"title": "T", "text": "hi", "shortcut": "tt"}).json()
+    add_rule(ws, when={"trigger": "message_received"}, actions=[{"type": "reply_template", "value": template["id"]}])
+    assert [r["valid"] for r in ws.api("GET", "/rules").json()["items"]] == [True]
+    assert ws.api("DELETE", f"/templates/{template['id']}").status_code == 200
+    assert [r["valid"] for r in ws.api("GET", "/rules").json()["items"]] == [False]

@@ -8,20 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.domain.model import iso
+from tests.e2e.conftest import Clock
 from tests.e2e.test_tasks_api import member
 from tests.support import new_workspace
 
 pytestmark = pytest.mark.ddblocal
 
 T0 = datetime(2031, 3, 2, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

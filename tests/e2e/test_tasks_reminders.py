@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.domain.model import iso
+from tests.e2e.conftest import Clock
 from tests.e2e.test_tasks_api import member
-from tests.e2e.test_tasks_lists import Clock
 from tests.support import new_workspace
 
 pytestmark = pytest.mark.ddblocal

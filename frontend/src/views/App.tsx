@@ -15,6 +15,7 @@ import { TaskDialogHost } from "./TaskDialog";
 import { TasksPage } from "./TasksPage";
 import { Thread } from "./Thread";
 import { TopBar } from "./TopBar";
+import { isTyping } from "./typing";
 
 export function App() {
   const state = useStore(store);
@@ -45,15 +46,6 @@ export function App() {
   );
 }
 
-const NOT_TEXT = ["checkbox", "radio", "button", "submit", "reset", "file", "range", "color"];
-
-/** Is the key meant for a field (text entry or a select), not for the shortcuts? */
-function isTyping(target: EventTarget | null): boolean {
-  const el = target as HTMLElement | null;
-  if (!el) return false;
-  if (el instanceof HTMLInputElement) return !NOT_TEXT.includes(el.type);
-  return el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT";
-}
 
 /** j / k: next / previous conversation; r: reply; e: close the conversation; "/": search. Never while typing. */
 function useShortcuts(enabled: boolean): void {

@@ -16,6 +16,7 @@ import {
 import type { Task, TaskScope, TaskSort, TaskView } from "../types";
 import { errorText } from "./errors";
 import { TaskDetailPanel } from "./TaskDetail";
+import { isTyping } from "./typing";
 
 const VIEWS: { id: TaskView; label: Key }[] = [
   { id: "current", label: "tasks_view_current" }, { id: "overdue", label: "tasks_view_overdue" },
@@ -131,14 +132,6 @@ function TaskRow({ task, selected }: { task: Task; selected: boolean }) {
   );
 }
 
-const NOT_TEXT = ["checkbox", "radio", "button", "submit", "reset", "file", "range", "color"];
-
-function isTyping(target: EventTarget | null): boolean {
-  const el = target as HTMLElement | null;
-  if (!el) return false;
-  if (el instanceof HTMLInputElement) return !NOT_TEXT.includes(el.type);
-  return el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT";
-}
 
 function useTaskShortcuts(): void {
   useEffect(() => {
