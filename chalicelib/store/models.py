@@ -586,6 +586,26 @@ class NotificationItem(MainItem):
     params = MapAttribute[str, Any](default=dict)
 
 
+class SurveyItem(MainItem):
+    """A CSAT (1-5) or NPS (0-10) survey sent to a customer after a close (G4), and the answer.
+
+    The contract between the surveys (services/surveys.py) and the analytics counters: the counters count an
+    answer once, when `score` goes from null to a number (a MODIFY, or an INSERT that already carries it)."""
+
+    survey_id = UnicodeAttribute()
+    kind = UnicodeAttribute()  # csat | nps
+    conversation_id = UnicodeAttribute(null=True)  # the closed conversation it asks about (NPS: the last one)
+    channel_id = UnicodeAttribute(default="")
+    channel_kind = UnicodeAttribute(default="")
+    contact_id = UnicodeAttribute(default="")
+    operator_id = UnicodeAttribute(null=True)  # the conversation's assignee when it closed
+    state = UnicodeAttribute(default="pending")  # pending | sent | answered | expired | failed
+    score = NumberAttribute(null=True)
+    comment = UnicodeAttribute(null=True)
+    sent_at = UnicodeAttribute(null=True)
+    answered_at = UnicodeAttribute(null=True)
+
+
 MAIN_MODELS: tuple[type[MainItem], ...] = (
     WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
     ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
@@ -593,7 +613,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     AuditItem, PresenceItem, TeamSettingsItem,
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
     TaskCounterItem, TaskItem, TaskEventItem, TaskLinkItem, TaskTeamItem,
-    NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem,
+    NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem, SurveyItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -607,7 +627,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     TaskCounterItem: "taskcounter", TaskItem: "task", TaskEventItem: "taskevent", TaskLinkItem: "tasklink",
     TaskTeamItem: "taskteam",
     ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
-    RuleItem: "rule",
+    RuleItem: "rule", SurveyItem: "survey",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 
