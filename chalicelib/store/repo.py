@@ -51,7 +51,6 @@ from chalicelib.store.models import (
 from chalicelib.store.secrets import box as secret_box
 
 DEDUPE_TTL = timedelta(days=8)  # WhatsApp retries for 7 days (CHANNELS.md §2.1)
-RAW_LIMIT = 64 * 1024
 CHANNEL_CACHE_SECONDS = 30.0
 
 
@@ -153,12 +152,15 @@ def set_channel_health(channel_id: str, health: dict[str, Any]) -> None:
 # --- inbound: the webhook's one write ----------------------------------------------------------------
 
 
-def put_inbound(event: InboundEvent, raw: str | None, *, now: datetime) -> bool:
-    """Store a verified event unless its dedupe key was seen. Returns False for a duplicate."""
+def put_inbound(event: InboundEvent, *, now: datetime) -> bool:
+    """Store a verified event unless its dedupe key was seen. Returns False for a duplicate.
+
+    Only the parsed event is kept, not the provider's payload beside it: under 1 KB for a usual message, so the
+    webhook's one write is one write unit."""
     pk, sk = keys.inbound(event.dedupe_key)
     item = typed(
         InboundItem, pk, sk, workspace_id=event.workspace_id, channel_id=event.channel_id, event=event.to_json(),
-        raw=raw if raw is not None and len(raw) <= RAW_LIMIT else None, created_at=iso(now),
+        created_at=iso(now),
         expires_at=int((now + DEDUPE_TTL).timestamp()),
     )
     # DynamoDB deletes expired items within days, not at once: an expired key counts as unseen.
