@@ -65,7 +65,6 @@ ASSUMED = {
     "provider_round_trip_s": 0.15,  # a real provider API call from AWS (the fake answers in ~1 ms)
     "platform_log_bytes_per_invocation": 350,  # START / END / REPORT lines
     "app_log_bytes_per_line": 300,  # one Powertools JSON line
-    "stream_invocations_per_record": 1.0,  # worst case: no batching (a busy stream batches up to 100)
     "alarm_metrics": 10,  # infra/resources.yaml: 6 alarms, metric-math ones count each metric
     "minutes_per_month": 43_200,
 }
@@ -300,7 +299,10 @@ def open_console(port: int, token: str) -> socket.socket:
 
 
 def count_units(messages: int = 20, replies: int = 10) -> dict[str, Any]:
-    """Units of: a customer's first message (new conversation: greeting), a follow-up, an operator reply, a tick."""
+    """Units of: a customer's first message (new conversation: greeting), a follow-up, an operator reply, a tick.
+
+    One event at a time, each followed by the stream to the end, as a quiet production stream sees them: the
+    stream batches counted are the Lambda invocations (records a write makes together arrive together)."""
     from bench import harness
 
     stack = harness.start_stack()
@@ -311,10 +313,10 @@ def count_units(messages: int = 20, replies: int = 10) -> dict[str, Any]:
         customers = [20_000_000 + secrets.randbelow(10**6) * 100 + i for i in range(messages)]
         with UnitMeter([getattr(stack.pump, "_ddb", None)]) as meter, LogMeter() as logs:
             figures = {
-                "new_conversation_message": phase(stack, meter, logs, lambda: customers_write(channel, customers)),
-                "follow_up_message": phase(stack, meter, logs, lambda: customers_write(channel, customers)),
-                "operator_reply": phase(stack, meter, logs, lambda: operator_replies(stack.url, channel, replies)),
-                "tick": phase(stack, meter, logs, lambda: [timed(stack.ticker.tick_now)]),
+                "new_conversation_message": phase(stack, meter, logs, customers_write(channel, customers)),
+                "follow_up_message": phase(stack, meter, logs, customers_write(channel, customers)),
+                "operator_reply": phase(stack, meter, logs, operator_replies(stack.url, channel, replies)),
+                "tick": phase(stack, meter, logs, [stack.ticker.tick_now]),
             }
         console.close()
     finally:
@@ -322,25 +324,19 @@ def count_units(messages: int = 20, replies: int = 10) -> dict[str, Any]:
     return figures
 
 
-def timed(fn: Any, *args: Any, **kwargs: Any) -> float:
-    started = time.perf_counter()
-    fn(*args, **kwargs)
-    return time.perf_counter() - started
-
-
-def customers_write(channel: Any, customers: list[int]) -> list[float]:
-    """One Telegram webhook per customer, as Telegram delivers them; the seconds each took."""
+def customers_write(channel: Any, customers: list[int]) -> list[Any]:
+    """One Telegram webhook per customer, as Telegram delivers them."""
     import requests
 
     from bench import harness
 
     session = requests.Session()
-    return [harness.post(session, channel, harness.encode(harness.telegram_update(chat, "hello"))).seconds
+    return [lambda chat=chat: harness.post(session, channel, harness.encode(harness.telegram_update(chat, "hello")))
             for chat in customers]
 
 
-def operator_replies(url: str, channel: Any, replies: int) -> list[float]:
-    """An operator answers the newest conversations through the REST API; the seconds each request took."""
+def operator_replies(url: str, channel: Any, replies: int) -> list[Any]:
+    """An operator answers the newest conversations through the REST API."""
     import requests
 
     api = requests.Session()
@@ -351,34 +347,61 @@ def operator_replies(url: str, channel: Any, replies: int) -> list[float]:
         api.post(f"{url}/api/conversations/{conversation_id}/replies", json={"text": "we are on it"},
                  timeout=30).raise_for_status()
 
-    return [timed(reply, c["id"]) for c in conversations]
+    return [lambda c=c: reply(c["id"]) for c in conversations]
 
 
-def phase(stack: Any, meter: UnitMeter, logs: LogMeter, act: Any) -> dict[str, Any]:
-    """Per-event figures of one phase: the requests `act` makes (it returns their seconds), then everything the
-    stream does because of them."""
+def phase(stack: Any, meter: UnitMeter, logs: LogMeter, events: list[Any]) -> dict[str, Any]:
+    """Per-event figures of one phase: each event's request, then everything the stream does because of it."""
     meter.take()
     logs.take()
     sent_before = len(stack.fake_telegram.calls)
-    seconds = act()
-    n = len(seconds)
-    request_units, request_calls = meter.take()
-    started = time.perf_counter()
-    records = int(stack.pump.drain(timeout=120))
-    stream_seconds = time.perf_counter() - started
-    stream_units, stream_calls = meter.take()
+    request_units: Counter[str] = Counter()
+    request_calls: Counter[str] = Counter()
+    stream_units: Counter[str] = Counter()
+    stream_calls: Counter[str] = Counter()
+    seconds = 0.0
+    records = 0
+    batches_before = stack.pump.stats.batches
+    handler_seconds: list[float] = []
+    handler = stack.pump.handler
+
+    def timed_handler(event: Any, context: Any) -> Any:  # Lambda bills the handler's time, not the polling
+        started = time.perf_counter()
+        try:
+            return handler(event, context)
+        finally:
+            handler_seconds.append(time.perf_counter() - started)
+
+    stack.pump.handler = timed_handler
+    try:
+        for event in events:
+            started = time.perf_counter()
+            event()
+            seconds += time.perf_counter() - started
+            units, calls = meter.take()
+            request_units += units
+            request_calls += calls
+            records += int(stack.pump.drain(timeout=120))
+            units, calls = meter.take()
+            stream_units += units
+            stream_calls += calls
+    finally:
+        stack.pump.handler = handler
+    stream_seconds = sum(handler_seconds)
+    batches = stack.pump.stats.batches - batches_before
     provider_calls = len(stack.fake_telegram.calls) - sent_before
     pushes = (request_calls + stream_calls)["apigatewaymanagementapi:PostToConnection"]
-    per = 1 / n
+    per = 1 / len(events)
 
     def scaled(counter: Counter[str]) -> dict[str, float]:
         return {k: round(v * per, 3) for k, v in sorted(counter.items())}
 
     return {
-        "n": n,
-        "request_seconds": round(sum(seconds) * per, 4),
+        "n": len(events),
+        "request_seconds": round(seconds * per, 4),
         "request_units": scaled(request_units), "request_calls": scaled(request_calls),
-        "stream_records": round(records * per, 2), "stream_seconds": round(stream_seconds * per, 4),
+        "stream_records": round(records * per, 2), "stream_invocations": round(batches * per, 2),
+        "stream_seconds": round(stream_seconds * per, 4),
         "stream_units": scaled(stream_units), "stream_calls": scaled(stream_calls),
         "provider_calls": round(provider_calls * per, 2),
         "pushes_per_console": round(pushes * per, 2),
@@ -389,7 +412,7 @@ def phase(stack: Any, meter: UnitMeter, logs: LogMeter, act: Any) -> dict[str, A
 def dollars(figures: dict[str, Any], *, api_request: bool, consoles: int = 1) -> dict[str, float]:
     """USD per million of one kind of event, by line item (`api_request`: it arrives through the REST API)."""
     p, a = PRICES, ASSUMED
-    invocations = (1 if api_request else 0) + figures["stream_records"] * a["stream_invocations_per_record"]
+    invocations = (1 if api_request else 0) + figures["stream_invocations"]
     gb_seconds = (figures["request_seconds"] * a["api_memory_gb"]
                   + (figures["stream_seconds"] + figures["provider_calls"] * a["provider_round_trip_s"])
                   * a["stream_memory_gb"])

@@ -69,8 +69,49 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"   FAILED: {data['error']}")
         else:
             lines.extend(body(data))
+    lines.append("-" * WIDTH)
+    lines.append("Cost (issue 14): counted units x list prices, this run")
+    try:
+        lines.extend(_cost_summary(results))
+    except (KeyError, TypeError) as err:
+        lines.append(f"   not available: {type(err).__name__}: {err}")
     lines.append("=" * WIDTH)
     return "\n".join(lines)
+
+
+COST_GOALS = {"per_million_followups_usd": 5.0, "per_million_new_conversations_usd": 8.0,
+              "per_million_replies_usd": 5.0, "idle_month_usd": 0.50}
+
+
+def _cost_summary(results: dict[str, Any]) -> list[str]:
+    """The issue's named figures, each with its goal: dollars per million, idle month, units, cold import."""
+    cost = results["deploy"]["cost"]
+    inbound = cost["usd_per_million_inbound"]
+    figures = {
+        "per_million_followups_usd": inbound["follow_up"]["total"],
+        "per_million_new_conversations_usd": inbound["new_conversation"]["total"],
+        "per_million_replies_usd": cost["usd_per_million_operator_replies"]["total"],
+        "idle_month_usd": cost["idle_usd_per_month"]["total"],
+    }
+    rows = [_row(f"cost.{name}", f"{value:.2f}", f"<= {COST_GOALS[name]:.2f}", verdict(value, COST_GOALS[name]))
+            for name, value in figures.items()]
+    follow = cost["counted"]["follow_up_message"]
+    units = follow["stream_units"].get("write_units", 0.0)
+    rows.append(_row("ddb.stream_write_units_per_followup", _num(units), "", ""))
+    rows.append(_row("  the webhook's own write units", _num(follow["request_units"].get("write_units", 0.0))))
+    rows.append(_row("  stream invocations / records per follow-up",
+                     f"{_num(follow['stream_invocations'])} / {_num(follow['stream_records'])}"))
+    calls = results.get("ddb_calls", {})
+    if isinstance(calls, dict) and "warm" in calls:
+        goal = calls["goal_per_webhook"]
+        rows.append(_row("ddb.webhook_requests_per_message", _num(calls["warm"]["per_webhook"]), f"<= {goal}",
+                         verdict(calls["warm"]["per_webhook"], goal)))
+    imports = results["deploy"].get("cold_import", {})
+    if isinstance(imports, dict) and "cpu" in imports:
+        goal = imports["goal_ratio"]
+        for handler, ratio in sorted(imports["cpu"]["ratios"].items()):
+            rows.append(_row(f"cold_import.{handler}", f"{ratio:.2f}x", f"<= {goal}", verdict(ratio, goal)))
+    return rows
 
 
 def _flat(d: dict[str, Any], indent: str = "   ", depth: int = 0) -> list[str]:

@@ -14,6 +14,12 @@ _update_ids = itertools.count(900_000_000)
 _message_ids = itertools.count(1000)
 
 
+def live_events(frame_payload: bytes | str) -> list[dict[str, Any]]:
+    """The events of one live-update frame: one event, or a stream batch's `{"type": "batch", "events": [...]}`."""
+    value = json.loads(frame_payload)
+    return list(value["events"]) if value.get("type") == "batch" else [value]
+
+
 def fresh(prefix: str) -> str:
     return f"{prefix}{secrets.token_hex(4)}"
 

@@ -52,8 +52,10 @@ def record_handler(record: DynamoDBRecord) -> None:
 
 
 def handle_stream(event: Any) -> dict[str, Any]:
-    deps().lambda_context = event.context
+    d = deps()
+    d.lambda_context = event.context
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
-    return process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=_processor(),
-                                    context=event.context)
+    with d.live.batched():  # one push per console for the whole batch
+        return process_partial_response(event=event.to_dict(), record_handler=record_handler,
+                                        processor=_processor(), context=event.context)

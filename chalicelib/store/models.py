@@ -68,6 +68,34 @@ class Gsi3(_Gsi):
     gsi3sk = UnicodeAttribute(range_key=True)
 
 
+class _KeysOnlyGsi(GlobalSecondaryIndex):  # type: ignore[type-arg]
+    class Meta:
+        projection = KeysOnlyProjection()
+
+
+class Gsi4(_KeysOnlyGsi):
+    """Keys only, sparse: an assignee's conversations by status, then creation. Nothing a message changes is in
+    its key or its projection, so a message writes nothing here (listings read the items by key)."""
+
+    class Meta:
+        index_name = "gsi4"
+        projection = KeysOnlyProjection()
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    gsi4sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi5(_KeysOnlyGsi):
+    """Keys only: a contact's conversations across channels (set at creation; moved only by a merge)."""
+
+    class Meta:
+        index_name = "gsi5"
+        projection = KeysOnlyProjection()
+
+    gsi5pk = UnicodeAttribute(hash_key=True)
+    gsi5sk = UnicodeAttribute(range_key=True)
+
+
 class MainItem(Model):
     """Base of every main-table entity."""
 
@@ -87,10 +115,16 @@ class MainItem(Model):
     gsi2sk = UnicodeAttribute(null=True)
     gsi3pk = UnicodeAttribute(null=True)
     gsi3sk = UnicodeAttribute(null=True)
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    gsi5pk = UnicodeAttribute(null=True)
+    gsi5sk = UnicodeAttribute(null=True)
 
     gsi1 = Gsi1()
     gsi2 = Gsi2()
     gsi3 = Gsi3()
+    gsi4 = Gsi4()
+    gsi5 = Gsi5()
 
 
 class WorkspaceItem(MainItem):

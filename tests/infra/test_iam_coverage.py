@@ -137,7 +137,7 @@ def run_slice(stack: Any) -> dict[str, Any]:
     assert hook.status_code == 200, hook.text
     stack.pump.drain(timeout=60)
     pushed = console.receive()
-    assert pushed["type"] in ("conversation.updated", "message.new")
+    assert pushed["type"] in ("conversation.updated", "message.new", "batch")
 
     (conv,) = api.get(f"{base}/conversations", timeout=30).json()["items"]
     api.get(f"{base}/conversations/{conv['id']}/messages", timeout=30).raise_for_status()
