@@ -53,6 +53,12 @@ class Settings:
     mail_transport: str = ""  # "ses" | "outbox"; empty: the outbox in embedded mode, SES elsewhere
     session_hours: int = 168
     login_link_minutes: int = 15
+    webhook_base_url: str = ""  # WEBHOOK_BASE_URL: where providers' webhooks point (the webhook function's URL in AWS)
+
+    @property
+    def webhook_base(self) -> str:
+        """The origin of `{base}/api/webhooks/{kind}/{channel_id}`: WEBHOOK_BASE_URL, or PUBLIC_URL without it."""
+        return self.webhook_base_url or self.public_url
 
     @property
     def cookie_secure(self) -> bool:
@@ -94,6 +100,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         mail_transport=env.get("MAIL_TRANSPORT", ""),
         session_hours=int(env.get("SESSION_HOURS", "168")),
         login_link_minutes=int(env.get("LOGIN_LINK_MINUTES", "15")),
+        webhook_base_url=env.get("WEBHOOK_BASE_URL", "").rstrip("/"),
         graph_api_url=env.get("GRAPH_API_URL", "https://graph.facebook.com").rstrip("/"),
         graph_api_version=env.get("GRAPH_API_VERSION", "25.0").lstrip("v"),
         ok_api_url=env.get("OK_API_URL", "https://api.ok.ru").rstrip("/"),

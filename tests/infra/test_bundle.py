@@ -132,4 +132,4 @@ def test_every_handler_in_the_template_imports_from_the_staged_app_without_embed
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found.pop("local") is False
-    assert found == {handler: True for handler in handlers} and len(handlers) == 6
+    assert found == {handler: True for handler in handlers} and len(handlers) == 7

@@ -10,7 +10,8 @@ import pytest
 
 from infra.package import aws_env
 
-FUNCTIONS = ("APIHandler", "HandleStream", "EveryMinute", "WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
+FUNCTIONS = ("APIHandler", "HandleStream", "EveryMinute", "WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect",
+             "Webhook")
 ESM = "HandleStreamHandleStreamDynamodbEventSource"
 
 
@@ -70,6 +71,40 @@ def test_every_function_runs_on_arm64_with_its_own_role_and_log_group(built):
     assert not built.of_type("AWS::IAM::Policy"), "policies live inline in each role (created before its users)"
 
 
+def test_every_function_logs_json_without_lambdas_per_invocation_lines(built):
+    for name in FUNCTIONS:
+        logging = built.resource(name)["Properties"]["LoggingConfig"]
+        assert logging["LogFormat"] == "JSON", name  # needed for the levels below
+        assert logging["SystemLogLevel"] == "WARN", name  # START / END / REPORT are INFO system events
+        assert logging["ApplicationLogLevel"] == "INFO", name
+        assert built.resource(name)["Properties"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "INFO"
+
+
+def test_webhooks_have_a_function_url_of_their_own_that_the_channel_functions_register(built):
+    url = built.resource("WebhookUrl")
+    assert url["Type"] == "AWS::Lambda::Url"
+    assert url["Properties"]["AuthType"] == "NONE" and url["Properties"]["TargetFunctionArn"] == {"Ref": "Webhook"}
+    permissions = {(p["Properties"]["Action"], p["Properties"].get("FunctionUrlAuthType"),
+                    p["Properties"].get("InvokedViaFunctionUrl"))
+                   for p in built.of_type("AWS::Lambda::Permission").values()
+                   if p["Properties"]["FunctionName"] == {"Ref": "Webhook"}}
+    # since October 2025 a public URL needs both; InvokeFunction only through the URL
+    assert permissions == {("lambda:InvokeFunctionUrl", "NONE", None), ("lambda:InvokeFunction", None, True)}
+    webhook = built.resource("Webhook")["Properties"]
+    assert webhook["Handler"] == "app.webhook"
+    assert "WEBHOOK_BASE_URL" not in webhook["Environment"]["Variables"]  # its own URL would be a cycle
+    for name in ("APIHandler", "HandleStream", "EveryMinute"):
+        variables = built.resource(name)["Properties"]["Environment"]["Variables"]
+        assert variables["WEBHOOK_BASE_URL"] == {"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]}, name
+    assert webhook["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasWebhookConcurrency", {"Ref": "WebhookConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    assert built.cfn["Outputs"]["WebhookUrl"]["Value"] == {"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]}
+    # no route of the REST API or CloudFront is in front of it
+    assert not [p for p in built.of_type("AWS::Lambda::Permission").values()
+                if p["Properties"]["FunctionName"] == {"Ref": "Webhook"}
+                and p["Properties"]["Principal"] != "*"]
+
+
 def test_the_stream_reports_partial_failures_bisects_and_gives_up_into_a_queue(built):
     esm = built.resource(ESM)["Properties"]
     assert esm["EventSourceArn"] == {"Fn::GetAtt": ["MainTable", "StreamArn"]}
@@ -116,7 +151,9 @@ def test_email_resources_exist_only_when_the_email_parameters_are_set(built):
         assert built.resource(name)["Condition"] == "HasInboundEmail"
     subscription = built.resource("InboundMailSubscription")["Properties"]
     assert subscription["Protocol"] == "https"
-    assert subscription["Endpoint"] == {"Fn::Sub": "${PublicUrl}/api/webhooks/email/${EmailChannelId}"}
+    text, variables = subscription["Endpoint"]["Fn::Sub"]
+    assert text == "https://${Host}/api/webhooks/email/${EmailChannelId}"  # the webhook function's URL
+    assert variables["Host"] == {"Fn::Select": [2, {"Fn::Split": ["/", {"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]}]}]}
     assert built.resource("InboundMailTopic")["Properties"]["SignatureVersion"] == "2"
     (action,) = built.resource("InboundMailRule")["Properties"]["Rule"]["Actions"]
     assert action["SNSAction"]["TopicArn"] == {"Ref": "InboundMailTopic"}
