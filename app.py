@@ -3,6 +3,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Rate
 
+from chalicelib import coldstart
 from chalicelib.api import admin, channels, contacts, conversations, docs, inbound, routing, templates, webhooks, widget
 from chalicelib.api import auth as auth_api
 from chalicelib.api import automation as automation_api
@@ -36,3 +37,4 @@ ws_connect = app.on_ws_connect(name="ws_connect")(websocket.ws_connect)
 ws_message = app.on_ws_message(name="ws_message")(websocket.ws_message)
 ws_disconnect = app.on_ws_disconnect(name="ws_disconnect")(websocket.ws_disconnect)
 webhook = app.lambda_function(name="webhook")(function_url.handler(app))  # webhooks via a Function URL
+coldstart.ready()  # the cold import is over (chalicelib/coldstart.py)

@@ -10,11 +10,18 @@ magic number like them). `install()`, run first thing by `chalicelib/__init__.py
 take the code from that file: the same source text gives the same code object, so every class is exactly what
 compiling would make. A text not in the file (a class added after packaging, a library's class) is compiled as
 usual, and without the file (embedded mode, tests, a bundle of another Python) nothing changes at all.
+
+In the bundle, `install()` also holds the cyclic garbage collector back while the app is imported (a cold import
+only allocates what lives as long as the process; the collections it would trigger scan boto3's, botocore's and
+our objects again and again: some 10 ms), and `ready()` (the last line of app.py) gives the collector its
+thresholds back after moving everything imported so far out of its sight (`gc.freeze()`), so the collections of
+warm invocations do not scan it either.
 """
 
 from __future__ import annotations
 
 import builtins
+import gc
 import marshal
 import os
 import sys
@@ -22,6 +29,8 @@ from typing import Any
 
 FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dataclass_code.marshal")
 STATS = {"precompiled": 0, "compiled": 0}  # dataclass methods taken from the file / compiled here since install()
+IMPORT_GC_THRESHOLD = 200_000  # allocations between collections while the app is imported (the default is 700)
+_thresholds: tuple[int, ...] | None = None  # the collector's own, while held back
 
 
 def _magic() -> bytes:
@@ -49,7 +58,20 @@ def install(path: str = FILE) -> int:
 
     # `dataclasses._create_fn` calls the name `exec`; a module global shadows the builtin for that module only
     dataclasses.exec = exec_precompiled  # type: ignore[attr-defined]
+    global _thresholds
+    if _thresholds is None:
+        _thresholds = gc.get_threshold()
+        gc.set_threshold(IMPORT_GC_THRESHOLD, *_thresholds[1:])
     return len(codes)
+
+
+def ready() -> None:
+    """The app is imported: freeze what it made (never collected, never scanned again) and collect as usual."""
+    global _thresholds
+    if _thresholds is not None:
+        gc.freeze()
+        gc.set_threshold(*_thresholds)
+        _thresholds = None
 
 
 def record(modules: list[str], path: str = FILE) -> int:

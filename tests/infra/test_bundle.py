@@ -147,7 +147,9 @@ def test_the_app_s_dataclass_methods_come_precompiled_and_none_is_compiled_on_a_
     code = ("import json, sys, dataclasses\n"
             "import app\n"
             "from chalicelib import coldstart\n"
-            "print(json.dumps({**coldstart.STATS, 'patched': 'exec' in vars(dataclasses)}))\n")
+            "import gc\n"
+            "print(json.dumps({**coldstart.STATS, 'patched': 'exec' in vars(dataclasses), 'gc': gc.get_threshold(),\n"
+            "                  'frozen': gc.get_freeze_count()}))\n")
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(map(str, python_path)),
            "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1"}
     done = subprocess.run([sys.executable, "-S", "-c", code], cwd=app_dir, capture_output=True, text=True, env=env,
@@ -155,4 +157,5 @@ def test_the_app_s_dataclass_methods_come_precompiled_and_none_is_compiled_on_a_
     assert done.returncode == 0, done.stderr
     stats = json.loads(done.stdout.strip().splitlines()[-1])
     assert stats["patched"] and stats["compiled"] == 0
+    assert stats["gc"] == [700, 10, 10] and stats["frozen"] > 10_000  # app.py's last line: collector as usual
     assert stats["precompiled"] >= methods  # classes of the same shape share a text

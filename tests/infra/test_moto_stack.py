@@ -64,7 +64,7 @@ def test_only_the_types_moto_cannot_create_are_dropped(built, moto_stack):
     kept_types = {res["Type"] for res in moto_stack["template"]["Resources"].values()}
     assert not kept_types & set(UNSUPPORTED)
     assert {"AWS::Lambda::Function", "AWS::Lambda::EventSourceMapping", "AWS::DynamoDB::Table", "AWS::IAM::Role",
-            "AWS::Events::Rule", "AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup",
+            "AWS::Events::Rule", "AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::Logs::LogGroup",
             "AWS::SNS::Topic", "AWS::ApiGateway::RestApi"} <= kept_types
 
 

@@ -168,9 +168,40 @@ def test_nothing_bills_by_the_hour_when_idle(built):
     assert not built.of_type("AWS::Lambda::Version") and not built.of_type("AWS::EC2::NatGateway")
 
 
-@pytest.mark.parametrize("alarm", ["StreamDLQAlarm", "StreamIteratorAgeAlarm", "ApiErrorRateAlarm",
-                                   "StreamErrorRateAlarm", "ScheduleErrorsAlarm", "WebsocketErrorsAlarm"])
+@pytest.mark.parametrize("alarm", ["StreamDLQAlarm", "StreamIteratorAgeAlarm", "ServerErrorsAlarm"])
 def test_each_alarm_notifies_the_alarm_topic_and_stays_quiet_without_data(built, alarm):
     props = built.resource(alarm)["Properties"]
     assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_idle_the_stack_pays_for_four_alarm_metrics_and_no_kms_key(built):
+    assert not built.of_type("AWS::KMS::Key") and not built.of_type("AWS::KMS::Alias")
+    metrics = 0
+    for alarm in built.of_type("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        metrics += sum(1 for m in props["Metrics"] if "MetricStat" in m) if "Metrics" in props else 1
+    assert metrics == 4  # $0.10 each a month: bench/deploy_bench.py ASSUMED["alarm_metrics"]
+    server = built.resource("ServerErrorsAlarm")["Properties"]
+    watched = {m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+               for m in server["Metrics"] if "MetricStat" in m}
+    assert watched == {"5XXError": {"Fn::Sub": "${AWS::StackName}-api"}, "Url5xxCount": {"Ref": "Webhook"}}
+    assert built.resource("RestAPI")["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-api"}
+
+
+def test_the_channel_secrets_master_key_is_read_from_its_parameter_by_the_functions_that_seal_or_open(built):
+    parameter = ("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}"
+                 "/channel-secrets-key")
+    for role in ("ApiRole", "StreamRole", "ScheduleRole", "WebhookRole"):
+        found = [s for s in statements(built, role) if isinstance(s, dict) and s.get("Sid") == "ChannelSecrets"]
+        assert found == [{"Sid": "ChannelSecrets", "Effect": "Allow", "Action": "ssm:GetParameter",
+                          "Resource": {"Fn::Sub": parameter}}], role
+        former = [s for s in statements(built, role) if "Fn::If" in s]
+        assert {"Fn::If": ["HasLegacySecretsKey", {"Sid": "FormerChannelSecretsKey", "Effect": "Allow",
+                                                   "Action": "kms:Decrypt", "Resource": {"Ref": "LegacySecretsKeyArn"}},
+                           {"Ref": "AWS::NoValue"}]} in former, role
+    for role in ("WsConnectRole", "WsMessageRole", "WsDisconnectRole"):
+        assert "channel-secrets-key" not in json.dumps(built.resource(role)), role
+    variables = built.resource("APIHandler")["Properties"]["Environment"]["Variables"]
+    assert variables["SECRETS_KEY_PARAMETER"] == {"Fn::Sub": "/${AWS::StackName}/channel-secrets-key"}
+    assert variables["SECRETS_KMS_KEY_ARN"] == {"Fn::If": ["HasLegacySecretsKey", {"Ref": "LegacySecretsKeyArn"}, ""]}

@@ -101,3 +101,24 @@ def test_without_the_file_nothing_is_patched():
 
     assert not Path(coldstart.FILE).exists()  # the repository has none: only `make package` writes it
     assert "exec" not in vars(dataclasses)
+
+
+GC_CHECK = textwrap.dedent('''
+    import gc, json, sys
+    from chalicelib import coldstart
+    before = gc.get_threshold()
+    coldstart.install(sys.argv[1])
+    during = gc.get_threshold()
+    coldstart.ready()
+    print(json.dumps({"before": before, "during": during, "after": gc.get_threshold(),
+                      "frozen": gc.get_freeze_count()}))
+''')
+
+
+def test_the_collector_is_held_back_during_the_cold_import_only_in_the_bundle(tmp_path):
+    target = recorded(tmp_path)
+    bundle = run(tmp_path, GC_CHECK, str(target))
+    assert bundle["during"][0] == coldstart.IMPORT_GC_THRESHOLD and bundle["after"] == bundle["before"]
+    assert bundle["frozen"] > 1000  # what the import made is out of the collector's sight
+    elsewhere = run(tmp_path, GC_CHECK, str(tmp_path / "absent.marshal"))
+    assert elsewhere["during"] == elsewhere["before"] == elsewhere["after"] and elsewhere["frozen"] == 0
