@@ -4,7 +4,6 @@ the Function URL's response shape."""
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -145,15 +144,3 @@ def test_the_webhook_url_of_a_channel_follows_webhook_base_url(stack, monkeypatc
                                       register=False)
     assert channels.webhook_url(d, channel).startswith("https://abc123.lambda-url.us-east-1.on.aws/api/webhooks/")
     assert channels.setup_for_admin(d, channel)["webhook_url"] == channels.webhook_url(d, channel)
-
-
-def test_the_answer_is_in_the_function_url_shape():
-    from chalicelib.events.function_url import url_response
-
-    answer = url_response({"statusCode": 201, "headers": {"Content-Type": "text/plain"}, "body": "ok",
-                           "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"], "Vary": ["Origin", "Accept"]}})
-    assert answer == {"statusCode": 201, "headers": {"Content-Type": "text/plain", "Vary": "Origin, Accept"},
-                      "body": "ok", "isBase64Encoded": False, "cookies": ["a=1", "b=2"]}
-    binary = url_response({"statusCode": 200, "headers": {}, "body": base64.b64encode(b"\x00").decode(),
-                           "isBase64Encoded": True})
-    assert binary["isBase64Encoded"] is True and base64.b64decode(binary["body"]) == b"\x00"

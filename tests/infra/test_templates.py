@@ -181,7 +181,10 @@ def test_idle_the_stack_pays_for_four_alarm_metrics_and_no_kms_key(built):
     for alarm in built.of_type("AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
         metrics += sum(1 for m in props["Metrics"] if "MetricStat" in m) if "Metrics" in props else 1
-    assert metrics == 4  # $0.10 each a month: bench/deploy_bench.py ASSUMED["alarm_metrics"]
+    from bench.deploy_bench import ASSUMED, PRICES
+
+    assert metrics == ASSUMED["alarm_metrics"] == 4  # what the cost model bills, $0.10 each a month
+    assert metrics * PRICES["alarm_metric_month"] + PRICES["ssm_standard_parameter_month"] <= 0.45
     server = built.resource("ServerErrorsAlarm")["Properties"]
     watched = {m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
                for m in server["Metrics"] if "MetricStat" in m}
