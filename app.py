@@ -3,13 +3,14 @@
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Rate
 
+from chalicelib import coldstart
 from chalicelib.api import admin, channels, contacts, conversations, docs, inbound, routing, templates, webhooks, widget
 from chalicelib.api import auth as auth_api
 from chalicelib.api import automation as automation_api
 from chalicelib.api import notifications as notifications_api
 from chalicelib.api import tasks as tasks_api
 from chalicelib.api import team as team_api
-from chalicelib.events import schedules, stream, websocket
+from chalicelib.events import function_url, schedules, stream, websocket
 from chalicelib.observability import logger
 
 app = Chalice(app_name="zabota")
@@ -35,3 +36,5 @@ every_minute = app.schedule(Rate(1, unit=Rate.MINUTES), name="every_minute")(sch
 ws_connect = app.on_ws_connect(name="ws_connect")(websocket.ws_connect)
 ws_message = app.on_ws_message(name="ws_message")(websocket.ws_message)
 ws_disconnect = app.on_ws_disconnect(name="ws_disconnect")(websocket.ws_disconnect)
+webhook = app.lambda_function(name="webhook")(function_url.handler(app))  # webhooks via a Function URL
+coldstart.ready()  # the cold import is over (chalicelib/coldstart.py)

@@ -5,6 +5,7 @@
   create-api-key --workspace W --role R [--name N]   prints only the key
   add-member --workspace W --email E --role R      a user (e.g. the first admin in AWS)
   create-channel --workspace W --kind K --name N [--credential key=value ...] [--no-register]
+  reseal-secrets                            seal every stored secret under the current key (docs/DEPLOY.md)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from chalicelib.auth.permissions import ROLES
 from chalicelib.errors import AppError
 from chalicelib.services import channels
 from chalicelib.services.deps import deps
+from chalicelib.settings import Settings
 from chalicelib.store import repo, schema
 
 
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ch.add_argument("--name", required=True)
     ch.add_argument("--credential", action="append", default=[], metavar="KEY=VALUE")
     ch.add_argument("--no-register", action="store_true", help="do not register the webhook with the provider")
+    sub.add_parser("reseal-secrets", help="seal every channel and webhook secret under the current key (one Scan)")
     args = parser.parse_args(argv)
     if "MAIN_TABLE" not in os.environ:  # a laptop shell: talk to the embedded stack that `make run` started
         from chalicelib.local import env
@@ -78,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                                               register=not args.no_register)
             print(channel.id)
             print(channels.webhook_url(d, channel), file=sys.stderr)
+        elif args.command == "reseal-secrets":
+            counts = reseal_secrets(d.settings)
+            print(f"resealed {counts['resealed']}, already current {counts['current']}")
     except AppError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 2
@@ -90,6 +96,42 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         raise
     return 0
+
+
+# item attribute holding a sealed blob -> the attribute that is its sealing context (store/repo.py, store/hooks.py)
+SEALED = {"secrets_sealed": "pk", "secret_sealed": "hook_id"}
+
+
+def reseal_secrets(settings: Settings) -> dict[str, int]:
+    """Open every sealed blob of the main table (one Scan, an admin's one-off) and seal it again under the current
+    key; each write is conditional on the blob it replaces. After it, nothing needs SECRETS_KMS_KEY_ARN."""
+    import boto3
+
+    from chalicelib.store.secrets import box
+
+    client = boto3.client("dynamodb", region_name=settings.region)
+    current = box().wrapper
+    counts = {"resealed": 0, "current": 0}
+    pages = client.get_paginator("scan").paginate(
+        TableName=settings.main_table, ProjectionExpression="pk, sk, hook_id, secrets_sealed, secret_sealed",
+        FilterExpression="attribute_exists(secrets_sealed) OR attribute_exists(secret_sealed)")
+    for page in pages:
+        for item in page["Items"]:
+            for attribute, context_of in SEALED.items():
+                blob = item.get(attribute, {}).get("S")
+                if not blob:
+                    continue
+                if box().sealed_by(blob) == current:
+                    counts["current"] += 1
+                    continue
+                context = item[context_of]["S"]
+                fresh = box().seal(box().open(blob, context=context), context=context)
+                client.update_item(TableName=settings.main_table, Key={"pk": item["pk"], "sk": item["sk"]},
+                                   UpdateExpression="SET #a = :new", ConditionExpression="#a = :old",
+                                   ExpressionAttributeNames={"#a": attribute},
+                                   ExpressionAttributeValues={":new": {"S": fresh}, ":old": {"S": blob}})
+                counts["resealed"] += 1
+    return counts
 
 
 if __name__ == "__main__":
