@@ -287,3 +287,48 @@ def test_a_customer_writing_after_a_close_counts_a_reopening(stack, clock):
     ws.drain()
     total = all_counters(ws.id, "a")[""]
     assert total["res"] == 1 and total["reo"] == 1 and total["in"] == 2 and total["new"] == 1
+
+
+def test_a_partly_failed_batch_counts_what_will_not_come_back_and_its_retry_the_rest(stack, clock):
+    """Lambda retries a batch from its first failed record: the records before it are counted at once, the retry
+    counts the rest, and a late second delivery of the whole batch adds nothing."""
+    import secrets
+
+    from chalicelib.services import analytics
+    from chalicelib.services.deps import deps
+    from chalicelib.store import repo
+
+    ws = new_workspace(stack)
+    with Recorder(stack.pump) as recorder:
+        conv = customer_writes(ws, chat_id(), "first")
+        clock.advance(minutes=3)
+        assert ws.reply(conv, "an answer").status_code == 202
+        ws.drain()
+        set_status(ws, conv, "closed")
+        ws.drain()
+    tag = secrets.token_hex(4)  # the same changes as records the stream never delivered (new event ids)
+    records = [{**r, "eventID": f"{tag}-{r['eventID']}"} for e in recorder.events for r in e["Records"]]
+    def deltas(record):
+        image = record["dynamodb"]
+        old = repo.decode(image["OldImage"]) if image.get("OldImage") else None
+        new = repo.decode(image["NewImage"]) if image.get("NewImage") else None
+        return analytics.deltas_of(record["eventName"], new, old).nonzero()
+
+    counted = [i for i, r in enumerate(records) if deltas(r)]
+    assert len(counted) >= 4
+    expected: dict[str, int] = {}
+    for i in counted:
+        for (_, sk), metrics in deltas(records[i]).items():
+            if sk.startswith("a#"):
+                rules.merge(expected, metrics)
+    failed = counted[len(counted) // 2]
+    before = all_counters(ws.id, "a")[""]
+    d = deps()
+    seq = records[failed]["dynamodb"]["SequenceNumber"]
+    analytics.count_batch(d, records, {"batchItemFailures": [{"itemIdentifier": seq}]})
+    partly = all_counters(ws.id, "a")[""]
+    assert partly != before and partly != rules.merge(dict(before), expected)
+    analytics.count_batch(d, records[failed:], None)  # the retry, from the failed record on
+    analytics.count_batch(d, records, None)  # the whole batch once more, late
+    after = all_counters(ws.id, "a")[""]
+    assert after == rules.merge(dict(before), expected)
