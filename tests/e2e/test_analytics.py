@@ -314,12 +314,12 @@ def test_a_partly_failed_batch_counts_what_will_not_come_back_and_its_retry_the_
         new = repo.decode(image["NewImage"]) if image.get("NewImage") else None
         return analytics.deltas_of(record["eventName"], new, old).nonzero()
 
-    counted = [i for i, r in enumerate(records) if deltas(r)]
-    assert len(counted) >= 4
+    counted = [i for i, r in enumerate(records) if any(w == ws.id for w, _ in deltas(r))]  # earlier tests'
+    assert len(counted) >= 4  # records may still be in the stream: only this workspace's are compared
     expected: dict[str, int] = {}
     for i in counted:
-        for (_, sk), metrics in deltas(records[i]).items():
-            if sk.startswith("a#"):
+        for (w, sk), metrics in deltas(records[i]).items():
+            if w == ws.id and sk.startswith("a#"):
                 rules.merge(expected, metrics)
     failed = counted[len(counted) // 2]
     before = all_counters(ws.id, "a")[""]
