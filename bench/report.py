@@ -58,6 +58,8 @@ def render(results: dict[str, Any]) -> str:
         ("deploy", "6. Lambda bundle, cold import from the packaged bundle, dollars per million messages", _flat),
         ("automation", "7. Timers (idle tick, per fired, lag of 1,000) and outgoing webhook deliveries", _flat),
         ("tasks", "8. Tasks: read units of 'my overdue' at 10,000 vs 100 tasks; DynamoDB requests per create", _tasks),
+        ("analytics", "9. Analytics: dashboard reads at 100k vs 1k messages, counter writes per message, export",
+         _analytics),
     ]
     for key, title, body in sections:
         lines.append("-" * WIDTH)
@@ -141,6 +143,29 @@ def _tasks(d: dict[str, Any]) -> list[str]:
         _row("  with an assignee", f"{_num(creates['with_assignee_per_create'])}  "
              f"({ops(creates['with_assignee_by_operation'])})"),
         _row("  first create of a cold process", str(creates["cold_process_first_create"])),
+    ]
+
+
+def _analytics(d: dict[str, Any]) -> list[str]:
+    goals = d["goals"]
+    return [
+        _row("analytics.dashboard_read_units_100k_over_1k", f"{_num(d['dashboard_read_units_100k_over_1k'])}  "
+             f"({_num(d['read_units_100k'])} / {_num(d['read_units_1k'])} RCU)",
+             f"<= {goals['dashboard_read_units_100k_over_1k']}",
+             verdict(d["dashboard_read_units_100k_over_1k"], goals["dashboard_read_units_100k_over_1k"])),
+        _row("analytics.stream_writes_per_message", f"{_num(d['stream_writes_per_message'])} WCU  "
+             f"(burst of {d['burst_messages']}, {d['burst_transactions']} transactions)",
+             f"<= {goals['stream_writes_per_message']}",
+             verdict(d["stream_writes_per_message"], goals["stream_writes_per_message"])),
+        _row("  one message per batch (a trickle)", f"{_num(d['one_message_per_batch_write_units'])} WCU"),
+        _row("analytics.export_100k_s_over_library", f"{_num(d['export_100k_s_over_library'])}  "
+             f"(XLSX {_num(d['xlsx_100k_s'])} s / {_num(d['xlsx_library_100k_s'])} s)",
+             f"<= {goals['export_100k_s_over_library']}",
+             verdict(d["export_100k_s_over_library"], goals["export_100k_s_over_library"])),
+        _row("  CSV vs the csv module", f"{_num(d['csv_100k_s_over_library'])}  "
+             f"({_num(d['csv_100k_s'])} s / {_num(d['csv_library_100k_s'])} s)"),
+        _row("  export peak memory 10k / 100k rows", f"XLSX {d['xlsx_peak_kb_10k']} / {d['xlsx_peak_kb_100k']} KB, "
+             f"CSV {d['csv_peak_kb_10k']} / {d['csv_peak_kb_100k']} KB"),
     ]
 
 

@@ -7,6 +7,8 @@
 Automation: DynamoDB requests of an idle tick and per fired timer, fire lag of 1,000 timers, requests per outgoing
 webhook delivery (bench/automation_bench.py).
 Tasks: read units of "my overdue" with 10,000 tasks vs 100, and DynamoDB requests per create (bench/tasks_bench.py).
+Analytics: dashboard read units at 100k vs 1k messages, counter write units per message, export time vs the library
+and its peak memory (bench/analytics_bench.py).
 
 A failing figure is reported and the others still run; the exit code is non-zero only when the stack cannot start.
 """
@@ -93,6 +95,9 @@ def run_stack_sections(results: dict[str, Any]) -> bool:
         from bench import tasks_bench
 
         results["tasks"] = section("tasks", lambda: tasks_bench.measure(stack))
+        from bench import analytics_bench
+
+        results["analytics"] = section("analytics", lambda: analytics_bench.measure(stack))
     except Exception as err:
         log.exception("benchmark setup failed")
         for key in ("ddb_calls", "ingest_latency", "burst"):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import InvalidInput, PermanentError
 from chalicelib.observability import logger
+from chalicelib.services import analytics
 from chalicelib.services.changes import handle_change
 from chalicelib.services.deps import deps
 from chalicelib.store import repo
@@ -56,6 +57,9 @@ def handle_stream(event: Any) -> dict[str, Any]:
     d.lambda_context = event.context
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
+    raw = event.to_dict()
     with d.live.batched():  # one push per console for the whole batch
-        return process_partial_response(event=event.to_dict(), record_handler=record_handler,
-                                        processor=_processor(), context=event.context)
+        response = process_partial_response(event=raw, record_handler=record_handler, processor=_processor(),
+                                            context=event.context)
+        analytics.count_batch(d, raw.get("Records") or [], response)  # once per batch, what will not come back
+    return response

@@ -17,6 +17,7 @@ conversation INSERT       -> round-robin assignment (team settings)
 conversation name / title / tags changed -> its search text (services/search.py)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
 task / task comment        -> its timers, notifications and live push (services/tasks.py)
+export INSERT              -> the report file, streamed (services/exports.py); counters: per batch (events/stream.py)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from chalicelib.services import (
     assignment,
     audit,
     contacts,
+    exports,
     hours,
     inbound,
     media,
@@ -46,6 +48,7 @@ from chalicelib.store.models import (
     ContactItem,
     ConversationItem,
     DeliveryItem,
+    ExportItem,
     InboundItem,
     MainItem,
     MessageItem,
@@ -90,6 +93,8 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         notifications.on_insert(d, new)
     elif isinstance(new, TaskItem | TaskEventItem):
         tasks.on_change(d, event_name, new, old)
+    elif isinstance(new, ExportItem) and event_name == "INSERT":
+        exports.run(d, new)  # a report export (G5): written to a file, stored, linked
     elif isinstance(new, DeliveryItem):
         if webhooks_out.needs_sending(new, old if isinstance(old, DeliveryItem) else None):
             webhooks_out.send(d, new)

@@ -12,6 +12,7 @@ import hmac
 import json
 import os
 import re
+import shutil
 import time
 from typing import Any, Protocol
 
@@ -28,6 +29,8 @@ def safe_name(name: str) -> str:
 
 class FileStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def put_file(self, key: str, path: str, content_type: str) -> None: ...  # streamed from disk (exports)
 
     def get(self, key: str) -> tuple[bytes, str]: ...
 
@@ -54,6 +57,14 @@ class LocalFileStore:
             fh.write(data)
         os.replace(tmp, path)
         with open(path + ".meta", "w") as fh:
+            json.dump({"content_type": content_type}, fh)
+
+    def put_file(self, key: str, path: str, content_type: str) -> None:
+        target = self._path(key)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(path, target + ".tmp")
+        os.replace(target + ".tmp", target)
+        with open(target + ".meta", "w") as fh:
             json.dump({"content_type": content_type}, fh)
 
     def get(self, key: str) -> tuple[bytes, str]:
@@ -95,6 +106,9 @@ class S3FileStore:
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
+
+    def put_file(self, key: str, path: str, content_type: str) -> None:
+        self._s3.upload_file(path, self._bucket, key, ExtraArgs={"ContentType": content_type})  # multipart
 
     def get(self, key: str) -> tuple[bytes, str]:
         try:

@@ -257,3 +257,23 @@ def delivery(ws: str, hook_id: str, event_at: str, delivery_id: str) -> tuple[st
 def rules(ws: str) -> str:
     """A workspace's automation rules: one partition, one Query."""
     return f"WS#{ws}#RULES"
+
+
+# --- analytics (G1-G5) --------------------------------------------------------------------------------------
+
+
+def counters(ws: str) -> str:
+    """A workspace's analytics counters: one partition; sort keys `<kind>#<UTC hour>[#<value>]` and `g`."""
+    return f"WS#{ws}#ANX"
+
+
+def counter_mark(event_id: str) -> tuple[str, str]:
+    return f"ANXMARK#{event_id}", "ANXMARK"
+
+
+def export(ws: str, export_id: str) -> tuple[str, str]:
+    return f"WS#{ws}#EXPORT#{export_id}", "EXPORT"
+
+
+def exports_of(ws: str) -> str:
+    return f"WS#{ws}#EXPORTS"

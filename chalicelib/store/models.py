@@ -643,6 +643,32 @@ class SurveyItem(MainItem):
     answered_at = UnicodeAttribute(null=True)
 
 
+
+class CounterItem(MainItem):
+    """Analytics counters of one workspace x UTC hour x dimension (domain/analytics.py names the metrics, which
+    are top-level numbers written by store/analytics.py), and each workspace's gauge item."""
+
+
+class CounterMarkItem(MainItem):
+    """A stream batch's counters were applied: from the record this is keyed by up to sequence `e` (exactly once)."""
+
+    e = UnicodeAttribute(default="")
+
+
+class ExportItem(MainItem):
+    """A report export (G5): written by the API, run by the stream, downloaded by a signed link when done."""
+
+    export_id = UnicodeAttribute()
+    requested_by = UnicodeAttribute(default="")
+    fmt = UnicodeAttribute(default="csv")  # csv | xlsx
+    params = MapAttribute[str, Any](default=dict)  # what to export: rows, from, to
+    state = UnicodeAttribute(default="pending")  # pending | running | done | failed
+    rows = NumberAttribute(default=0)  # written so far: the console's progress bar
+    total = NumberAttribute(null=True)  # expected rows, when known
+    file_key = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
+
 MAIN_MODELS: tuple[type[MainItem], ...] = (
     WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
     ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
@@ -651,6 +677,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
     TaskCounterItem, TaskItem, TaskEventItem, TaskLinkItem, TaskTeamItem,
     NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem, SurveyItem,
+    CounterItem, CounterMarkItem, ExportItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -665,6 +692,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     TaskTeamItem: "taskteam",
     ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
     RuleItem: "rule", SurveyItem: "survey",
+    CounterItem: "anx", CounterMarkItem: "anxmark", ExportItem: "export",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

@@ -334,6 +334,19 @@ export class Api {
     return this.call("GET", "/task-summary");
   }
 
+  /** Analytics (G1-G5): `/analytics/dashboard`, `/heatmap`, `/kpis`, `/report` (types in analytics/types.ts). */
+  analytics<T>(what: "dashboard" | "heatmap" | "kpis" | "report", query?: Query): Promise<T> {
+    return this.call("GET", `/analytics/${what}`, undefined, query);
+  }
+
+  startExport<T>(body: Record<string, string>): Promise<T> {
+    return this.call("POST", "/analytics/exports", body);
+  }
+
+  exportJob<T>(id: string): Promise<T> {
+    return this.call("GET", `/analytics/exports/${encodeURIComponent(id)}`);
+  }
+
   markRead(id: string): Promise<Conversation> {
     return this.call("POST", `/conversations/${encodeURIComponent(id)}/read`);
   }

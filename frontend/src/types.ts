@@ -303,6 +303,7 @@ export type LiveEvent =
   | { type: "presence.typing"; user_id: string; conversation_id: string; at: string }
   | { type: "notification.new"; notification: AppNotification; unread: number }
   | { type: "notification.read"; unread: number }
+  | { type: "analytics.updated" }
   | { type: "pong" };
 
 /** The customer simulator (embedded mode only). */

@@ -5,8 +5,11 @@ import {
   boot, closeSelected, focusComposer, moveSelection, store, type ConsoleState,
 } from "../console/state";
 import { t } from "../i18n";
+import { can } from "../session";
 import { useStore } from "../store";
+import { analytics, startAnalytics } from "../analytics/state";
 import { startTasks, tasks } from "../tasks/state";
+import { AnalyticsHost } from "./AnalyticsHost";
 import { ClientCard } from "./ClientCard";
 import { Inbox, SEARCH_ID } from "./Inbox";
 import { Login } from "./Login";
@@ -20,11 +23,16 @@ import { isTyping } from "./typing";
 export function App() {
   const state = useStore(store);
   const { page } = useStore(tasks);
+  const wanted = useStore(analytics).page;
+  const analyticsPage = can(state.session, "analytics:read") ? wanted : null;
   useEffect(() => void boot(), []);
   useEffect(() => {
-    if (state.boot === "ready") startTasks();
+    if (state.boot === "ready") {
+      startTasks();
+      startAnalytics();
+    }
   }, [state.boot]);
-  useShortcuts(state.boot === "ready" && page === "inbox");
+  useShortcuts(state.boot === "ready" && page === "inbox" && !analyticsPage);
   useUnreadTitle(state);
   if (state.boot === "checking") {
     return <div class="splash" aria-busy="true">{t("app_loading")}</div>;
@@ -34,7 +42,7 @@ export function App() {
     <div class={`console${state.thread.id ? " has-thread" : ""}`}>
       <TopBar />
       <Notice />
-      {page === "tasks" ? <TasksPage /> : (
+      {analyticsPage ? <AnalyticsHost page={analyticsPage} /> : page === "tasks" ? <TasksPage /> : (
         <main class="panes">
           <Inbox />
           <Thread />
