@@ -257,3 +257,22 @@ def delivery(ws: str, hook_id: str, event_at: str, delivery_id: str) -> tuple[st
 def rules(ws: str) -> str:
     """A workspace's automation rules: one partition, one Query."""
     return f"WS#{ws}#RULES"
+
+
+def survey(ws: str, conv_id: str, close_key: str) -> tuple[str, str]:
+    """A survey sits in its conversation's partition (G4), keyed by the close it asks about (one per close): an
+    answer from the customer's own chat finds it there, so a survey id from another chat finds nothing."""
+    return conversation(ws, conv_id)[0], f"{SURVEY_PREFIX}{close_key}"
+
+
+SURVEY_PREFIX = "SURVEY#"
+
+
+def surveys_of(ws: str) -> str:
+    """gsi1: a workspace's surveys, newest first (`<created>#<survey id>`)."""
+    return f"WS#{ws}#SURVEYS"
+
+
+def survey_asked(ws: str, contact_id: str, kind: str) -> tuple[str, str]:
+    """When a customer was last asked any survey (`any`: the quiet window) and an NPS (`nps`: its interval)."""
+    return f"WS#{ws}#SURVEYASKED#{contact_id}", kind
