@@ -243,3 +243,97 @@ def test_settings_are_validated_and_admins_only(stack, clock):
     operator = add_user(stack, ws.id, "operator")
     assert operator.api("PUT", "/surveys/settings", json={"csat_enabled": False}).status_code == 403
     assert operator.api("GET", "/surveys/settings").json()["csat_enabled"] is True
+
+
+def enable(shop, **settings) -> None:
+    resp = shop.api("PUT", "/surveys/settings", json={"csat_enabled": True, "delay_minutes": 0, **settings})
+    assert resp.status_code == 200, resp.text
+
+
+def test_vk_gets_an_inline_keyboard_and_the_payload_of_the_pressed_button_is_the_answer(stack):
+    from chalicelib.local.fakes import vk as fake_vk
+    from tests.e2e.test_channel_vk import customer, vk_shop
+
+    shop = vk_shop(stack)
+    enable(shop)
+    user = customer()
+    assert shop.post_event(fake_vk.message_new(shop.channel, user_id=user, text="hello")).status_code == 200
+    shop.drain()
+    conv_id = shop.only_conversation()["id"]
+    close(shop, conv_id)
+    [prompt] = [m for m in shop.fake.sent(user) if m.get("keyboard")]
+    assert prompt["keyboard"]["inline"] is True
+    labels = [b["action"]["label"] for row in prompt["keyboard"]["buttons"] for b in row]
+    assert labels == ["1 ★", "2 ★", "3 ★", "4 ★", "5 ★"]
+    view = fake_vk.customer_view(shop.fake, str(user))
+    button = next(b for m in view for b in m.get("buttons", []) if b["label"] == "5 ★")
+    press = fake_vk.press(shop.fake, shop.channel, user_id=user, message_id=prompt["id"], data=button["data"])
+    assert shop.post_event(press).status_code == 200
+    shop.drain()
+    [survey] = surveys_of(shop, conv_id)
+    assert survey["score"] == 5 and survey["answered_via"] == "button"
+    assert shop.fake.sent(user)[-1]["text"] == "Спасибо за оценку!"
+    assert shop.api("GET", f"/conversations/{conv_id}").json()["status"] == "closed"  # the press is no message
+    assert not any(m["direction"] == "in" and "★" in m["text"] for m in shop.messages(conv_id))
+    # a payload from another customer's chat carrying this survey: refused, nothing stored
+    forged = fake_vk.message_new(shop.channel, user_id=customer(), text="1 ★", payload=button["data"][:-2] + "1\"}")
+    assert shop.post_event(forged).status_code == 200
+    shop.drain()
+    assert surveys_of(shop, conv_id)[0]["score"] == 5
+
+
+def test_whatsapp_gets_a_list_and_the_chosen_row_is_the_answer(stack):
+    from chalicelib.local.fakes.graph import choices, whatsapp_choice, whatsapp_webhook
+    from tests.e2e.test_channel_meta import digits, open_shop
+
+    shop = open_shop(stack, "whatsapp")
+    enable(shop)
+    user = digits(11)
+    shop.fake.customer_wrote(shop.channel.secrets["phone_number_id"], user)
+    shop.customer_writes(user, "hello")
+    shop.drain()
+    conv_id = shop.conversations()[0]["id"]
+    close(shop, conv_id)
+    [prompt] = [m for m in shop.fake.sent(user) if m["type"] == "interactive"]
+    assert prompt["interactive"]["type"] == "list"
+    rows = choices(prompt)
+    assert [r["label"] for r in rows] == ["1 ★", "2 ★", "3 ★", "4 ★", "5 ★"]
+
+    def pick(score: int, sent: dict) -> None:
+        message = whatsapp_choice(user, sent, next(r["data"] for r in rows if r["label"].startswith(str(score))))
+        payload = whatsapp_webhook(shop.channel.secrets["phone_number_id"], messages=[message],
+                                   contacts=[{"profile": {"name": "Boris"}, "wa_id": user}])
+        assert shop.post(payload).status_code == 200
+        shop.drain()
+
+    pick(3, prompt)
+    [survey] = surveys_of(shop, conv_id)
+    assert survey["score"] == 3 and survey["state"] == "answered"
+    assert shop.fake.sent(user)[-1]["text"] == "Спасибо за оценку!"
+    pick(5, prompt)  # the list chosen once more: already answered
+    assert surveys_of(shop, conv_id)[0]["score"] == 3
+    # a button_reply (reply buttons) is read the same way
+    from chalicelib.channels.whatsapp import _survey_answer
+
+    button = {"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {
+        "id": rows[0]["data"], "title": "1"}}}
+    assert _survey_answer(button) == (survey["id"], 1)
+
+
+def test_email_and_other_text_channels_ask_for_a_number_and_nps_goes_as_text_where_buttons_cannot_hold_it(stack):
+    from chalicelib.local.fakes import vk as fake_vk
+    from tests.e2e.test_channel_vk import customer, vk_shop
+
+    shop = vk_shop(stack)
+    enable(shop, nps_enabled=True)
+    user = customer()
+    assert shop.post_event(fake_vk.message_new(shop.channel, user_id=user, text="hello")).status_code == 200
+    shop.drain()
+    conv_id = shop.only_conversation()["id"]
+    close(shop, conv_id)
+    prompt = shop.fake.sent(user)[-1]
+    assert "keyboard" not in prompt and "0" in prompt["text"] and "10" in prompt["text"]
+    assert shop.post_event(fake_vk.message_new(shop.channel, user_id=user, text="8")).status_code == 200
+    shop.drain()
+    [survey] = surveys_of(shop, conv_id)
+    assert (survey["kind"], survey["score"], survey["answered_via"]) == ("nps", 8, "text")
