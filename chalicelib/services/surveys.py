@@ -22,7 +22,7 @@ from typing import Any
 
 from chalicelib.domain import surveys as rules
 from chalicelib.domain.model import InboundEvent, derived_id, iso, parse_iso
-from chalicelib.errors import Conflict, InvalidInput, NotFound
+from chalicelib.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from chalicelib.observability import logger
 from chalicelib.services import assignment, timers
 from chalicelib.services.deps import Deps
@@ -196,7 +196,7 @@ def answer_from_widget(d: Deps, ws: str, conv_id: str, survey_id: str, score: ob
     if why == "unknown_survey":
         raise NotFound("no such survey in this conversation")
     if why == "out_of_range":
-        raise InvalidInput("score is out of the survey's scale", code="out_of_range")
+        raise Unprocessable("score is out of the survey's scale", code="out_of_range")
     if why is not None:
         raise Conflict(f"this survey cannot be answered: {why.replace('_', ' ')}", code=why)
     assert done is not None

@@ -337,3 +337,34 @@ def test_email_and_other_text_channels_ask_for_a_number_and_nps_goes_as_text_whe
     shop.drain()
     [survey] = surveys_of(shop, conv_id)
     assert (survey["kind"], survey["score"], survey["answered_via"]) == ("nps", 8, "text")
+
+
+def test_the_widget_shows_stars_and_takes_them_once_from_this_visitor_only(stack):
+    from tests.e2e.test_widget_api import widget_site
+
+    site = widget_site(stack)
+    enable(site.ws)
+    visitor = site.visitor()
+    assert visitor.write("hello").status_code == 201
+    site.ws.drain()
+    close(site.ws, visitor.conversation_id)
+    [prompt] = [m for m in visitor.history() if m.get("survey")]
+    survey = prompt["survey"]
+    assert survey["kind"] == "csat" and survey["scale"] == [1, 5] and "operator_id" not in str(prompt)
+    other = site.visitor({"name": "Ivan", "email": "ivan@example.org"})
+    path = f"/surveys/{survey['id']}"
+    assert other.call("POST", path, json={"score": 5}).status_code == 404  # not their conversation's survey
+    assert visitor.call("POST", path, json={"score": 6}).status_code == 422
+    assert visitor.call("POST", path, json={"score": "5"}).status_code == 422
+    assert visitor.call("POST", path, json={}).status_code == 422
+    assert visitor.call("POST", path, token="forged", json={"score": 5}).status_code == 401
+    assert surveys_of(site.ws, visitor.conversation_id)[0]["score"] is None  # nothing stored so far
+    resp = visitor.call("POST", path, json={"score": 5})
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"id": survey["id"], "kind": "csat", "score": 5, "state": "answered"}
+    assert resp.headers["Access-Control-Allow-Origin"]
+    again = visitor.call("POST", path, json={"score": 1})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_answered"
+    site.ws.drain()
+    assert surveys_of(site.ws, visitor.conversation_id)[0]["score"] == 5
+    assert visitor.history()[-1]["text"] == "Спасибо за оценку!"
