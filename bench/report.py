@@ -58,6 +58,7 @@ def render(results: dict[str, Any]) -> str:
         ("deploy", "6. Lambda bundle, cold import from the packaged bundle, dollars per million messages", _flat),
         ("automation", "7. Timers (idle tick, per fired, lag of 1,000) and outgoing webhook deliveries", _flat),
         ("tasks", "8. Tasks: read units of 'my overdue' at 10,000 vs 100 tasks; DynamoDB requests per create", _tasks),
+        ("surveys", "9. Surveys: DynamoDB requests per close (on minus off) and per answer", _surveys),
     ]
     for key, title, body in sections:
         lines.append("-" * WIDTH)
@@ -100,6 +101,18 @@ def _tasks(d: dict[str, Any]) -> list[str]:
         _row("  with an assignee", f"{_num(creates['with_assignee_per_create'])}  "
              f"({ops(creates['with_assignee_by_operation'])})"),
         _row("  first create of a cold process", str(creates["cold_process_first_create"])),
+    ]
+
+
+def _surveys(d: dict[str, Any]) -> list[str]:
+    return [
+        _row("surveys.extra_requests_per_close", f"{_num(d['extra_requests_per_close'])}  "
+             f"({ops(d['extra_per_close_by_operation'])})", "no goal"),
+        _row("surveys.requests_per_button_answer", f"{_num(d['requests_per_button_answer'])}  "
+             f"({ops(d['button_answer_by_operation'])})", "no goal"),
+        _row("surveys.requests_per_text_answer", f"{_num(d['requests_per_text_answer'])}  "
+             f"({ops(d['text_answer_by_operation'])})", "no goal"),
+        _row("surveys.extra_requests_per_ordinary_message", _num(d["extra_requests_per_ordinary_message"]), "0"),
     ]
 
 

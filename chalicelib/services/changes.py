@@ -93,7 +93,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
                                          "message": message_json(new, d.files)})
     elif isinstance(new, NotificationItem) and event_name == "INSERT":
         notifications.on_insert(d, new)
-    elif isinstance(new, SurveyItem):
+    elif isinstance(new, SurveyItem) and surveys.answered_now(new, old):  # the thread's rating, live
         push(d, new.workspace_id or "", {"type": "survey.updated", "survey": surveys.survey_json(new)})
     elif isinstance(new, TaskItem | TaskEventItem):
         tasks.on_change(d, event_name, new, old)

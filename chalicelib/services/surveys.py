@@ -203,6 +203,11 @@ def answer_from_widget(d: Deps, ws: str, conv_id: str, survey_id: str, score: ob
     return survey_json(done)
 
 
+def answered_now(new: SurveyItem, old: Any) -> bool:
+    """The record that carries the answer (score from null to a number): the one the consoles hear of."""
+    return new.score is not None and (not isinstance(old, SurveyItem) or old.score is None)
+
+
 # --- reading ----------------------------------------------------------------------------------------------------
 
 
