@@ -236,13 +236,13 @@ def list_surveys(d: Deps, ws: str, params: dict[str, str]) -> dict[str, Any]:
         raise InvalidInput("limit is a number 1..200") from None
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit is a number 1..200")
-    since, until = params.get("since") or None, params.get("until") or None
-    for name, value in (("since", since), ("until", until)):
-        if value is not None:
-            try:
-                parse_iso(value)
-            except ValueError:
-                raise InvalidInput(f"{name} is an ISO-8601 time") from None
+    bounds: dict[str, str | None] = {}
+    for name in ("since", "until"):
+        value = params.get(name) or None
+        try:
+            bounds[name] = iso(parse_iso(value)) if value else None
+        except (ValueError, OverflowError):
+            raise InvalidInput(f"{name} is an ISO-8601 time") from None
     kind, operator, answered = params.get("kind") or "", params.get("operator_id") or "", params.get("answered")
     if kind and kind not in rules.KINDS:
         raise InvalidInput("kind is csat or nps")
@@ -262,8 +262,7 @@ def list_surveys(d: Deps, ws: str, params: dict[str, str]) -> dict[str, Any]:
     elif answered in ("0", "false"):
         flt = both(flt, SurveyItem.score.does_not_exist())
     try:
-        items, cursor = store.page(ws, since=iso(parse_iso(since)) if since else None,
-                                   until=iso(parse_iso(until)) if until else None, limit=limit,
+        items, cursor = store.page(ws, since=bounds["since"], until=bounds["until"], limit=limit,
                                    cursor=params.get("cursor") or None, filter_condition=flt)
     except ValueError:
         raise InvalidInput("cursor is not one of ours") from None

@@ -72,6 +72,7 @@ export const en = {
   msg_operator: "Operator",
   msg_note: "Internal note",
   msg_greeting: "Auto-greeting",
+  msg_survey: "Survey",
   msg_api: "Integration",
   msg_system: "System",
   msg_edited: "edited",

@@ -74,6 +74,7 @@ export const ru: Record<keyof typeof en, string> = {
   msg_operator: "Оператор",
   msg_note: "Внутренняя заметка",
   msg_greeting: "Автоприветствие",
+  msg_survey: "Опрос",
   msg_api: "Интеграция",
   msg_system: "Система",
   msg_edited: "изменено",
