@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.pages import served_page, wait_until
-from tests.browser.test_widget import SHOP_PAGE, widget_conversation
+from tests.browser.test_widget import SHOP_PAGE, start_chat, widget_conversation
 
 pytestmark = [pytest.mark.browser, pytest.mark.ddblocal]
 
@@ -22,11 +22,7 @@ def test_the_visitor_rates_the_closed_chat_with_stars_once(page, demo, live):
     try:
         with served_page(SHOP_PAGE.format(zabota=demo.url, channel=channel)) as url:
             page.goto(url)
-            page.get_by_role("button", name="Chat with us").click()
-            page.get_by_label("Name").fill("Rita Rating")
-            page.get_by_role("button", name="Start the chat").click()
-            page.get_by_role("textbox", name="Your message").fill("Is my order ready?")
-            page.get_by_role("textbox", name="Your message").press("Enter")
+            start_chat(page, "Rita Rating", "Is my order ready?")
             conversation = widget_conversation(demo, channel, "Rita Rating")
             wait_until(lambda: demo.api("GET", f"/conversations/{conversation['id']}").json()["message_count"] >= 1,
                        what="the visitor's message stored")

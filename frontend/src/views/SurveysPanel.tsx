@@ -51,6 +51,13 @@ export function SurveysPanel({ close }: { close: () => void }) {
       onInput={(e) => patch({ [key]: Number(e.currentTarget.value) } as Partial<SurveySettings>)} />
   );
 
+  const toggle = (key: "csat_enabled" | "nps_enabled", label: string) => (
+    <label class="check">
+      <input type="checkbox" name={key} checked={!!s?.[key]} onChange={(e) => patch({ [key]: e.currentTarget.checked })} />
+      {label}
+    </label>
+  );
+
   return (
     <form class="surveys-panel" onSubmit={save}>
       {!s && !error && <p class="muted">{t("loading")}</p>}
@@ -58,10 +65,7 @@ export function SurveysPanel({ close }: { close: () => void }) {
         <>
           <fieldset>
             <legend>{t("surveys_csat")}</legend>
-            <label class="check">
-              <input type="checkbox" name="csat_enabled" checked={s.csat_enabled}
-                onChange={(e) => patch({ csat_enabled: e.currentTarget.checked })} />{t("surveys_csat_on")}
-            </label>
+            {toggle("csat_enabled", t("surveys_csat_on"))}
             <label class="field">{t("surveys_question_ru")}
               <textarea rows={2} maxLength={500} value={s.csat_question.ru ?? ""} placeholder={t("surveys_default")}
                 onInput={(e) => patch({ csat_question: { ...s.csat_question, ru: e.currentTarget.value } })} />
@@ -76,10 +80,7 @@ export function SurveysPanel({ close }: { close: () => void }) {
           </fieldset>
           <fieldset>
             <legend>{t("surveys_nps")}</legend>
-            <label class="check">
-              <input type="checkbox" name="nps_enabled" checked={s.nps_enabled}
-                onChange={(e) => patch({ nps_enabled: e.currentTarget.checked })} />{t("surveys_nps_on")}
-            </label>
+            {toggle("nps_enabled", t("surveys_nps_on"))}
             <label class="field">{t("surveys_nps_interval")} {number("nps_interval_days", 1, 730)}</label>
           </fieldset>
           <fieldset>
