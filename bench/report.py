@@ -60,6 +60,7 @@ def render(results: dict[str, Any]) -> str:
         ("tasks", "8. Tasks: read units of 'my overdue' at 10,000 vs 100 tasks; DynamoDB requests per create", _tasks),
         ("analytics", "9. Analytics: dashboard reads at 100k vs 1k messages, counter writes per message, export",
          _analytics),
+        ("surveys", "10. Surveys: DynamoDB requests per close (on minus off) and per answer", _surveys),
     ]
     for key, title, body in sections:
         lines.append("-" * WIDTH)
@@ -166,6 +167,18 @@ def _analytics(d: dict[str, Any]) -> list[str]:
              f"({_num(d['csv_100k_s'])} s / {_num(d['csv_library_100k_s'])} s)"),
         _row("  export peak memory 10k / 100k rows", f"XLSX {d['xlsx_peak_kb_10k']} / {d['xlsx_peak_kb_100k']} KB, "
              f"CSV {d['csv_peak_kb_10k']} / {d['csv_peak_kb_100k']} KB"),
+    ]
+
+
+def _surveys(d: dict[str, Any]) -> list[str]:
+    return [
+        _row("surveys.extra_requests_per_close", f"{_num(d['extra_requests_per_close'])}  "
+             f"({ops(d['extra_per_close_by_operation'])})", "no goal"),
+        _row("surveys.requests_per_button_answer", f"{_num(d['requests_per_button_answer'])}  "
+             f"({ops(d['button_answer_by_operation'])})", "no goal"),
+        _row("surveys.requests_per_text_answer", f"{_num(d['requests_per_text_answer'])}  "
+             f"({ops(d['text_answer_by_operation'])})", "no goal"),
+        _row("surveys.extra_requests_per_ordinary_message", _num(d["extra_requests_per_ordinary_message"]), "0"),
     ]
 
 

@@ -98,6 +98,9 @@ def run_stack_sections(results: dict[str, Any]) -> bool:
         from bench import analytics_bench
 
         results["analytics"] = section("analytics", lambda: analytics_bench.measure(stack))
+        from bench import surveys_bench
+
+        results["surveys"] = section("surveys", lambda: surveys_bench.measure(stack))
     except Exception as err:
         log.exception("benchmark setup failed")
         for key in ("ddb_calls", "ingest_latency", "burst"):

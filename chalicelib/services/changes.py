@@ -18,6 +18,7 @@ conversation name / title / tags changed -> its search text (services/search.py)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
 task / task comment        -> its timers, notifications and live push (services/tasks.py)
 export INSERT              -> the report file, streamed (services/exports.py); counters: per batch (events/stream.py)
+conversation closed / survey prompt sent / survey answered -> CSAT / NPS survey (services/surveys.py)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from chalicelib.services import (
     rules,
     search,
     sla,
+    surveys,
     tasks,
     webhooks_out,
 )
@@ -53,6 +55,7 @@ from chalicelib.store.models import (
     MainItem,
     MessageItem,
     NotificationItem,
+    SurveyItem,
     TaskEventItem,
     TaskItem,
 )
@@ -70,6 +73,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         search.reindex(new)  # name, title or tags changed: the search text follows
         sla.on_conversation_change(d, new, previous_conv)
         notifications.on_assignment(d, new, previous_conv)
+        surveys.on_conversation_change(d, new, previous_conv)
         push(d, new.workspace_id or "", {"type": "conversation.updated", "conversation": conversation_json(new)})
     elif isinstance(new, ContactItem) and event_name == "MODIFY":
         contacts.propagate_name(new, old if isinstance(old, ContactItem) else None)
@@ -83,6 +87,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
             moderation.perform(d, new)
         elif media.needs_fetch(new):
             media.fetch_attachments(d, new)
+        surveys.on_message_change(d, new, previous)
         if event_name == "INSERT":
             hours.answer_off_hours(d, new)
             notifications.on_note(d, new)
@@ -91,6 +96,8 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
                                          "message": message_json(new, d.files)})
     elif isinstance(new, NotificationItem) and event_name == "INSERT":
         notifications.on_insert(d, new)
+    elif isinstance(new, SurveyItem) and surveys.answered_now(new, old):  # the thread's rating, live
+        push(d, new.workspace_id or "", {"type": "survey.updated", "survey": surveys.survey_json(new)})
     elif isinstance(new, TaskItem | TaskEventItem):
         tasks.on_change(d, event_name, new, old)
     elif isinstance(new, ExportItem) and event_name == "INSERT":

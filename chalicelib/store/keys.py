@@ -277,3 +277,20 @@ def export(ws: str, export_id: str) -> tuple[str, str]:
 
 def exports_of(ws: str) -> str:
     return f"WS#{ws}#EXPORTS"
+def survey(ws: str, conv_id: str, close_key: str) -> tuple[str, str]:
+    """A survey sits in its conversation's partition (G4), keyed by the close it asks about (one per close): an
+    answer from the customer's own chat finds it there, so a survey id from another chat finds nothing."""
+    return conversation(ws, conv_id)[0], f"{SURVEY_PREFIX}{close_key}"
+
+
+SURVEY_PREFIX = "SURVEY#"
+
+
+def surveys_of(ws: str) -> str:
+    """gsi1: a workspace's surveys, newest first (`<created>#<survey id>`)."""
+    return f"WS#{ws}#SURVEYS"
+
+
+def survey_asked(ws: str, contact_id: str, kind: str) -> tuple[str, str]:
+    """When a customer was last asked any survey (`any`: the quiet window) and an NPS (`nps`: its interval)."""
+    return f"WS#{ws}#SURVEYASKED#{contact_id}", kind

@@ -252,6 +252,7 @@ class MessageItem(MainItem):
     # error, by, at
     action = MapAttribute[str, Any](null=True)
     hidden = BooleanAttribute(default=False)  # a customer's public comment hidden from the public at the provider
+    survey = JSONAttribute(null=True)  # G4: a survey's prompt (domain/surveys.Prompt): sent with native buttons
 
 
 class ExternalMessageItem(MainItem):
@@ -430,6 +431,7 @@ class TeamSettingsItem(MainItem):
     working_hours = JSONAttribute(null=True)  # domain/hours.py; None: always open
     off_hours_messages = JSONAttribute(default=dict)  # {"ru": ..., "en": ...}; defaults in domain/hours.py
     stale_hours = NumberAttribute(default=24)  # E4: in progress with no activity this long is stale (0: never)
+    surveys = JSONAttribute(null=True)  # G4: CSAT / NPS settings (domain/surveys.py); None: the defaults (off)
 
 
 class VisitorItem(MainItem):
@@ -641,6 +643,22 @@ class SurveyItem(MainItem):
     comment = UnicodeAttribute(null=True)
     sent_at = UnicodeAttribute(null=True)
     answered_at = UnicodeAttribute(null=True)
+    # added by the surveys (services/surveys.py); the attributes above keep their meaning
+    language = UnicodeAttribute(default="")
+    answer_until = UnicodeAttribute(null=True)  # answers after this are refused
+    message_id = UnicodeAttribute(null=True)  # the prompt's message in the thread
+    closed_at = UnicodeAttribute(null=True)  # the close it asks about
+    answered_via = UnicodeAttribute(null=True)  # button | text | widget
+
+
+class SurveyAskedItem(MainItem):
+    """When a customer was last asked a survey of one kind: the "not twice within N days" window, claimed by a
+    conditional write in the transaction that creates the survey (G4)."""
+
+    contact_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    asked_at = UnicodeAttribute()
+    survey_id = UnicodeAttribute()
 
 
 
@@ -678,6 +696,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     TaskCounterItem, TaskItem, TaskEventItem, TaskLinkItem, TaskTeamItem,
     NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem, SurveyItem,
     CounterItem, CounterMarkItem, ExportItem,
+    SurveyAskedItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -693,6 +712,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
     RuleItem: "rule", SurveyItem: "survey",
     CounterItem: "anx", CounterMarkItem: "anxmark", ExportItem: "export",
+    SurveyAskedItem: "surveyasked",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

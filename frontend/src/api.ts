@@ -7,6 +7,7 @@ import type {
   Delivery, DryRun, Hook, NotificationList, NotificationSettings, Rule,
   BulkReplyResult, Channel, Contact, ContactPatch, Conversation, ConversationDetail, Emotion, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status, TeamSettings,
   TemplateList, Upload, Task, TaskDetail, TaskEvent, TaskPage, TaskScope, TaskSort, TaskTeam, TaskView, TaskWrite,
+  Survey, SurveySettings,
 } from "./types";
 
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -347,6 +348,19 @@ export class Api {
     return this.call("GET", `/analytics/exports/${encodeURIComponent(id)}`);
   }
 
+  /** CSAT / NPS surveys (G4): the settings, and one conversation's surveys with their answers. */
+  surveySettings(): Promise<SurveySettings> {
+    return this.call("GET", "/surveys/settings");
+  }
+
+  saveSurveySettings(patch: Partial<SurveySettings>): Promise<SurveySettings> {
+    return this.call("PUT", "/surveys/settings", patch);
+  }
+
+  conversationSurveys(id: string): Promise<Page<Survey>> {
+    return this.call("GET", `/conversations/${encodeURIComponent(id)}/surveys`);
+  }
+
   markRead(id: string): Promise<Conversation> {
     return this.call("POST", `/conversations/${encodeURIComponent(id)}/read`);
   }
@@ -429,6 +443,9 @@ export const simulator = {
   },
   write(channelId: string, body: { user_id: string; name: string; text: string; reply_to: string | null }): Promise<SimSent> {
     return send("POST", `/_sim/${encodeURIComponent(channelId)}/messages`, null, body);
+  },
+  press(channelId: string, body: { user_id: string; name: string; message_id: string; data: string }): Promise<unknown> {
+    return send("POST", `/_sim/${encodeURIComponent(channelId)}/buttons`, null, body);
   },
   seen(channelId: string, conversation: string): Promise<Page<SimSeen>> {
     return send("GET", `/_sim/${encodeURIComponent(channelId)}/conversations/${encodeURIComponent(conversation)}`, null);

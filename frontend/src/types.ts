@@ -300,6 +300,7 @@ export type LiveEvent =
   | ({ type: "presence.updated"; at: string } & Presence)
   | { type: "contact.updated"; contact: Contact }
   | { type: "task.updated"; task: Task }
+  | { type: "survey.updated"; survey: Survey }
   | { type: "presence.typing"; user_id: string; conversation_id: string; at: string }
   | { type: "notification.new"; notification: AppNotification; unread: number }
   | { type: "notification.read"; unread: number }
@@ -323,6 +324,7 @@ export interface SimSeen {
   text: string;
   attachments: string[];
   at: number | string | null;
+  buttons?: { label: string; data: string }[];  // a survey's buttons (Telegram, VK, WhatsApp)
 }
 
 // --- tasks (F1-F4) ---------------------------------------------------------------------------------------------
@@ -407,4 +409,30 @@ export interface TaskWrite {
 export interface TaskPage extends Page<Task> {
   sort: TaskSort;
   team_id: string | null;
+}
+
+/** CSAT / NPS surveys (G4). */
+export interface SurveySettings {
+  csat_enabled: boolean;
+  csat_question: { ru?: string; en?: string };
+  delay_minutes: number;
+  csat_window_days: number;
+  nps_enabled: boolean;
+  nps_question: { ru?: string; en?: string };
+  nps_interval_days: number;
+  answer_hours: number;
+  channels: string[];
+  thanks: { ru?: string; en?: string };
+}
+
+export interface Survey {
+  id: string;
+  kind: "csat" | "nps";
+  conversation_id: string | null;
+  operator_id: string | null;
+  state: "pending" | "sent" | "answered" | "expired" | "failed";
+  score: number | null;
+  answered_at: string | null;
+  answered_via: string | null;
+  created_at: string | null;
 }
