@@ -53,6 +53,8 @@ class Settings:
     mail_transport: str = ""  # "ses" | "outbox"; empty: the outbox in embedded mode, SES elsewhere
     session_hours: int = 168
     login_link_minutes: int = 15
+    search_dir: str = ".data/search"  # embedded mode: one SQLite FTS5 file per workspace (search/engines.py)
+    search_bucket: str = ""  # AWS mode: the S3 bucket of the search segments (the files bucket by default)
 
     @property
     def cookie_secure(self) -> bool:
@@ -94,6 +96,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         mail_transport=env.get("MAIL_TRANSPORT", ""),
         session_hours=int(env.get("SESSION_HOURS", "168")),
         login_link_minutes=int(env.get("LOGIN_LINK_MINUTES", "15")),
+        search_dir=env.get("SEARCH_DIR", os.path.join(".data", "search")),
+        search_bucket=env.get("SEARCH_BUCKET", env.get("FILES_BUCKET", "")),
         graph_api_url=env.get("GRAPH_API_URL", "https://graph.facebook.com").rstrip("/"),
         graph_api_version=env.get("GRAPH_API_VERSION", "25.0").lstrip("v"),
         ok_api_url=env.get("OK_API_URL", "https://api.ok.ru").rstrip("/"),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import InvalidInput, PermanentError
 from chalicelib.observability import logger
+from chalicelib.services import search
 from chalicelib.services.changes import handle_change
 from chalicelib.services.deps import deps
 from chalicelib.store import repo
@@ -41,8 +42,10 @@ def record_handler(record: DynamoDBRecord) -> None:
     data = raw.get("dynamodb", {})
     new = repo.decode(data["NewImage"]) if data.get("NewImage") else None
     old = repo.decode(data["OldImage"]) if data.get("OldImage") else None
-    if new is None:
-        return  # REMOVE (TTL expiry, deletes): nothing to do
+    if new is None:  # REMOVE (TTL expiry, deletes): only the search index follows
+        if old is not None:
+            search.on_remove(deps(), old)
+        return
     correlation = getattr(new, "correlation_id", "") or data.get("SequenceNumber", "")
     logger.set_correlation_id(correlation)
     try:
@@ -55,5 +58,8 @@ def handle_stream(event: Any) -> dict[str, Any]:
     deps().lambda_context = event.context
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
-    return process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=_processor(),
-                                    context=event.context)
+    result = process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=_processor(),
+                                      context=event.context)
+    if "search" in vars(deps()):  # AWS mode: one search segment per workspace of this batch (search/engines.py);
+        deps().search.flush()  # if that fails, the batch is retried whole (every side effect is idempotent)
+    return result

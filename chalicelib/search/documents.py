@@ -65,16 +65,16 @@ def contact_ops(new: Any, old: Any | None) -> list[Op]:
     fields = contact_fields(new)
     if old is not None and contact_fields(old) == fields:
         return []
-    doc_id = contact_doc_id(_contact_id(new))
+    doc_id = contact_doc_id(contact_id_of(new))
     if not fields:
         return [delete(doc_id)]
     body = "\n".join(f"{k}: {v}" for k, v in fields if k != "name")
     digits = analyze.phone_digits(new.phone or "")
-    return [put(_doc(doc_id, "contact", new.display_name or "", body, contact_id=_contact_id(new),
+    return [put(_doc(doc_id, "contact", new.display_name or "", body, contact_id=contact_id_of(new),
                      at=new.changed_at or new.created_at or "", extra_stems=f" {digits}" if digits else ""))]
 
 
-def _contact_id(contact: Any) -> str:
+def contact_id_of(contact: Any) -> str:
     return str(contact.pk).rsplit("#CONTACT#", 1)[-1]
 
 
@@ -92,12 +92,14 @@ def conversation_ops(new: Any, old: Any | None) -> list[Op]:
 
 
 def article_ops(new: Any | None, old: Any | None, *, article_id: str) -> list[Op]:
-    """An article: one document per language version; a removed version or article leaves the index."""
+    """An article: one document per language version (its category searchable in the first one, so a category
+    match is one hit); a removed version or article leaves the index."""
     if new is not None and old is not None and _searchable(new) == _searchable(old):
         return []  # a use counted, nothing searchable changed
     ops: list[Op] = []
     versions = (new.versions or {}) if new is not None else {}
     before = (old.versions or {}) if old is not None else {}
+    first = min((lang for lang in versions if isinstance(versions[lang], dict)), default="")
     for lang in sorted(set(versions) | set(before)):
         doc_id = f"{article_doc_id(article_id)}:{lang}"
         version = versions.get(lang)
@@ -107,7 +109,7 @@ def article_ops(new: Any | None, old: Any | None, *, article_id: str) -> list[Op
         ops.append(put(_doc(doc_id, "article", str(version.get("title", "")), str(version.get("body", "")),
                             article_id=article_id, at=new.updated_at or new.created_at or "",
                             published=new.status == "published", language=lang,
-                            extra_stems=" " + analyze.index_text(new.category or ""))))
+                            extra_stems=" " + analyze.index_text(new.category or "") if lang == first else "")))
     return ops
 
 

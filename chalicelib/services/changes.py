@@ -17,6 +17,8 @@ conversation INSERT       -> round-robin assignment (team settings)
 conversation name / title / tags changed -> its search text (services/search.py)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
 task / task comment        -> its timers, notifications and live push (services/tasks.py)
+message / note / contact / conversation title and tags / article -> the full-text index (services/search.py)
+reply that used articles sent -> each article's use counted once (services/knowledge.py)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from chalicelib.services import (
     contacts,
     hours,
     inbound,
+    knowledge,
     media,
     moderation,
     notifications,
@@ -83,6 +86,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         if event_name == "INSERT":
             hours.answer_off_hours(d, new)
             notifications.on_note(d, new)
+        knowledge.on_message(d, new, previous)  # a reply that used articles was sent: +1 use each, once
         kind = "message.new" if event_name == "INSERT" else "message.updated"
         push(d, new.workspace_id or "", {"type": kind, "conversation_id": new.conversation_id,
                                          "message": message_json(new, d.files)})
@@ -96,6 +100,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
     if isinstance(new, (ConversationItem, MessageItem)):
         webhooks_out.on_change(d, event_name, new, old)
         rules.on_change(d, event_name, new, old)
+    search.on_change(d, new, old)  # the full-text index (B1): message, note, card, conversation, article
     audit.record_change(d, event_name, new, old)  # the action log: operator changes, exactly once
 
 

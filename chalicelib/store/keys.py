@@ -257,3 +257,16 @@ def delivery(ws: str, hook_id: str, event_at: str, delivery_id: str) -> tuple[st
 def rules(ws: str) -> str:
     """A workspace's automation rules: one partition, one Query."""
     return f"WS#{ws}#RULES"
+
+
+def articles(ws: str) -> str:
+    """A workspace's knowledge base (H1): its articles and their uses in one partition."""
+    return f"WS#{ws}#ARTICLES"
+
+
+def article(ws: str, article_id: str) -> tuple[str, str]:
+    return articles(ws), f"ARTICLE#{article_id}"
+
+
+def article_use(ws: str, article_id: str, message_id: str) -> tuple[str, str]:
+    return articles(ws), f"USE#{article_id}#{message_id}"
