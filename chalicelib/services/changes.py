@@ -59,6 +59,7 @@ from chalicelib.store.models import (
 
 
 def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem | None) -> None:
+    search.on_change(d, new, old)  # the full-text index (B1), first: a console told of a change finds it
     if isinstance(new, InboundItem) and event_name == "INSERT":
         inbound.process_inbound(d, InboundEvent.from_json(new.event))
     elif isinstance(new, ConversationItem):
@@ -100,7 +101,6 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
     if isinstance(new, (ConversationItem, MessageItem)):
         webhooks_out.on_change(d, event_name, new, old)
         rules.on_change(d, event_name, new, old)
-    search.on_change(d, new, old)  # the full-text index (B1): message, note, card, conversation, article
     audit.record_change(d, event_name, new, old)  # the action log: operator changes, exactly once
 
 

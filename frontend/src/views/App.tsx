@@ -7,7 +7,9 @@ import {
 import { t } from "../i18n";
 import { useStore } from "../store";
 import { startTasks, tasks } from "../tasks/state";
+import { knowledgeNav } from "../console/knowledge";
 import { ClientCard } from "./ClientCard";
+import { KnowledgeHost } from "./KnowledgeHost";
 import { Inbox, SEARCH_ID } from "./Inbox";
 import { Login } from "./Login";
 import { Notice } from "./Notice";
@@ -20,11 +22,12 @@ import { isTyping } from "./typing";
 export function App() {
   const state = useStore(store);
   const { page } = useStore(tasks);
+  const kb = useStore(knowledgeNav);
   useEffect(() => void boot(), []);
   useEffect(() => {
     if (state.boot === "ready") startTasks();
   }, [state.boot]);
-  useShortcuts(state.boot === "ready" && page === "inbox");
+  useShortcuts(state.boot === "ready" && page === "inbox" && !kb.open);
   useUnreadTitle(state);
   if (state.boot === "checking") {
     return <div class="splash" aria-busy="true">{t("app_loading")}</div>;
@@ -34,7 +37,7 @@ export function App() {
     <div class={`console${state.thread.id ? " has-thread" : ""}`}>
       <TopBar />
       <Notice />
-      {page === "tasks" ? <TasksPage /> : (
+      {kb.open ? <KnowledgeHost /> : page === "tasks" ? <TasksPage /> : (
         <main class="panes">
           <Inbox />
           <Thread />

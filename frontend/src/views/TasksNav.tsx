@@ -1,6 +1,7 @@
 /** The top bar's way between the inbox and the Tasks page, with the count of my overdue tasks (F3); and the
  * "Create task" of a customer's message (the message quoted and linked). */
 
+import { hideKnowledge } from "../console/knowledge";
 import { t } from "../i18n";
 import { useStore } from "../store";
 import { linkOf, openCreateDialog, showInbox, showTasks, tasks } from "../tasks/state";
@@ -11,9 +12,9 @@ export function TasksNav() {
   return (
     <nav class="page-nav" aria-label={t("nav_tasks")}>
       <a href="/" aria-current={page === "inbox" ? "page" : undefined}
-        onClick={(e) => { e.preventDefault(); showInbox(); }}>{t("nav_inbox")}</a>
+        onClick={(e) => { e.preventDefault(); hideKnowledge(); showInbox(); }}>{t("nav_inbox")}</a>
       <a href="/tasks" aria-current={page === "tasks" ? "page" : undefined}
-        onClick={(e) => { e.preventDefault(); showTasks(); }}>
+        onClick={(e) => { e.preventDefault(); hideKnowledge(); showTasks(); }}>
         {t("nav_tasks")}
         {badge > 0 && <span class="badge overdue-badge" title={t("tasks_overdue_badge", { count: badge })}
           aria-label={t("tasks_overdue_badge", { count: badge })}>{badge}</span>}
