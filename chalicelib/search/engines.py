@@ -6,8 +6,11 @@
   `search/<ws>/seg/<time-sortable id>.json` (the operations of one stream batch for that workspace). The stream
   Lambda writes one segment per batch and workspace (one PUT); the search Lambda lists the workspace's prefix
   (one LIST), downloads the newest base once and then only the segments it has not applied, into /tmp, and
-  queries the file there; `compact()` (from the schedule) folds the segments into a new base and removes them.
-  A replayed batch writes another segment with the same operations: applied in order, the result is the same.
+  queries the file there; `compact()` folds the segments into a new base and removes them. Compaction needs no
+  schedule (a schedule would LIST every minute, idle or not): after a segment is written, with a chance of
+  1 / COMPACT_AFTER, the writer compacts that workspace, and a reader that finds 2 x COMPACT_AFTER segments does
+  it too; so an idle workspace costs no request at all. A replayed batch writes another segment with the same
+  operations: applied in order, the result is the same.
 
 Why not OpenSearch Serverless: docs/ARCHITECTURE.md ("Full-text search").
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import threading
 from collections import defaultdict
@@ -27,7 +31,7 @@ from chalicelib.search.analyze import Query
 from chalicelib.search.index import Filter, Hit, Op, SqliteIndex
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
-COMPACT_AFTER = 20  # segments of a workspace before the schedule folds them into its base
+COMPACT_AFTER = 20  # about this many segments of a workspace before they are folded into its base
 
 
 def file_name(ws: str) -> str:
@@ -73,8 +77,10 @@ class LocalEngine:
 class S3Engine:
     """AWS mode: base + segments in S3 (see the module's docstring); `client` is a boto3 S3 client."""
 
-    def __init__(self, bucket: str, client: Any, cache_dir: str, *, prefix: str = "search/") -> None:
+    def __init__(self, bucket: str, client: Any, cache_dir: str, *, prefix: str = "search/",
+                 chance: Any = random.random) -> None:
         self.bucket, self.client, self.cache_dir, self.prefix = bucket, client, cache_dir, prefix
+        self._chance = chance
         self._pending: dict[str, list[Op]] = defaultdict(list)
         self._cached: dict[str, tuple[str, SqliteIndex]] = {}  # ws -> (base key, index built from it)
         self._lock = threading.Lock()
@@ -93,11 +99,22 @@ class S3Engine:
                 body = json.dumps([op.to_json() for op in ops], ensure_ascii=False, separators=(",", ":"))
                 self._call("put", Bucket=self.bucket, Key=f"{self._ws(ws)}seg/{new_id('s')}.json",
                            Body=body.encode(), ContentType="application/json")
+                if self._chance() < 1 / COMPACT_AFTER:
+                    self.compact(ws)
 
     # --- the reader (API Lambda) ---
 
     def index_of(self, ws: str) -> SqliteIndex:
         """The workspace's index in /tmp, brought up to date with S3: one LIST, then only what is new."""
+        try:
+            index, segments = self._sync(ws)
+        except self.client.exceptions.ClientError:  # a compaction removed what was listed: list again, once
+            index, segments = self._sync(ws)
+        if len(segments) >= 2 * COMPACT_AFTER:
+            self.compact(ws)
+        return index
+
+    def _sync(self, ws: str) -> tuple[SqliteIndex, list[str]]:
         with self._lock:
             base, segments = self._listing(ws)
             cached = self._cached.get(ws)
@@ -119,19 +136,19 @@ class S3Engine:
                 name = key.rsplit("/", 1)[-1]
                 if name not in done:
                     index.apply(self._segment_ops(key), segment=name)
-            return index
+            return index, segments
 
     def search(self, ws: str, query: Query, flt: Filter, *, limit: int, offset: int) -> list[Hit]:
         return self.index_of(ws).search(query, flt, limit=limit, offset=offset)
 
-    # --- the schedule ---
+    # --- compaction ---
 
     def compact(self, ws: str) -> bool:
         """Fold the workspace's segments into a new base (named after the last one), then remove the old files."""
         base, segments = self._listing(ws)
         if not segments:
             return False
-        index = self.index_of(ws)
+        index = self._sync(ws)[0]
         index.optimize()
         last = segments[-1].rsplit("/", 1)[-1].removesuffix(".json")
         new_base = f"{self._ws(ws)}base/{last}.sqlite"
@@ -139,16 +156,6 @@ class S3Engine:
         for key in [*segments, *([base] if base else [])]:
             self._call("delete", Bucket=self.bucket, Key=key)
         return True
-
-    def workspaces_to_compact(self) -> list[str]:
-        """Workspaces with at least COMPACT_AFTER segments (one LIST per workspace prefix)."""
-        found = []
-        for page in self._pages(Prefix=self.prefix, Delimiter="/"):
-            for common in page.get("CommonPrefixes", []):
-                ws = common["Prefix"][len(self.prefix):].rstrip("/")
-                if len(self._listing(ws)[1]) >= COMPACT_AFTER:
-                    found.append(ws)
-        return found
 
     # --- S3 ---
 

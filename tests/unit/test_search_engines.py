@@ -44,7 +44,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="files")
-        yield S3Engine("files", client, str(tmp_path / "cache"))
+        yield S3Engine("files", client, str(tmp_path / "cache"), chance=lambda: 1.0)  # compacts only when told
 
 
 def index(engine: Engine, ws: str, ops: list[Op]) -> None:
@@ -191,12 +191,11 @@ def test_s3_segments_are_folded_into_a_base_and_the_index_stays_the_same(tmp_pat
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="files")
-        writer = S3Engine("files", client, str(tmp_path / "writer"))
+        writer = S3Engine("files", client, str(tmp_path / "writer"), chance=lambda: 1.0)
         for i in range(COMPACT_AFTER):
             index(writer, "ws1", ops_for({f"m{i:02d}": f"заказ {i}"}))
         reader = S3Engine("files", client, str(tmp_path / "reader"))
         assert len(found(reader, "ws1", "заказ ")) == COMPACT_AFTER
-        assert writer.workspaces_to_compact() == ["ws1"]
         assert S3Engine("files", client, str(tmp_path / "job")).compact("ws1") is True
         keys = [o["Key"] for o in client.list_objects_v2(Bucket="files")["Contents"]]
         assert [k.split("/")[2] for k in keys] == ["base"]
@@ -205,6 +204,37 @@ def test_s3_segments_are_folded_into_a_base_and_the_index_stays_the_same(tmp_pat
         fresh = S3Engine("files", client, str(tmp_path / "cold"))  # a cold Lambda: base + one segment
         assert len(found(fresh, "ws1", "заказ ")) == COMPACT_AFTER - 1
         assert fresh.requests["get_file"] == 1 and fresh.requests["get"] == 1
+
+
+def test_a_writer_compacts_now_and_then_and_a_reader_when_segments_pile_up(tmp_path):
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="files")
+
+        def segments() -> int:
+            listed = client.list_objects_v2(Bucket="files").get("Contents", [])
+            return sum("/seg/" in o["Key"] for o in listed)
+
+        lucky = S3Engine("files", client, str(tmp_path / "w1"), chance=lambda: 0.0)  # the 1-in-20 draw, every time
+        index(lucky, "ws1", ops_for({"m1": "заказ"}))
+        assert segments() == 0
+        never = S3Engine("files", client, str(tmp_path / "w2"), chance=lambda: 1.0)
+        for i in range(2 * COMPACT_AFTER):
+            index(never, "ws1", ops_for({f"n{i:02d}": f"заказ {i}"}))
+        assert segments() == 2 * COMPACT_AFTER
+        reader = S3Engine("files", client, str(tmp_path / "r"))
+        assert len(found(reader, "ws1", "заказ ")) == 2 * COMPACT_AFTER + 1
+        assert segments() == 0
+        assert len(found(S3Engine("files", client, str(tmp_path / "r2")), "ws1", "заказ ")) == 2 * COMPACT_AFTER + 1
+
+
+def test_an_idle_workspace_costs_no_s3_request(tmp_path):
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="files")
+        engine = S3Engine("files", client, str(tmp_path / "w"))
+        engine.flush()  # a stream batch with nothing searchable in it
+        assert sum(engine.requests.values()) == 0
 
 
 def test_snippets_mark_the_matching_words_in_the_original_text():
