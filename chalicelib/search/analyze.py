@@ -15,20 +15,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-
-import snowballstemmer
+from typing import Any
 
 MAX_QUERY = 200
 MAX_TERMS = 12
 MIN_PREFIX = 2  # the last word of a query matches as a prefix (typing), once it is this long
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-яё]")
-_RU = snowballstemmer.stemmer("russian")
-_EN = snowballstemmer.stemmer("english")
 
 
 def normalise(text: str) -> str:
     return text.lower().replace("ё", "е")
+
+
+@lru_cache(maxsize=2)
+def _stemmer(language: str) -> Any:
+    """Loaded on the first word, not at import: the package imports all its 36 stemmers (about 70 ms), and a cold
+    Lambda that never searches or indexes should not pay for that."""
+    import snowballstemmer
+
+    return snowballstemmer.stemmer(language)
 
 
 @lru_cache(maxsize=65536)
@@ -36,7 +42,7 @@ def stem(word: str) -> str:
     """One lower-case word (ё already е) to its stem; digits and short words stay as they are."""
     if word.isdigit() or len(word) < 3:
         return word
-    return str((_RU if _CYRILLIC.search(word) else _EN).stemWord(word))
+    return str(_stemmer("russian" if _CYRILLIC.search(word) else "english").stemWord(word))
 
 
 def words(text: str) -> list[tuple[int, int, str]]:

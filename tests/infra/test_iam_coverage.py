@@ -35,6 +35,10 @@ NOT_EXERCISED = {
     ("api_handler", "s3:PutObject"): "operator uploads into FILES_BUCKET; embedded mode writes a folder",
     ("handle_stream", "s3:GetObject"): "attachments re-read for sending; embedded mode uses a folder",
     ("handle_stream", "s3:PutObject"): "inbound attachments copied into FILES_BUCKET; embedded mode uses a folder",
+    ("api_handler", "s3:ListBucket"): "the search index's segments (.search/); embedded mode keeps SQLite files",
+    ("api_handler", "s3:DeleteObject"): "search segments folded into a base (.search/); embedded mode: SQLite files",
+    ("handle_stream", "s3:ListBucket"): "search segments listed to fold them; embedded mode keeps SQLite files",
+    ("handle_stream", "s3:DeleteObject"): "search segments folded into a base; embedded mode keeps SQLite files",
     ("api_handler", "kms:Encrypt"): "channel secrets key: ready for encrypting credentials (docs/DEPLOY.md)",
     ("api_handler", "kms:Decrypt"): "channel secrets key: ready for encrypting credentials (docs/DEPLOY.md)",
     ("api_handler", "kms:GenerateDataKey"): "channel secrets key: ready for encrypting credentials",
@@ -141,6 +145,7 @@ def run_slice(stack: Any) -> dict[str, Any]:
 
     (conv,) = api.get(f"{base}/conversations", timeout=30).json()["items"]
     api.get(f"{base}/conversations/{conv['id']}/messages", timeout=30).raise_for_status()
+    assert api.get(f"{base}/search", params={"q": "order"}, timeout=30).json()["items"]  # BatchGetItem
     upload = api.post(f"{base}/uploads", timeout=30, json={"file_name": "a.txt", "mime_type": "text/plain",
                                                            "data_base64": base64.b64encode(b"hello").decode()})
     assert upload.status_code == 201, upload.text
