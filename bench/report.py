@@ -58,6 +58,7 @@ def render(results: dict[str, Any]) -> str:
         ("deploy", "6. Lambda bundle, cold import from the packaged bundle, dollars per million messages", _flat),
         ("automation", "7. Timers (idle tick, per fired, lag of 1,000) and outgoing webhook deliveries", _flat),
         ("tasks", "8. Tasks: read units of 'my overdue' at 10,000 vs 100 tasks; DynamoDB requests per create", _tasks),
+        ("search", "9. Full-text search: query p95 at 100,000 documents vs the bare engine; index lag", _search),
     ]
     for key, title, body in sections:
         lines.append("-" * WIDTH)
@@ -100,6 +101,19 @@ def _tasks(d: dict[str, Any]) -> list[str]:
         _row("  with an assignee", f"{_num(creates['with_assignee_per_create'])}  "
              f"({ops(creates['with_assignee_by_operation'])})"),
         _row("  first create of a cold process", str(creates["cold_process_first_create"])),
+    ]
+
+
+def _search(d: dict[str, Any]) -> list[str]:
+    q, api, lag = d["query"], d["api"], d["lag"]
+    return [
+        _row("search.query_ms_p95_100k", f"{_num(q['query_ms_p95_100k_over_bare'])}x the bare engine  "
+             f"({_num(q['query_ms_p95'])} / {_num(q['bare_ms_p95'])} ms, {q['docs']} docs)", "no goal"),
+        _row("  p50, ours / bare", f"{_num(q['query_ms_p50'])} / {_num(q['bare_ms_p50'])} ms"),
+        _row("  GET /api/search p50 / p95", f"{_num(api['api_ms_p50'])} / {_num(api['api_ms_p95'])} ms "
+             f"({api['messages']} messages)"),
+        _row("search.index_lag_p99_s", f"{_num(lag['index_lag_p99_s'])} s  (p50 {_num(lag['index_lag_p50_s'])} s, "
+             f"{lag['messages']} messages)", "no goal"),
     ]
 
 

@@ -104,6 +104,7 @@ class SqliteIndex:
         self._db.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._db.execute("INSERT INTO fts(fts, rank) VALUES ('rank', ?)", (f"bm25({TITLE_WEIGHT}, 1.0)",))
 
     def close(self) -> None:
         self._db.close()
@@ -146,26 +147,47 @@ class SqliteIndex:
                          (cur.lastrowid, d.title_stems, d.body_stems))
 
     def search(self, query: Query, flt: Filter, *, limit: int, offset: int) -> list[Hit]:
-        """The best `limit` hits after `offset`, by bm25 (title weighted), newest first among equals."""
+        """The best `limit` hits after `offset`, by bm25 (titles weigh 3x), the newer first among equals.
+
+        The engine ranks a window of the best row ids first (the same ranked MATCH as `bare`), then only those rows
+        are joined to their documents and filtered (kinds, drafts); the whole match set is joined only when the
+        window filters down to less than the page."""
         if not query.terms:
             return []
-        kinds = [k for k in flt.kinds if k in KINDS] or list(KINDS)
-        marks = ",".join("?" for _ in kinds)
-        draft_rule = "" if flt.drafts else " AND (d.kind != 'article' OR d.published = 1)"
-        rows = self._db.execute(
-            f"SELECT d.doc_id, d.kind, d.conversation_id, d.contact_id, d.article_id, d.message_id, d.at, d.title,"
-            f" d.body, d.direction, d.published, d.hidden, d.language, bm25(fts, {TITLE_WEIGHT}, 1.0) AS score"
-            f" FROM fts JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? AND d.kind IN ({marks}){draft_rule}"
-            f" ORDER BY score, d.at DESC, d.doc_id LIMIT ? OFFSET ?",
-            (query.fts(), *kinds, limit, offset)).fetchall()
-        return [Hit(Doc(doc_id=r[0], kind=r[1], conversation_id=r[2], contact_id=r[3], article_id=r[4],
-                        message_id=r[5], at=r[6], title=r[7], body=r[8], direction=r[9], published=bool(r[10]),
-                        hidden=bool(r[11]), language=r[12]), score=-float(r[13])) for r in rows]
+        kinds = {k for k in flt.kinds if k in KINDS} or set(KINDS)
+        need = offset + limit
+        window = need * 2 + 50
+        ranked = self._db.execute("SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank, rowid DESC LIMIT ?",
+                                  (query.fts(), window)).fetchall()
+        hits = self._hits(ranked, kinds, flt.drafts)
+        if len(hits) < need and len(ranked) == window:  # filtered too much: rank every match
+            ranked = self._db.execute("SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank, rowid DESC",
+                                      (query.fts(),)).fetchall()
+            hits = self._hits(ranked, kinds, flt.drafts)
+        return hits[offset:need]
+
+    def _hits(self, ranked: list[Any], kinds: set[str], drafts: bool) -> list[Hit]:
+        if not ranked:
+            return []
+        found: dict[int, Doc] = {}
+        ids = [r[0] for r in ranked]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" for _ in chunk)
+            for r in self._db.execute(
+                    "SELECT id, doc_id, kind, conversation_id, contact_id, article_id, message_id, at, title, body,"
+                    f" direction, published, hidden, language FROM docs WHERE id IN ({marks})", chunk):
+                doc = Doc(doc_id=r[1], kind=r[2], conversation_id=r[3], contact_id=r[4], article_id=r[5],
+                          message_id=r[6], at=r[7], title=r[8], body=r[9], direction=r[10], published=bool(r[11]),
+                          hidden=bool(r[12]), language=r[13])
+                if doc.kind in kinds and (drafts or doc.kind != "article" or doc.published):
+                    found[r[0]] = doc
+        return [Hit(found[rowid], score=-float(score)) for rowid, score in ranked if rowid in found]
 
     def bare(self, fts_query: str, limit: int) -> list[int]:
         """The engine alone (benchmarks): the ranked row ids of an FTS5 query, nothing joined or cut."""
         return [r[0] for r in self._db.execute(
-            "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?", (fts_query, limit)).fetchall()]
+            "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rank, rowid DESC LIMIT ?", (fts_query, limit)).fetchall()]
 
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM docs").fetchone()[0])
