@@ -5,6 +5,7 @@
   create-api-key --workspace W --role R [--name N]   prints only the key
   add-member --workspace W --email E --role R      a user (e.g. the first admin in AWS)
   create-channel --workspace W --kind K --name N [--credential key=value ...] [--no-register]
+  reindex-search --workspace W              index the workspace's whole history for full-text search again
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     ch.add_argument("--name", required=True)
     ch.add_argument("--credential", action="append", default=[], metavar="KEY=VALUE")
     ch.add_argument("--no-register", action="store_true", help="do not register the webhook with the provider")
+    again = sub.add_parser("reindex-search", help="index a workspace's whole history for full-text search again")
+    again.add_argument("--workspace", required=True)
     args = parser.parse_args(argv)
     if "MAIN_TABLE" not in os.environ:  # a laptop shell: talk to the embedded stack that `make run` started
         from chalicelib.local import env
@@ -78,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
                                               register=not args.no_register)
             print(channel.id)
             print(channels.webhook_url(d, channel), file=sys.stderr)
+        elif args.command == "reindex-search":
+            from chalicelib.services import search
+
+            if repo.get_workspace(args.workspace) is None:
+                raise AppError(f"workspace {args.workspace!r} does not exist")
+            print(f"{search.reindex_workspace(d, args.workspace)} documents indexed")
     except AppError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 2

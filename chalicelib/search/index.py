@@ -189,6 +189,11 @@ class SqliteIndex:
         return [r[0] for r in self._db.execute(
             "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rank, rowid DESC LIMIT ?", (fts_query, limit)).fetchall()]
 
+    def clear(self) -> None:
+        """Forget every document (tests; an index to rebuild with `services.search.reindex_workspace`)."""
+        self._db.execute("DELETE FROM fts")
+        self._db.execute("DELETE FROM docs")
+
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM docs").fetchone()[0])
 

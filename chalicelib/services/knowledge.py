@@ -109,6 +109,15 @@ def delete_article(ws: str, article_id: str) -> None:
     logger.info("article deleted", extra={"workspace_id": ws, "article_id": article_id})
 
 
+def ensure_articles(d: Deps, ws: str, seeds: list[dict[str, Any]], *, by: str) -> int:
+    """Create `seeds` only if the workspace has no article yet (idempotent: the demo seed runs on every start)."""
+    if store.list_articles(ws):
+        return 0
+    for body in seeds:
+        create_article(d, ws, body, by=by)
+    return len(seeds)
+
+
 def parse_used(value: Any) -> tuple[str, ...]:
     """The `articles` of a reply: ids of the articles it used (counted when it is sent)."""
     if value is None:

@@ -152,3 +152,45 @@ def on_remove(d: Deps, old: MainItem) -> None:
         ops = [delete(documents.conversation_doc_id(old.conversation_id))]
     if ops:
         d.search.add(old.workspace_id or "", ops)
+
+
+def reindex_workspace(d: Deps, ws: str) -> int:
+    """Index a workspace's whole history again (data written before the index existed, or a lost index): every
+    conversation of every status, its messages, its client's card, and the articles. Puts replace, so running it
+    twice, or while the stream feeds the index, leaves the same index. Returns the documents written."""
+    from chalicelib.services import team as team_service
+    from chalicelib.store import knowledge as kb_store
+
+    written = 0
+    contacts: set[str] = set()
+
+    def add(ops: list[Op]) -> None:
+        nonlocal written
+        if ops:
+            d.search.add(ws, ops)
+            written += sum(op.action == "put" for op in ops)
+
+    for status in (*team_service.statuses_of(ws), "snoozed"):
+        cursor: str | None = None
+        while True:
+            page = repo.query_inbox(ws, status=status, limit=100, cursor=cursor)
+            for conv in page.items:
+                add(documents.conversation_ops(conv, None))
+                if conv.contact_id not in contacts:
+                    contacts.add(conv.contact_id)
+                    contact = repo.get_contact(ws, conv.contact_id)
+                    if contact is not None:
+                        add(documents.contact_ops(contact, None))
+                before: str | None = None
+                while True:
+                    messages, before = repo.list_messages(ws, conv.conversation_id, limit=200, before=before)
+                    add([op for m in messages for op in documents.message_ops(m, None)])
+                    if not before:
+                        break
+            cursor = page.cursor
+            if not cursor:
+                break
+    for article in kb_store.list_articles(ws):
+        add(documents.article_ops(article, None, article_id=article.article_id))
+    d.search.flush()
+    return written

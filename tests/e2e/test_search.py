@@ -142,3 +142,27 @@ def test_every_role_that_reads_conversations_searches(ws, stack):
         key = create_api_key(ws.id, role, name=role, now=deps().now())
         resp = ws.api("GET", "/search", params={"q": "посылка"}, key=key)
         assert resp.status_code == 200 and len(resp.json()["items"]) == 1, role
+
+
+def test_a_lost_index_is_rebuilt_from_the_table_with_the_cli(ws):
+    from chalicelib import cli
+    from chalicelib.services.deps import deps
+
+    chat_id = chat()
+    write(ws, "первое сообщение про возврат", chat_id=chat_id, name="Old")
+    write(ws, "второе про доставку", chat_id=chat_id, name="Old")
+    conv = conv_of(ws, "Old")
+    assert ws.api("POST", f"/conversations/{conv['id']}/notes", json={"text": "проверить склад"}).ok
+    ws.drain()
+    before = {q: search(ws, q)["items"] for q in ("возврат", "доставка", "склад", "Old")}
+    assert all(before.values())
+    deps().search.index_of(ws.id).clear()
+    assert search(ws, "возврат")["items"] == []
+
+    assert cli.main(["reindex-search", "--workspace", ws.id]) == 0
+    after = {q: search(ws, q)["items"] for q in before}
+    assert {q: [h["message_id"] for h in hits] for q, hits in after.items()} == \
+        {q: [h["message_id"] for h in hits] for q, hits in before.items()}
+    assert cli.main(["reindex-search", "--workspace", ws.id]) == 0  # twice: the same index
+    assert deps().search.index_of(ws.id).count() == len({h["message_id"] for hits in before.values() for h in hits
+                                                         if h["message_id"]}) + 2  # the greeting, the card
