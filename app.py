@@ -9,6 +9,7 @@ from chalicelib.api import analytics as analytics_api
 from chalicelib.api import auth as auth_api
 from chalicelib.api import automation as automation_api
 from chalicelib.api import notifications as notifications_api
+from chalicelib.api import search as search_api
 from chalicelib.api import surveys as surveys_api
 from chalicelib.api import tasks as tasks_api
 from chalicelib.api import team as team_api
@@ -32,6 +33,7 @@ for blueprint in (auth_api, team_api, notifications_api, automation_api):  # tea
 app.register_blueprint(tasks_api.bp)  # tasks and their teams (F1-F4)
 app.register_blueprint(analytics_api.bp)  # dashboard, heat map, KPIs, reports, exports (G1-G5)
 app.register_blueprint(surveys_api.bp)  # CSAT / NPS surveys (G4)
+app.register_blueprint(search_api.bp)  # full-text search (B1) and the knowledge base (H1)
 # Event handlers live on the app itself: Lambda imports `app` for them, so the middleware above applies
 # (Chalice would point Lambda at a blueprint's own module and skip it; WebSocket handlers need the app anyway).
 handle_stream = app.on_dynamodb_record(stream_arn=stream.STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",

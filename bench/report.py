@@ -61,6 +61,7 @@ def render(results: dict[str, Any]) -> str:
         ("analytics", "9. Analytics: dashboard reads at 100k vs 1k messages, counter writes per message, export",
          _analytics),
         ("surveys", "10. Surveys: DynamoDB requests per close (on minus off) and per answer", _surveys),
+        ("search", "11. Full-text search: query p95 at 100,000 documents vs the bare engine; index lag", _search),
     ]
     for key, title, body in sections:
         lines.append("-" * WIDTH)
@@ -179,6 +180,19 @@ def _surveys(d: dict[str, Any]) -> list[str]:
         _row("surveys.requests_per_text_answer", f"{_num(d['requests_per_text_answer'])}  "
              f"({ops(d['text_answer_by_operation'])})", "no goal"),
         _row("surveys.extra_requests_per_ordinary_message", _num(d["extra_requests_per_ordinary_message"]), "0"),
+    ]
+
+
+def _search(d: dict[str, Any]) -> list[str]:
+    q, api, lag = d["query"], d["api"], d["lag"]
+    return [
+        _row("search.query_ms_p95_100k", f"{_num(q['query_ms_p95_100k_over_bare'])}x the bare engine  "
+             f"({_num(q['query_ms_p95'])} / {_num(q['bare_ms_p95'])} ms, {q['docs']} docs)", "no goal"),
+        _row("  p50, ours / bare", f"{_num(q['query_ms_p50'])} / {_num(q['bare_ms_p50'])} ms"),
+        _row("  GET /api/search p50 / p95", f"{_num(api['api_ms_p50'])} / {_num(api['api_ms_p95'])} ms "
+             f"({api['messages']} messages)"),
+        _row("search.index_lag_p99_s", f"{_num(lag['index_lag_p99_s'])} s  (p50 {_num(lag['index_lag_p50_s'])} s, "
+             f"{lag['messages']} messages)", "no goal"),
     ]
 
 

@@ -6,6 +6,7 @@
   add-member --workspace W --email E --role R      a user (e.g. the first admin in AWS)
   create-channel --workspace W --kind K --name N [--credential key=value ...] [--no-register]
   reseal-secrets                            seal every stored secret under the current key (docs/DEPLOY.md)
+  reindex-search --workspace W              index the workspace's whole history for full-text search again
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     ch.add_argument("--credential", action="append", default=[], metavar="KEY=VALUE")
     ch.add_argument("--no-register", action="store_true", help="do not register the webhook with the provider")
     sub.add_parser("reseal-secrets", help="seal every channel and webhook secret under the current key (one Scan)")
+    again = sub.add_parser("reindex-search", help="index a workspace's whole history for full-text search again")
+    again.add_argument("--workspace", required=True)
     args = parser.parse_args(argv)
     if "MAIN_TABLE" not in os.environ:  # a laptop shell: talk to the embedded stack that `make run` started
         from chalicelib.local import env
@@ -84,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "reseal-secrets":
             counts = reseal_secrets(d.settings)
             print(f"resealed {counts['resealed']}, already current {counts['current']}")
+        elif args.command == "reindex-search":
+            from chalicelib.services import search
+
+            if repo.get_workspace(args.workspace) is None:
+                raise AppError(f"workspace {args.workspace!r} does not exist")
+            print(f"{search.reindex_workspace(d, args.workspace)} documents indexed")
     except AppError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 2

@@ -60,6 +60,8 @@ class Settings:
     def webhook_base(self) -> str:
         """The origin of `{base}/api/webhooks/{kind}/{channel_id}`: WEBHOOK_BASE_URL, or PUBLIC_URL without it."""
         return self.webhook_base_url or self.public_url
+    search_dir: str = ".data/search"  # embedded mode: one SQLite FTS5 file per workspace (search/engines.py)
+    search_bucket: str = ""  # AWS mode: the S3 bucket of the search segments (the files bucket by default)
 
     @property
     def cookie_secure(self) -> bool:
@@ -103,6 +105,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         login_link_minutes=int(env.get("LOGIN_LINK_MINUTES", "15")),
         webhook_base_url=env.get("WEBHOOK_BASE_URL", "").rstrip("/"),
         secrets_key_parameter=env.get("SECRETS_KEY_PARAMETER", ""),
+        search_dir=env.get("SEARCH_DIR", os.path.join(".data", "search")),
+        search_bucket=env.get("SEARCH_BUCKET", env.get("FILES_BUCKET", "")),
         graph_api_url=env.get("GRAPH_API_URL", "https://graph.facebook.com").rstrip("/"),
         graph_api_version=env.get("GRAPH_API_VERSION", "25.0").lstrip("v"),
         ok_api_url=env.get("OK_API_URL", "https://api.ok.ru").rstrip("/"),

@@ -19,6 +19,8 @@ message / conversation / channel changes by staff -> the action log (services/au
 task / task comment        -> its timers, notifications and live push (services/tasks.py)
 export INSERT              -> the report file, streamed (services/exports.py); counters: per batch (events/stream.py)
 conversation closed / survey prompt sent / survey answered -> CSAT / NPS survey (services/surveys.py)
+message / note / contact / conversation title and tags / article -> the full-text index (services/search.py)
+reply that used articles sent -> each article's use counted once (services/knowledge.py)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from chalicelib.services import (
     exports,
     hours,
     inbound,
+    knowledge,
     media,
     moderation,
     notifications,
@@ -62,6 +65,7 @@ from chalicelib.store.models import (
 
 
 def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem | None) -> None:
+    search.on_change(d, new, old)  # the full-text index (B1), first: a console told of a change finds it
     if isinstance(new, InboundItem) and event_name == "INSERT":
         inbound.process_inbound(d, InboundEvent.from_json(new.event))
     elif isinstance(new, ConversationItem):
@@ -91,6 +95,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         if event_name == "INSERT":
             hours.answer_off_hours(d, new)
             notifications.on_note(d, new)
+        knowledge.on_message(d, new, previous)  # a reply that used articles was sent: +1 use each, once
         kind = "message.new" if event_name == "INSERT" else "message.updated"
         push(d, new.workspace_id or "", {"type": kind, "conversation_id": new.conversation_id,
                                          "message": message_json(new, d.files)})

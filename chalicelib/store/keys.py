@@ -294,3 +294,16 @@ def surveys_of(ws: str) -> str:
 def survey_asked(ws: str, contact_id: str, kind: str) -> tuple[str, str]:
     """When a customer was last asked any survey (`any`: the quiet window) and an NPS (`nps`: its interval)."""
     return f"WS#{ws}#SURVEYASKED#{contact_id}", kind
+
+
+def articles(ws: str) -> str:
+    """A workspace's knowledge base (H1): its articles and their uses in one partition."""
+    return f"WS#{ws}#ARTICLES"
+
+
+def article(ws: str, article_id: str) -> tuple[str, str]:
+    return articles(ws), f"ARTICLE#{article_id}"
+
+
+def article_use(ws: str, article_id: str, message_id: str) -> tuple[str, str]:
+    return articles(ws), f"USE#{article_id}#{message_id}"

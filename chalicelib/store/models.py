@@ -247,6 +247,7 @@ class MessageItem(MainItem):
     delivery = UnicodeAttribute(null=True)  # provider-reported: sent | delivered | read | failed
     comment = MapAttribute[str, Any](null=True)  # for comments: post_id, parent_comment_id, permalink, ...
     private = BooleanAttribute(default=False)  # a private reply to a public comment (Instagram, Facebook)
+    articles = ListAttribute[str](of=UnicodeAttribute, null=True)  # type: ignore[arg-type]  # H1: counted when sent
     template = MapAttribute[str, Any](null=True)  # WhatsApp template: name, language, parameters
     # an operator's edit, delete or hide of this message, carried out by the stream: kind, text, hidden, state,
     # error, by, at
@@ -687,6 +688,30 @@ class ExportItem(MainItem):
     error = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
 
+class ArticleItem(MainItem):
+    """A knowledge-base article (H1): a category, ru / en versions ({lang: {title, body}}, Markdown), draft or
+    published, and how many sent replies used it (counted once per reply, services/knowledge.py)."""
+
+    article_id = UnicodeAttribute()
+    category = UnicodeAttribute(default="")
+    status = UnicodeAttribute(default="draft")  # draft | published
+    versions = JSONAttribute(default=dict)
+    url = UnicodeAttribute(null=True)  # where customers can read it (a help-centre page), inserted as a link
+    uses = NumberAttribute(default=0)
+    revision = NumberAttribute(default=1)  # +1 per edit: an edit made on an older revision is refused (409)
+    created_by = UnicodeAttribute(default="")
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+
+
+class ArticleUseItem(MainItem):
+    """One sent reply that used an article: written in the transaction that counts the use, so a replay
+    counts nothing (TTL 8 days, past the stream's 24 hours)."""
+
+    article_id = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+
+
 MAIN_MODELS: tuple[type[MainItem], ...] = (
     WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
     ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
@@ -697,6 +722,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem, SurveyItem,
     CounterItem, CounterMarkItem, ExportItem,
     SurveyAskedItem,
+    ArticleItem, ArticleUseItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -713,6 +739,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     RuleItem: "rule", SurveyItem: "survey",
     CounterItem: "anx", CounterMarkItem: "anxmark", ExportItem: "export",
     SurveyAskedItem: "surveyasked",
+    ArticleItem: "article", ArticleUseItem: "articleuse",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

@@ -1130,3 +1130,9 @@ def claim_once(ws: str, kind: str, key: str, *, now: datetime, keep: timedelta) 
     pk, sk = keys.client_request(ws, kind, key)
     return put_new(typed(RequestItem, pk, sk, workspace_id=ws, created_at=iso(now),
                          expires_at=int((now + keep).timestamp())))
+
+
+def get_conversations(ws: str, conv_ids: list[str]) -> list[ConversationItem]:
+    """Several conversations of one workspace in one BatchGetItem per 100 ids (search results, B1)."""
+    wanted = [keys.conversation(ws, c) for c in dict.fromkeys(conv_ids)]
+    return list(ConversationItem.batch_get(wanted)) if wanted else []

@@ -6,8 +6,8 @@
 import type {
   Delivery, DryRun, Hook, NotificationList, NotificationSettings, Rule,
   BulkReplyResult, Channel, Contact, ContactPatch, Conversation, ConversationDetail, Emotion, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status, TeamSettings,
-  TemplateList, Upload, Task, TaskDetail, TaskEvent, TaskPage, TaskScope, TaskSort, TaskTeam, TaskView, TaskWrite,
-  Survey, SurveySettings,
+  TemplateList, Upload, SearchHit, Article, ArticleWrite, Task, TaskDetail, TaskEvent, TaskPage, TaskScope, TaskSort,
+  TaskTeam, TaskView, TaskWrite, Survey, SurveySettings,
 } from "./types";
 
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -152,9 +152,33 @@ export class Api {
   /** `lastSeen`: the newest message the operator saw (409 colleague_replied if a colleague answered after it,
    * unless `force`). */
   reply(id: string, text: string, replyTo: string | null, attachments: string[],
-        { lastSeen = null, force = false }: { lastSeen?: string | null; force?: boolean } = {}): Promise<Message> {
+        { lastSeen = null, force = false, articles = [] }:
+          { lastSeen?: string | null; force?: boolean; articles?: string[] } = {}): Promise<Message> {
     return this.call("POST", `/conversations/${encodeURIComponent(id)}/replies`,
-      { text, reply_to: replyTo, attachments, last_seen_message_id: lastSeen, force });
+      { text, reply_to: replyTo, attachments, last_seen_message_id: lastSeen, force,
+        ...(articles.length ? { articles } : {}) });
+  }
+
+  /** Full-text search over all history (B1): best first, paged by `cursor`. */
+  search(q: string, query: { kind?: string; cursor?: string | null; limit?: number } = {}): Promise<Page<SearchHit>> {
+    return this.call("GET", "/search", undefined, { q, limit: 20, ...query });
+  }
+
+  /** The knowledge base (H1): drafts too for those who edit it. */
+  articles(): Promise<Page<Article> & { categories: string[] }> {
+    return this.call("GET", "/articles");
+  }
+
+  article(id: string): Promise<Article> {
+    return this.call("GET", `/articles/${encodeURIComponent(id)}`);
+  }
+
+  saveArticle(id: string | null, body: ArticleWrite): Promise<Article> {
+    return id ? this.call("PUT", `/articles/${encodeURIComponent(id)}`, body) : this.call("POST", "/articles", body);
+  }
+
+  deleteArticle(id: string): Promise<unknown> {
+    return this.call("DELETE", `/articles/${encodeURIComponent(id)}`);
   }
 
   teamSettings(): Promise<TeamSettings> {

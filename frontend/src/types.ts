@@ -436,3 +436,38 @@ export interface Survey {
   answered_via: string | null;
   created_at: string | null;
 }
+
+/** One hit of the full-text search (B1): where it is and a plain-text snippet with the matching words' offsets. */
+export interface SearchHit {
+  kind: "message" | "note" | "contact" | "conversation" | "article";
+  score: number;
+  at: string | null;
+  conversation: Conversation | null;
+  message_id: string | null;
+  direction: string | null;
+  hidden: boolean;
+  contact: { id: string; name: string } | null;
+  article: { id: string; title: string; language: string; status: string } | null;
+  title: string;
+  snippet: string;
+  marks: [number, number][];
+}
+
+export interface ArticleVersion {
+  title: string;
+  body: string;
+}
+
+/** A knowledge-base article (H1). */
+export interface Article {
+  id: string;
+  category: string;
+  status: "draft" | "published";
+  versions: Partial<Record<"ru" | "en", ArticleVersion>>;
+  url: string | null;
+  uses: number;
+  revision: number;
+  updated_at: string | null;
+}
+
+export type ArticleWrite = Omit<Article, "id" | "uses" | "revision" | "updated_at"> & { revision?: number };

@@ -40,6 +40,10 @@ NOT_EXERCISED = {
     ("handle_stream", "ssm:GetParameter"): "the channel secrets' master key (SSM); embedded mode keeps it in a file",
     ("every_minute", "ssm:GetParameter"): "outgoing webhook retries open their secret; embedded mode uses a file",
     ("webhook", "ssm:GetParameter"): "the channel secrets' master key (SSM); embedded mode keeps it in a file",
+    ("api_handler", "s3:ListBucket"): "the search index's segments (.search/); embedded mode keeps SQLite files",
+    ("api_handler", "s3:DeleteObject"): "search segments folded into a base (.search/); embedded mode: SQLite files",
+    ("handle_stream", "s3:ListBucket"): "search segments listed to fold them; embedded mode keeps SQLite files",
+    ("handle_stream", "s3:DeleteObject"): "search segments folded into a base; embedded mode keeps SQLite files",
     ("handle_stream", "ses:SendEmail"): "e-mail channel outbound (SES v2); only with the EmailDomain parameter",
     ("handle_stream", "ses:SendRawEmail"): "e-mail channel outbound (raw MIME); only with the EmailDomain parameter",
     ("handle_stream", "sqs:SendMessage"): "Lambda's event source mapping sends failed batches with this role",
@@ -156,6 +160,7 @@ def run_slice(stack: Any) -> dict[str, Any]:
 
     (conv,) = api.get(f"{base}/conversations", timeout=30).json()["items"]
     api.get(f"{base}/conversations/{conv['id']}/messages", timeout=30).raise_for_status()
+    assert api.get(f"{base}/search", params={"q": "order"}, timeout=30).json()["items"]  # BatchGetItem
     upload = api.post(f"{base}/uploads", timeout=30, json={"file_name": "a.txt", "mime_type": "text/plain",
                                                            "data_base64": base64.b64encode(b"hello").decode()})
     assert upload.status_code == 201, upload.text
