@@ -17,6 +17,7 @@ conversation INSERT       -> round-robin assignment (team settings)
 conversation name / title / tags changed -> its search text (services/search.py)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
 task / task comment        -> its timers, notifications and live push (services/tasks.py)
+an item a backup import wrote (INSERT) -> nothing: its effects happened before the export (store/backup.py)
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from chalicelib.services import (
     webhooks_out,
 )
 from chalicelib.services.deps import Deps
+from chalicelib.store import backup
 from chalicelib.store.models import (
     ContactItem,
     ConversationItem,
@@ -56,6 +58,8 @@ from chalicelib.store.models import (
 
 
 def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem | None) -> None:
+    if backup.is_restored_insert(event_name, new):  # written by an import: its effects happened before the export
+        return
     if isinstance(new, InboundItem) and event_name == "INSERT":
         inbound.process_inbound(d, InboundEvent.from_json(new.event))
     elif isinstance(new, ConversationItem):

@@ -80,6 +80,7 @@ class MainItem(Model):
     workspace_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
     expires_at = NumberAttribute(null=True)  # TTL (epoch seconds)
+    restored = UnicodeAttribute(null=True)  # written by a backup import (store/backup.py): the stream skips its INSERT
 
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
