@@ -86,8 +86,12 @@ def _changes(body: dict[str, Any]) -> dict[str, Any]:
 
 def update_contact(d: Deps, principal: Principal, contact_id: str, body: dict[str, Any]) -> ContactItem:
     ws = principal.workspace_id
-    if repo.get_contact(ws, contact_id) is None:  # another workspace's card is simply not found
+    card = repo.get_contact(ws, contact_id)
+    if card is None:  # another workspace's card is simply not found
         raise NotFound(f"contact {contact_id} not found")
+    if card.merged_into:
+        raise Conflict(f"this card was merged into {card.merged_into}: edit that one", code="already_merged",
+                       details={"merged_into": card.merged_into})
     revision = body.get("revision")
     if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
         raise InvalidInput("send the card's revision you edited (a whole number)", code="invalid_revision")

@@ -257,3 +257,17 @@ def delivery(ws: str, hook_id: str, event_at: str, delivery_id: str) -> tuple[st
 def rules(ws: str) -> str:
     """A workspace's automation rules: one partition, one Query."""
     return f"WS#{ws}#RULES"
+
+
+def contact_match(ws: str, kind: str, value: str) -> str:
+    """The cards with one normalised name / e-mail / phone (C2 suggestions): gsi1 / gsi2 / gsi3 of a contact."""
+    return f"WS#{ws}#CMATCH#{kind}#{value}"
+
+
+def merge(ws: str, merge_id: str) -> tuple[str, str]:
+    return f"WS#{ws}#MERGE#{merge_id}", "MERGE"
+
+
+def merges_into(ws: str, contact_id: str) -> str:
+    """gsi1: the merges into one card, newest first."""
+    return f"WS#{ws}#MERGES#{contact_id}"

@@ -123,6 +123,10 @@ class ContactItem(MainItem):
     revision = NumberAttribute(default=0)  # +1 on each edit of the card: a stale edit is refused (409)
     changed_by = UnicodeAttribute(null=True)  # who edited the card last, and when: the action log reads these
     changed_at = UnicodeAttribute(null=True)
+    # C2: merged into another card (its identities and conversations moved there; undo within 24 h). gsi1 / gsi2 /
+    # gsi3 hold the normalised name / e-mail / phone (store/merges.py): suggestions of the same person
+    merged_into = UnicodeAttribute(null=True)
+    merge_id = UnicodeAttribute(null=True)
 
 
 class IdentityItem(MainItem):
@@ -607,6 +611,25 @@ class SurveyItem(MainItem):
     answered_at = UnicodeAttribute(null=True)
 
 
+class MergeItem(MainItem):
+    """Two client cards merged (C2): both cards as they were, what moved, so an undo within 24 h restores them.
+    gsi1 lists the merges into one card (newest first)."""
+
+    merge_id = UnicodeAttribute()
+    survivor_id = UnicodeAttribute()
+    other_id = UnicodeAttribute()
+    state = UnicodeAttribute(default="done")  # done | undone
+    by = UnicodeAttribute()
+    at = UnicodeAttribute()
+    undo_until = UnicodeAttribute()
+    survivor_before = JSONAttribute(default=dict)  # the card fields as they were
+    other_before = JSONAttribute(default=dict)
+    identities = JSONAttribute(default=list)  # [[channel_id, external_user_id]] moved to the survivor
+    conversations = JSONAttribute(default=list)  # conversation ids moved to the survivor
+    undone_by = UnicodeAttribute(null=True)
+    undone_at = UnicodeAttribute(null=True)
+
+
 MAIN_MODELS: tuple[type[MainItem], ...] = (
     WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
     ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
@@ -615,6 +638,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
     TaskCounterItem, TaskItem, TaskEventItem, TaskLinkItem, TaskTeamItem,
     NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem, SurveyItem,
+    MergeItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -629,6 +653,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     TaskTeamItem: "taskteam",
     ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
     RuleItem: "rule", SurveyItem: "survey",
+    MergeItem: "merge",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 
