@@ -6,6 +6,7 @@ from chalice import Chalice, ConvertToMiddleware, Rate
 from chalicelib.api import admin, channels, contacts, conversations, docs, inbound, routing, templates, webhooks, widget
 from chalicelib.api import auth as auth_api
 from chalicelib.api import automation as automation_api
+from chalicelib.api import clusters as clusters_api
 from chalicelib.api import notifications as notifications_api
 from chalicelib.api import tasks as tasks_api
 from chalicelib.api import team as team_api
@@ -27,6 +28,7 @@ for blueprint in (docs, webhooks, conversations, contacts, channels, inbound, ad
 for blueprint in (auth_api, team_api, notifications_api, automation_api):  # team (docs/TEAM.md), the bell, E4/E5
     app.register_blueprint(blueprint.bp)
 app.register_blueprint(tasks_api.bp)  # tasks and their teams (F1-F4)
+app.register_blueprint(clusters_api.bp)  # repeat requests (H2)
 # Event handlers live on the app itself: Lambda imports `app` for them, so the middleware above applies
 # (Chalice would point Lambda at a blueprint's own module and skip it; WebSocket handlers need the app anyway).
 handle_stream = app.on_dynamodb_record(stream_arn=stream.STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",

@@ -17,6 +17,7 @@ conversation INSERT       -> round-robin assignment (team settings)
 conversation name / title / tags changed -> its search text (services/search.py)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
 task / task comment        -> its timers, notifications and live push (services/tasks.py)
+customer message INSERT   -> the recent messages of repeat-request detection, the minute's check (services/clusters.py)
 an item a backup import wrote (INSERT) -> nothing: its effects happened before the export (store/backup.py)
 """
 
@@ -29,6 +30,7 @@ from chalicelib.domain.model import InboundEvent
 from chalicelib.services import (
     assignment,
     audit,
+    clusters,
     contacts,
     hours,
     inbound,
@@ -87,6 +89,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         if event_name == "INSERT":
             hours.answer_off_hours(d, new)
             notifications.on_note(d, new)
+            clusters.on_message(d, event_name, new)  # H2: one PutItem per customer message
         kind = "message.new" if event_name == "INSERT" else "message.updated"
         push(d, new.workspace_id or "", {"type": kind, "conversation_id": new.conversation_id,
                                          "message": message_json(new, d.files)})

@@ -271,3 +271,13 @@ def merge(ws: str, merge_id: str) -> tuple[str, str]:
 def merges_into(ws: str, contact_id: str) -> str:
     """gsi1: the merges into one card, newest first."""
     return f"WS#{ws}#MERGES#{contact_id}"
+
+
+def recent_inbound(ws: str) -> str:
+    """H2: a workspace's customer messages of the last two hours, sorted by time (`<at>#<message>`)."""
+    return f"WS#{ws}#RECENTIN"
+
+
+def cluster_notes(ws: str) -> str:
+    """H2: the sudden clusters announced to the leads, sorted by time."""
+    return f"WS#{ws}#CLUSTERNOTES"

@@ -630,6 +630,26 @@ class MergeItem(MainItem):
     undone_at = UnicodeAttribute(null=True)
 
 
+class RecentInboundItem(MainItem):
+    """A customer's message of the last two hours in one partition per workspace (H2): the repeat-request detector
+    reads them with one Query. Written once per inbound message from the stream; TTL removes it."""
+
+    conversation_id = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+    contact_id = UnicodeAttribute(default="")
+    text = UnicodeAttribute(default="")  # the first 300 characters
+    at = UnicodeAttribute()
+
+
+class ClusterNoteItem(MainItem):
+    """A sudden cluster the leads were told about (H2), so the same cluster is not announced twice."""
+
+    cluster_id = UnicodeAttribute()
+    conversation_ids = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    customers = NumberAttribute(default=0)
+    at = UnicodeAttribute()
+
+
 MAIN_MODELS: tuple[type[MainItem], ...] = (
     WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
     ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
@@ -638,7 +658,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
     TaskCounterItem, TaskItem, TaskEventItem, TaskLinkItem, TaskTeamItem,
     NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem, SurveyItem,
-    MergeItem,
+    MergeItem, RecentInboundItem, ClusterNoteItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -653,7 +673,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     TaskTeamItem: "taskteam",
     ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
     RuleItem: "rule", SurveyItem: "survey",
-    MergeItem: "merge",
+    MergeItem: "merge", RecentInboundItem: "recentin", ClusterNoteItem: "clusternote",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 
