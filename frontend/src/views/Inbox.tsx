@@ -9,6 +9,7 @@ import { t, type Key } from "../i18n";
 import { useStore } from "../store";
 import { STATUSES } from "../types";
 import { BulkBar } from "./BulkBar";
+import { RepeatRequests } from "./RepeatRequests";
 import { ConversationRow } from "./ConversationRow";
 import { errorText } from "./errors";
 import { ListSkeleton } from "./Skeleton";
@@ -47,6 +48,7 @@ export function Inbox() {
           {t("filter_overdue")}</button>
       </div>
       <Filters />
+      <RepeatRequests />
       <BulkBar visible={visibleRows(state).map((c) => c.id)} />
       <ConversationList />
     </section>
