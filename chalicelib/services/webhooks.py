@@ -41,9 +41,8 @@ def receive_webhook(d: Deps, kind: str, channel_id: str, request: WebhookRequest
         logger.warning("webhook payload not stored", extra={"kind": kind, "channel_id": channel_id,
                                                             "code": err.code, "reason": err.message})
         return WebhookResult(status=200, body=acknowledge, ignored=err.code)
-    raw = request.raw_body.decode("utf-8", "replace") if result.events else None
     for event in result.events:
-        stored = repo.put_inbound(event, raw, now=d.now())
+        stored = repo.put_inbound(event, now=d.now())
         logger.info("inbound event", extra={"kind": kind, "channel_id": channel_id, "duplicate": not stored,
                                             "external_event_id": event.external_event_id})
     return result
@@ -51,4 +50,4 @@ def receive_webhook(d: Deps, kind: str, channel_id: str, request: WebhookRequest
 
 def store_events(d: Deps, events: list[InboundEvent]) -> list[bool]:
     """Store events that did not come through a provider webhook (integration API). True: new."""
-    return [repo.put_inbound(e, None, now=d.now()) for e in events]
+    return [repo.put_inbound(e, now=d.now()) for e in events]

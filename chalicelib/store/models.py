@@ -185,6 +185,9 @@ class ConversationItem(MainItem):
     snoozed_from = UnicodeAttribute(null=True)  # the status it comes back to
     priority = UnicodeAttribute(null=True)  # low | normal | high | urgent (set by operators or rules, E3)
     rule_depth = NumberAttribute(null=True)  # how many rule steps led to the last change by a rule (loop guard)
+    # the last messages counted into this conversation (their ids' hash tails, newest last): recording a message
+    # and bumping the conversation are two conditional writes, and a retry bumps only when its id is not here
+    recent_ids = ListAttribute[str](of=UnicodeAttribute, default=list, attr_name="rids")  # type: ignore[arg-type]
 
 
 class MessageItem(MainItem):
@@ -234,7 +237,7 @@ class InboundItem(MainItem):
 
     channel_id = UnicodeAttribute()
     event = UnicodeAttribute()  # InboundEvent JSON
-    raw = UnicodeAttribute(null=True)  # the provider's payload, when small enough
+    raw = UnicodeAttribute(null=True)  # the provider's payload: no longer written (it doubled the write units)
 
 
 class ApiKeyItem(MainItem):

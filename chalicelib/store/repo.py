@@ -51,7 +51,6 @@ from chalicelib.store.models import (
 from chalicelib.store.secrets import box as secret_box
 
 DEDUPE_TTL = timedelta(days=8)  # WhatsApp retries for 7 days (CHANNELS.md §2.1)
-RAW_LIMIT = 64 * 1024
 CHANNEL_CACHE_SECONDS = 30.0
 
 
@@ -153,12 +152,15 @@ def set_channel_health(channel_id: str, health: dict[str, Any]) -> None:
 # --- inbound: the webhook's one write ----------------------------------------------------------------
 
 
-def put_inbound(event: InboundEvent, raw: str | None, *, now: datetime) -> bool:
-    """Store a verified event unless its dedupe key was seen. Returns False for a duplicate."""
+def put_inbound(event: InboundEvent, *, now: datetime) -> bool:
+    """Store a verified event unless its dedupe key was seen. Returns False for a duplicate.
+
+    Only the parsed event is kept, not the provider's payload beside it: under 1 KB for a usual message, so the
+    webhook's one write is one write unit."""
     pk, sk = keys.inbound(event.dedupe_key)
     item = typed(
         InboundItem, pk, sk, workspace_id=event.workspace_id, channel_id=event.channel_id, event=event.to_json(),
-        raw=raw if raw is not None and len(raw) <= RAW_LIMIT else None, created_at=iso(now),
+        created_at=iso(now),
         expires_at=int((now + DEDUPE_TTL).timestamp()),
     )
     # DynamoDB deletes expired items within days, not at once: an expired key counts as unseen.
@@ -377,12 +379,27 @@ def any_in_status(ws: str, status: str) -> bool:
     return any(True for _ in ConversationItem.gsi1.query(keys.inbox(ws, status), limit=1))
 
 
+RECENT_IDS = 12  # how many counted messages a conversation remembers (a retry comes within seconds)
+
+
+def counted_tag(message_id: str) -> str:
+    """What a conversation remembers of a counted message: the id's stable hash tail (8 characters)."""
+    return message_id[-8:]
+
+
 def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_id: str, *, now: datetime,
                            retries: int = 5, quiet: bool = False) -> bool:
-    """Write a customer's message and bump the conversation in one transaction.
+    """Write a customer's message, then bump its conversation: conditional writes, no transaction (a transaction
+    costs twice the write units, on the table and on every index).
 
-    Returns False when the message was already recorded (a redelivered stream record). A closed
-    conversation reopens as new (B9).
+    Exactly once, in this order, so that a retry after a crash at any point finishes the job and doubles nothing:
+    1. the pointer from the provider's message id (an edit may have recorded the message first: then stop);
+    2. if the message exists, it was counted: stop (a redelivered stream record; one strongly consistent read);
+    3. the conversation, unless it already counted this message (`recent_ids`, guarded by its revision: a crash
+       between 3 and 4 is retried within seconds, long before 12 newer messages push the id out), so the stream
+       sees the message only after its conversation moved, as it did with the transaction;
+    4. the message.
+    Returns False when the message was there already. A closed conversation reopens as new (B9).
     """
     ws = event.workspace_id
     mpk, msk = keys.message(ws, conv.conversation_id, message_id)
@@ -407,24 +424,27 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
         comment=event.comment or None, edited=event.is_edited, edit_count=1 if event.is_edited else 0,
         last_edit_event=event.external_event_id if event.is_edited else None,
     )
-    pointer = None
-    if event.external_message_id:
-        ppk, psk = keys.external_message(ws, event.channel_id, event.external_conversation_id,
-                                         event.external_message_id)
-        pointer = typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=conv.conversation_id,
-                         message_id=message_id)
-    if quiet:  # a blocked customer: keep the message, leave the conversation (inbox, unread, status) alone
-        try:
-            message.save(condition=MessageItem.pk.does_not_exist())
-        except PutError as err:
-            if condition_failed(err):
-                return False
-            raise
-        if pointer is not None:
-            pointer.save()
-        return True
+    if event.external_message_id and not _claim_pointer(ws, event, conv.conversation_id, message_id):
+        return False  # the provider's message is in the thread already (its edit came first)
+    if _exists(message):
+        return False
+    if not quiet:  # a blocked customer: keep the message, leave the conversation (inbox, unread, status) alone
+        _count_message(event, conv, message, now=now, retries=retries)
+    return put_new(message)
+
+
+def _exists(item: MainItem) -> bool:
+    return type(item).count(item.pk, type(item).sk == item.sk, consistent_read=True, limit=1) > 0
+
+
+def _count_message(event: InboundEvent, conv: ConversationItem, message: MessageItem, *, now: datetime,
+                   retries: int) -> None:
+    ws, inbound = event.workspace_id, message.direction == "in"
+    tag = counted_tag(message.message_id)
     at = event.received_at or iso(now)
     for _ in range(retries):
+        if tag in (conv.recent_ids or []):
+            return  # counted before (a retry after the bump)
         status = reopened_status(conv.status) if inbound else conv.status
         activity = _later(conv.last_activity_at, at)
         actions = [
@@ -433,6 +453,7 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
             ConversationItem.last_message_direction.set(message.direction),
             ConversationItem.message_count.add(1),
             ConversationItem.status.set(status),
+            ConversationItem.recent_ids.set([*(conv.recent_ids or [])[-(RECENT_IDS - 1):], tag]),
             *_index_actions(conv, ConvIndex(status, conv.assignee_id, activity)),
         ]
         if inbound:
@@ -444,25 +465,28 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
             actions.append(ConversationItem.awaiting_since.remove())
         if conv.status == "closed" and inbound:
             actions.append(ConversationItem.closed_at.remove())
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.save(message, condition=MessageItem.pk.does_not_exist())
-                if pointer is not None:  # one message per provider message: an edit may have recorded it first
-                    tx.save(pointer, condition=ExternalMessageItem.pk.does_not_exist())
-                tx.update(conv, actions=[*actions, ConversationItem.revision.add(1)], condition=_index_guard(conv))
-            return True
-        except TransactWriteError as err:
-            codes = cancel_codes(err)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return False  # recorded before
-            if pointer is not None and len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                return False  # the provider's message is in the thread already (its edit came first)
-            if "ConditionalCheckFailed" not in codes:
-                raise
-            fresh = get_conversation(ws, conv.conversation_id, consistent=True)
-            assert fresh is not None
-            conv = fresh
+        # the revision guard makes `recent_ids` exact: a racing bump or edit sends us round again with a fresh read
+        if update_if(conv, [*actions, ConversationItem.revision.add(1)],
+                     condition=ConversationItem.revision == (conv.revision or 0)):
+            return
+        fresh = get_conversation(ws, conv.conversation_id, consistent=True)
+        assert fresh is not None
+        conv = fresh
     raise Conflict("conversation kept changing while recording a message")
+
+
+def _claim_pointer(ws: str, event: InboundEvent, conv_id: str, message_id: str) -> bool:
+    """The provider's message id points at ours; True when it points at this message (new, or a retry)."""
+    ppk, psk = keys.external_message(ws, event.channel_id, event.external_conversation_id, event.external_message_id)
+    pointer = typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=conv_id, message_id=message_id)
+    try:
+        pointer.save(condition=ExternalMessageItem.pk.does_not_exist()
+                     | (ExternalMessageItem.message_id == message_id))
+        return True
+    except PutError as err:
+        if condition_failed(err):
+            return False
+        raise
 
 
 def find_message_id(ws: str, channel_id: str, ext_conv: str, ext_msg: str) -> str | None:
