@@ -58,6 +58,7 @@ def render(results: dict[str, Any]) -> str:
         ("deploy", "6. Lambda bundle, cold import from the packaged bundle, dollars per million messages", _flat),
         ("automation", "7. Timers (idle tick, per fired, lag of 1,000) and outgoing webhook deliveries", _flat),
         ("tasks", "8. Tasks: read units of 'my overdue' at 10,000 vs 100 tasks; DynamoDB requests per create", _tasks),
+        ("backup", "9. Backups: export of a 100,000-item workspace (seconds, memory), import", _backup),
     ]
     for key, title, body in sections:
         lines.append("-" * WIDTH)
@@ -100,6 +101,18 @@ def _tasks(d: dict[str, Any]) -> list[str]:
         _row("  with an assignee", f"{_num(creates['with_assignee_per_create'])}  "
              f"({ops(creates['with_assignee_by_operation'])})"),
         _row("  first create of a cold process", str(creates["cold_process_first_create"])),
+    ]
+
+
+def _backup(d: dict[str, Any]) -> list[str]:
+    growth = d["process_rss_growth_mib_during_100k_export"]
+    return [
+        _row("backup.export_100k_s", f"{_num(d['export_100k_s'])} s  ({d['items_exported']:,} items)", "no goal"),
+        _row("backup.process_rss_growth_mib_during_100k_export", f"{_num(growth)} MiB",
+             f"<= {d['goal_rss_growth_mib']}", verdict(growth, d["goal_rss_growth_mib"])),
+        _row("  peak Python memory, 10,000-item export", f"{_num(d['export_peak_mib_10k'])} MiB"),
+        _row("  export / bare Scan, 10,000 items", f"{_num(d['export_over_bare_scan_10k'])}"),
+        _row("backup.import_10k_s", f"{_num(d['import_10k_s'])} s  ({d['items_imported']:,} items)", "no goal"),
     ]
 
 

@@ -7,6 +7,7 @@
 Automation: DynamoDB requests of an idle tick and per fired timer, fire lag of 1,000 timers, requests per outgoing
 webhook delivery (bench/automation_bench.py).
 Tasks: read units of "my overdue" with 10,000 tasks vs 100, and DynamoDB requests per create (bench/tasks_bench.py).
+Backups: export of a 100,000-item workspace, seconds and memory; import (bench/backup_bench.py).
 
 A failing figure is reported and the others still run; the exit code is non-zero only when the stack cannot start.
 """
@@ -93,6 +94,9 @@ def run_stack_sections(results: dict[str, Any]) -> bool:
         from bench import tasks_bench
 
         results["tasks"] = section("tasks", lambda: tasks_bench.measure(stack))
+        from bench import backup_bench
+
+        results["backup"] = section("backup export of 100,000 items", lambda: backup_bench.measure(stack))
     except Exception as err:
         log.exception("benchmark setup failed")
         for key in ("ddb_calls", "ingest_latency", "burst"):
