@@ -110,7 +110,9 @@ def _backup(d: dict[str, Any]) -> list[str]:
         _row("backup.export_100k_s", f"{_num(d['export_100k_s'])} s  ({d['items_exported']:,} items)", "no goal"),
         _row("backup.process_rss_growth_mib_during_100k_export", f"{_num(growth)} MiB",
              f"<= {d['goal_rss_growth_mib']}", verdict(growth, d["goal_rss_growth_mib"])),
-        _row("  peak Python memory, 10,000-item export", f"{_num(d['export_peak_mib_10k'])} MiB"),
+        _row("backup.peak_100k_over_10k", f"{_num(d['peak_100k_over_10k'])}  ({_num(d['export_peak_mib_100k'])} / "
+             f"{_num(d['export_peak_mib_10k'])} MiB, tracemalloc)", f"<= {d['goal_peak_ratio']}",
+             verdict(d["peak_100k_over_10k"], d["goal_peak_ratio"])),
         _row("  export / bare Scan, 10,000 items", f"{_num(d['export_over_bare_scan_10k'])}"),
         _row("backup.import_10k_s", f"{_num(d['import_10k_s'])} s  ({d['items_imported']:,} items)", "no goal"),
     ]
