@@ -22,7 +22,7 @@ from chalicelib.auth.keys import Principal
 from chalicelib.domain import merge as rules
 from chalicelib.domain.model import iso, new_id, parse_iso
 from chalicelib.errors import Conflict, InvalidInput, NotFound
-from chalicelib.services import audit, timers
+from chalicelib.services import audit, contacts, timers
 from chalicelib.services.deps import Deps
 from chalicelib.store import merges, repo
 from chalicelib.store.models import ContactItem, MergeItem, TimerItem, plain
@@ -34,13 +34,7 @@ SWEEP_AFTER = timedelta(minutes=2)
 def _card(ws: str, contact_id: Any, what: str) -> ContactItem:
     if not isinstance(contact_id, str) or not contact_id or len(contact_id) > 128:
         raise InvalidInput(f"{what} must be a contact id", code="invalid_contact")
-    card = repo.get_contact(ws, contact_id)
-    if card is None:  # another workspace's card is simply not found
-        raise NotFound(f"contact {contact_id} not found")
-    if card.merged_into:
-        raise Conflict(f"contact {contact_id} was merged into {card.merged_into} already", code="already_merged",
-                       details={"merged_into": card.merged_into})
-    return card
+    return contacts.live_card(ws, contact_id)
 
 
 def _pair(ws: str, survivor_id: str, body: dict[str, Any]) -> tuple[ContactItem, ContactItem]:
