@@ -8,6 +8,7 @@ from chalicelib.api import admin, channels, contacts, conversations, docs, inbou
 from chalicelib.api import analytics as analytics_api
 from chalicelib.api import auth as auth_api
 from chalicelib.api import automation as automation_api
+from chalicelib.api import clusters as clusters_api
 from chalicelib.api import notifications as notifications_api
 from chalicelib.api import search as search_api
 from chalicelib.api import surveys as surveys_api
@@ -34,6 +35,7 @@ app.register_blueprint(tasks_api.bp)  # tasks and their teams (F1-F4)
 app.register_blueprint(analytics_api.bp)  # dashboard, heat map, KPIs, reports, exports (G1-G5)
 app.register_blueprint(surveys_api.bp)  # CSAT / NPS surveys (G4)
 app.register_blueprint(search_api.bp)  # full-text search (B1) and the knowledge base (H1)
+app.register_blueprint(clusters_api.bp)  # repeat requests (H2)
 # Event handlers live on the app itself: Lambda imports `app` for them, so the middleware above applies
 # (Chalice would point Lambda at a blueprint's own module and skip it; WebSocket handlers need the app anyway).
 handle_stream = app.on_dynamodb_record(stream_arn=stream.STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",

@@ -62,6 +62,7 @@ def render(results: dict[str, Any]) -> str:
          _analytics),
         ("surveys", "10. Surveys: DynamoDB requests per close (on minus off) and per answer", _surveys),
         ("search", "11. Full-text search: query p95 at 100,000 documents vs the bare engine; index lag", _search),
+        ("backup", "12. Backups: export of a 100,000-item workspace (seconds, memory), import", _backup),
     ]
     for key, title, body in sections:
         lines.append("-" * WIDTH)
@@ -193,6 +194,20 @@ def _search(d: dict[str, Any]) -> list[str]:
              f"({api['messages']} messages)"),
         _row("search.index_lag_p99_s", f"{_num(lag['index_lag_p99_s'])} s  (p50 {_num(lag['index_lag_p50_s'])} s, "
              f"{lag['messages']} messages)", "no goal"),
+    ]
+
+
+def _backup(d: dict[str, Any]) -> list[str]:
+    growth = d["process_rss_growth_mib_during_100k_export"]
+    return [
+        _row("backup.export_100k_s", f"{_num(d['export_100k_s'])} s  ({d['items_exported']:,} items)", "no goal"),
+        _row("backup.process_rss_growth_mib_during_100k_export", f"{_num(growth)} MiB",
+             f"<= {d['goal_rss_growth_mib']}", verdict(growth, d["goal_rss_growth_mib"])),
+        _row("backup.peak_100k_over_10k", f"{_num(d['peak_100k_over_10k'])}  ({_num(d['export_peak_mib_100k'])} / "
+             f"{_num(d['export_peak_mib_10k'])} MiB, tracemalloc)", f"<= {d['goal_peak_ratio']}",
+             verdict(d["peak_100k_over_10k"], d["goal_peak_ratio"])),
+        _row("  export / bare Scan, 10,000 items", f"{_num(d['export_over_bare_scan_10k'])}"),
+        _row("backup.import_10k_s", f"{_num(d['import_10k_s'])} s  ({d['items_imported']:,} items)", "no goal"),
     ]
 
 

@@ -7,6 +7,8 @@
   create-channel --workspace W --kind K --name N [--credential key=value ...] [--no-register]
   reseal-secrets                            seal every stored secret under the current key (docs/DEPLOY.md)
   reindex-search --workspace W              index the workspace's whole history for full-text search again
+  export --workspace W [--output FILE]      the whole workspace as JSON lines, with files (I2)
+  import --input FILE                       restore an export into a stack without that workspace
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.auth.keys import create_api_key
 from chalicelib.auth.permissions import ROLES
@@ -50,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("reseal-secrets", help="seal every channel and webhook secret under the current key (one Scan)")
     again = sub.add_parser("reindex-search", help="index a workspace's whole history for full-text search again")
     again.add_argument("--workspace", required=True)
+    exp = sub.add_parser("export", help="export a workspace (JSON lines, with its files)")
+    exp.add_argument("--workspace", required=True)
+    exp.add_argument("--output", default="-", help="a file (default: standard output)")
+    imp = sub.add_parser("import", help="import an export into a stack that does not hold that workspace")
+    imp.add_argument("--input", required=True)
     args = parser.parse_args(argv)
     if "MAIN_TABLE" not in os.environ:  # a laptop shell: talk to the embedded stack that `make run` started
         from chalicelib.local import env
@@ -93,6 +102,24 @@ def main(argv: list[str] | None = None) -> int:
             if repo.get_workspace(args.workspace) is None:
                 raise AppError(f"workspace {args.workspace!r} does not exist")
             print(f"{search.reindex_workspace(d, args.workspace)} documents indexed")
+        elif args.command == "export":
+            summary = _export(d, args.workspace, args.output)
+            print(f"exported {summary.items} items, {summary.users} users, {summary.files} files "
+                  f"({summary.bytes:,} bytes)", file=sys.stderr)
+        elif args.command == "import":
+            from chalicelib.domain.model import new_id
+            from chalicelib.store import backup
+
+            with open(args.input, encoding="utf-8", newline="\n") as probe:  # a missing file: one clear line
+                probe.read(1)
+            summary = backup.import_workspace(lambda: open(args.input, encoding="utf-8", newline="\n"),
+                                              files=d.files, restore_id=new_id("restore", d.now()),
+                                              progress=_bar("importing"))
+            print(f"imported workspace {summary.workspace_id}: {summary.items} items, {summary.users} users, "
+                  f"{summary.files} files")
+    except OSError as err:
+        print(f"error: {err.strerror or err}: {getattr(err, 'filename', '') or ''}", file=sys.stderr)
+        return 2
     except AppError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 2
@@ -141,6 +168,30 @@ def reseal_secrets(settings: Settings) -> dict[str, int]:
                                    ExpressionAttributeValues={":new": {"S": fresh}, ":old": {"S": blob}})
                 counts["resealed"] += 1
     return counts
+def _bar(label: str) -> Callable[[int, int | None], None]:
+    """A progress bar on standard error (a count while the total is not known yet)."""
+    def show(done: int, total: int | None) -> None:
+        if total:
+            filled = int(30 * done / total) if total else 30
+            line = f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}"
+        else:
+            line = f"\r{label} {done:,} items"
+        sys.stderr.write(line + ("\n" if total and done >= total else ""))
+        sys.stderr.flush()
+
+    return show
+
+
+def _export(d: Any, ws: str, output: str) -> Any:
+    from chalicelib.store import backup
+
+    if output == "-":
+        return backup.export_workspace(ws, sys.stdout, files=d.files, now=d.now(), progress=_bar("exporting"))
+    tmp = output + ".part"  # a failed export leaves no file that looks whole
+    with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+        summary = backup.export_workspace(ws, out, files=d.files, now=d.now(), progress=_bar("exporting"))
+    os.replace(tmp, output)
+    return summary
 
 
 if __name__ == "__main__":

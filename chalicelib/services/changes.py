@@ -21,6 +21,8 @@ export INSERT              -> the report file, streamed (services/exports.py); c
 conversation closed / survey prompt sent / survey answered -> CSAT / NPS survey (services/surveys.py)
 message / note / contact / conversation title and tags / article -> the full-text index (services/search.py)
 reply that used articles sent -> each article's use counted once (services/knowledge.py)
+customer message INSERT   -> the recent messages of repeat-request detection, the minute's check (services/clusters.py)
+an item a backup import wrote (INSERT) -> nothing: its effects happened before the export (store/backup.py)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from chalicelib.domain.model import InboundEvent
 from chalicelib.services import (
     assignment,
     audit,
+    clusters,
     contacts,
     exports,
     hours,
@@ -49,6 +52,7 @@ from chalicelib.services import (
     webhooks_out,
 )
 from chalicelib.services.deps import Deps
+from chalicelib.store import backup
 from chalicelib.store.models import (
     ContactItem,
     ConversationItem,
@@ -66,6 +70,8 @@ from chalicelib.store.models import (
 
 def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem | None) -> None:
     search.on_change(d, new, old)  # the full-text index (B1), first: a console told of a change finds it
+    if backup.is_restored_insert(event_name, new):  # written by an import: its effects happened before the export
+        return
     if isinstance(new, InboundItem) and event_name == "INSERT":
         inbound.process_inbound(d, InboundEvent.from_json(new.event))
     elif isinstance(new, ConversationItem):
@@ -95,6 +101,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         if event_name == "INSERT":
             hours.answer_off_hours(d, new)
             notifications.on_note(d, new)
+            clusters.on_message(d, event_name, new)  # H2: one PutItem per customer message
         knowledge.on_message(d, new, previous)  # a reply that used articles was sent: +1 use each, once
         kind = "message.new" if event_name == "INSERT" else "message.updated"
         push(d, new.workspace_id or "", {"type": kind, "conversation_id": new.conversation_id,

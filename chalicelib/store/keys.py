@@ -307,3 +307,27 @@ def article(ws: str, article_id: str) -> tuple[str, str]:
 
 def article_use(ws: str, article_id: str, message_id: str) -> tuple[str, str]:
     return articles(ws), f"USE#{article_id}#{message_id}"
+
+
+def contact_match(ws: str, kind: str, value: str) -> str:
+    """The cards with one normalised name / e-mail / phone (C2 suggestions): gsi1 / gsi2 / gsi3 of a contact."""
+    return f"WS#{ws}#CMATCH#{kind}#{value}"
+
+
+def merge(ws: str, merge_id: str) -> tuple[str, str]:
+    return f"WS#{ws}#MERGE#{merge_id}", "MERGE"
+
+
+def merges_into(ws: str, contact_id: str) -> str:
+    """gsi1: the merges into one card, newest first."""
+    return f"WS#{ws}#MERGES#{contact_id}"
+
+
+def recent_inbound(ws: str) -> str:
+    """H2: a workspace's customer messages of the last two hours, sorted by time (`<at>#<message>`)."""
+    return f"WS#{ws}#RECENTIN"
+
+
+def cluster_notes(ws: str) -> str:
+    """H2: the sudden clusters announced to the leads, sorted by time."""
+    return f"WS#{ws}#CLUSTERNOTES"

@@ -108,6 +108,7 @@ class MainItem(Model):
     workspace_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
     expires_at = NumberAttribute(null=True)  # TTL (epoch seconds)
+    restored = UnicodeAttribute(null=True)  # written by a backup import (store/backup.py): the stream skips its INSERT
 
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
@@ -156,6 +157,10 @@ class ContactItem(MainItem):
     revision = NumberAttribute(default=0)  # +1 on each edit of the card: a stale edit is refused (409)
     changed_by = UnicodeAttribute(null=True)  # who edited the card last, and when: the action log reads these
     changed_at = UnicodeAttribute(null=True)
+    # C2: merged into another card (its identities and conversations moved there; undo within 24 h). gsi1 / gsi2 /
+    # gsi3 hold the normalised name / e-mail / phone (store/merges.py): suggestions of the same person
+    merged_into = UnicodeAttribute(null=True)
+    merge_id = UnicodeAttribute(null=True)
 
 
 class IdentityItem(MainItem):
@@ -712,6 +717,45 @@ class ArticleUseItem(MainItem):
     message_id = UnicodeAttribute()
 
 
+class MergeItem(MainItem):
+    """Two client cards merged (C2): both cards as they were, what moved, so an undo within 24 h restores them.
+    gsi1 lists the merges into one card (newest first)."""
+
+    merge_id = UnicodeAttribute()
+    survivor_id = UnicodeAttribute()
+    other_id = UnicodeAttribute()
+    state = UnicodeAttribute(default="done")  # done | undone
+    by = UnicodeAttribute()
+    at = UnicodeAttribute()
+    undo_until = UnicodeAttribute()
+    survivor_before = JSONAttribute(default=dict)  # the card fields as they were
+    other_before = JSONAttribute(default=dict)
+    identities = JSONAttribute(default=list)  # [[channel_id, external_user_id]] moved to the survivor
+    conversations = JSONAttribute(default=list)  # conversation ids moved to the survivor
+    undone_by = UnicodeAttribute(null=True)
+    undone_at = UnicodeAttribute(null=True)
+
+
+class RecentInboundItem(MainItem):
+    """A customer's message of the last two hours in one partition per workspace (H2): the repeat-request detector
+    reads them with one Query. Written once per inbound message from the stream; TTL removes it."""
+
+    conversation_id = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+    contact_id = UnicodeAttribute(default="")
+    text = UnicodeAttribute(default="")  # the first 300 characters
+    at = UnicodeAttribute()
+
+
+class ClusterNoteItem(MainItem):
+    """A sudden cluster the leads were told about (H2), so the same cluster is not announced twice."""
+
+    cluster_id = UnicodeAttribute()
+    conversation_ids = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    customers = NumberAttribute(default=0)
+    at = UnicodeAttribute()
+
+
 MAIN_MODELS: tuple[type[MainItem], ...] = (
     WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
     ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
@@ -723,6 +767,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     CounterItem, CounterMarkItem, ExportItem,
     SurveyAskedItem,
     ArticleItem, ArticleUseItem,
+    MergeItem, RecentInboundItem, ClusterNoteItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -740,6 +785,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     CounterItem: "anx", CounterMarkItem: "anxmark", ExportItem: "export",
     SurveyAskedItem: "surveyasked",
     ArticleItem: "article", ArticleUseItem: "articleuse",
+    MergeItem: "merge", RecentInboundItem: "recentin", ClusterNoteItem: "clusternote",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

@@ -21,7 +21,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain import search
 from chalicelib.domain.model import STATUSES, Channel, InboundEvent, Sender, iso, parse_iso, preview
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.store import keys
+from chalicelib.store import keys, merges
 from chalicelib.store.base import (
     cancel_codes,
     condition_failed,
@@ -198,7 +198,7 @@ def ensure_identity(event: InboundEvent, contact_id: str, *, now: datetime,
     contact = typed(
         ContactItem, cpk, csk, workspace_id=ws, display_name=sender.display_name, username=sender.username,
         phone=sender.phone, email=sender.email, avatar_url=sender.avatar_url, language=sender.language,
-        created_at=iso(now),
+        created_at=iso(now), **merges.match_attrs(ws, contact_id, sender.display_name, sender.email, sender.phone),
     )
     identity = typed(
         IdentityItem, ipk, isk, workspace_id=ws, contact_id=contact_id, channel_id=event.channel_id,
@@ -222,7 +222,7 @@ def edit_contact(ws: str, contact_id: str, changes: dict[str, Any], *, expected_
     item = ContactItem(pk, sk)
     actions = [getattr(ContactItem, name).set(value) for name, value in changes.items()]
     actions += [ContactItem.revision.set(expected_revision + 1), ContactItem.changed_by.set(by),
-                ContactItem.changed_at.set(at)]
+                ContactItem.changed_at.set(at), *merges.match_actions(ws, contact_id, changes)]
     current = ContactItem.revision == expected_revision
     if expected_revision == 0:
         current = current | ContactItem.revision.does_not_exist()

@@ -5,6 +5,7 @@
 
 import type {
   Delivery, DryRun, Hook, NotificationList, NotificationSettings, Rule,
+  ContactCard, Duplicate, MergeInfo, MergePreview, MergeSide, RepeatCluster, WorkspaceExport,
   BulkReplyResult, Channel, Contact, ContactPatch, Conversation, ConversationDetail, Emotion, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status, TeamSettings,
   TemplateList, Upload, SearchHit, Article, ArticleWrite, Task, TaskDetail, TaskEvent, TaskPage, TaskScope, TaskSort,
   TaskTeam, TaskView, TaskWrite, Survey, SurveySettings,
@@ -316,6 +317,38 @@ export class Api {
   }
 
   /** Correct the client card; answers the whole card again (409 `stale` when it changed meanwhile). */
+  contactCard(id: string): Promise<ContactCard> {
+    return this.call("GET", `/contacts/${encodeURIComponent(id)}`);
+  }
+
+  /** Cards that look like the same person (same e-mail, phone or name), strongest reason first. */
+  duplicates(id: string): Promise<{ items: Duplicate[] }> {
+    return this.call("GET", `/contacts/${encodeURIComponent(id)}/duplicates`);
+  }
+
+  mergePreview(id: string, otherId: string, choices: Record<string, MergeSide>): Promise<MergePreview> {
+    return this.call("POST", `/contacts/${encodeURIComponent(id)}/merge/preview`, { other_id: otherId, choices });
+  }
+
+  merge(id: string, otherId: string, choices: Record<string, MergeSide>,
+        revisions: MergePreview["revisions"]): Promise<{ merge: MergeInfo; card: ContactCard }> {
+    return this.call("POST", `/contacts/${encodeURIComponent(id)}/merge`, { other_id: otherId, choices, revisions });
+  }
+
+  undoMerge(mergeId: string): Promise<{ merge: MergeInfo; card: ContactCard }> {
+    return this.call("POST", `/merges/${encodeURIComponent(mergeId)}/undo`);
+  }
+
+  /** H2: clusters of recent customer messages about the same problem (the last hour). */
+  clusters(): Promise<{ items: RepeatCluster[] }> {
+    return this.call("GET", "/clusters");
+  }
+
+  /** I2: the whole workspace as JSON lines in storage, and a short-lived link to it (admins). */
+  exportWorkspace(): Promise<WorkspaceExport> {
+    return this.call("POST", "/admin/export");
+  }
+
   updateContact(id: string, patch: ContactPatch): Promise<{ contact: Contact; history: Conversation[] }> {
     return this.call("PATCH", `/contacts/${encodeURIComponent(id)}`, patch);
   }

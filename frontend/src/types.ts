@@ -471,3 +471,67 @@ export interface Article {
 }
 
 export type ArticleWrite = Omit<Article, "id" | "uses" | "revision" | "updated_at"> & { revision?: number };
+/** A card merged into another (C2): undo within 24 h (`undo_until`). */
+export interface MergeInfo {
+  id: string;
+  survivor_id: string;
+  other_id: string;
+  state: "done" | "undone";
+  by: string;
+  at: string;
+  undo_until: string;
+  identities: number;
+  conversations: number;
+  other_name: string;
+  undone_at: string | null;
+}
+
+/** GET /api/contacts/{id}: the card with its history and merges. */
+export interface ContactCard {
+  contact: Contact;
+  history: Conversation[];
+  merged_into: string | null;
+  merges: MergeInfo[];
+}
+
+export type MergeSide = "survivor" | "other" | "both";
+export type MergeField = "display_name" | "email" | "phone" | "notes" | "custom_fields";
+
+export interface MergePreview {
+  survivor_id: string;
+  other_id: string;
+  revisions: { survivor: number; other: number };
+  fields: { field: MergeField; survivor: unknown; other: unknown; side: MergeSide; result: unknown; sides: MergeSide[] }[];
+  tags: { survivor: string[]; other: string[]; result: string[] };
+  moves: { identities: number; conversations: number };
+  result: { identities: number; conversations: number };
+}
+
+export interface Duplicate {
+  contact_id: string;
+  display_name: string;
+  email: string;
+  phone: string;
+  reasons: ("email" | "phone" | "name")[];
+}
+
+/** H2: customers writing about the same problem recently. */
+export interface RepeatCluster {
+  id: string;
+  customers: number;
+  terms: string[];
+  tags: string[];
+  first_at: string;
+  last_at: string;
+  sudden: boolean;
+  conversations: { id: string; contact_name: string; channel_kind: string; status: string; text: string; at: string }[];
+}
+
+export interface WorkspaceExport {
+  url: string;
+  file_name: string;
+  items: number;
+  users: number;
+  files: number;
+  bytes: number;
+}
