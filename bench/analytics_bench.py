@@ -212,14 +212,16 @@ def export_figure() -> dict[str, Any]:
                 library(os.path.join(folder, f"lib.{fmt}"), n)
                 theirs.append(time.perf_counter() - started)
                 started = time.perf_counter()
-                exports.write_rows(os.path.join(folder, f"ours.{fmt}"), fmt, HEADER, _rows(n))
+                exports.write_rows(os.path.join(folder, f"ours.{fmt}"), fmt, HEADER, _rows(n),
+                                   text_columns=exports.CONVERSATION_TEXT)
                 ours.append(time.perf_counter() - started)
             out[f"{fmt}_100k_s"] = round(min(ours), 2)
             out[f"{fmt}_library_100k_s"] = round(min(theirs), 2)
             out[f"{fmt}_100k_s_over_library"] = round(min(ours) / min(theirs), 3)
             for rows in (10_000, n):
                 tracemalloc.start()
-                exports.write_rows(os.path.join(folder, f"mem.{fmt}"), fmt, HEADER, _rows(rows))
+                exports.write_rows(os.path.join(folder, f"mem.{fmt}"), fmt, HEADER, _rows(rows),
+                                   text_columns=exports.CONVERSATION_TEXT)
                 out[f"{fmt}_peak_kb_{rows // 1000}k"] = round(tracemalloc.get_traced_memory()[1] / 1024)
                 tracemalloc.stop()
             out[f"{fmt}_file_kb_100k"] = round(os.path.getsize(os.path.join(folder, f"ours.{fmt}")) / 1024)
