@@ -91,6 +91,8 @@ REPLY = {
         "last_seen_message_id": {"type": ["string", "null"], "description": "the newest message the operator saw: "
                                  "409 colleague_replied when a colleague answered after it (B10)"},
         "force": {"type": "boolean", "description": "send even though a colleague answered meanwhile"},
+        "articles": {"type": "array", "maxItems": 5, "items": {"type": "string", "pattern": "^art_[0-9a-f]{20}$"},
+                     "description": "knowledge-base articles the reply used: each counts one use once it is sent"},
     },
 }
 

@@ -20,18 +20,21 @@ ACTIONS = {
     "tasks:read": "see tasks, their history and comments, and the teams' queues",
     "tasks:write": "create, change, comment on, escalate and delete tasks",
     "teams:manage": "add, rename and remove teams and their members",
+    "articles:read": "read the knowledge base's published articles and search them from the reply box",
+    "articles:write": "write, publish, change and delete knowledge-base articles (drafts included)",
 }
 
 _ALL = frozenset(ACTIONS)
 
 MATRIX: dict[str, frozenset[str]] = {
-    "readonly": frozenset({"conversations:read", "tasks:read"}),
+    "readonly": frozenset({"conversations:read", "tasks:read", "articles:read"}),
     # "can view, tag, close without answering, delete comments, block users; cannot answer" (seed 002)
-    "moderator": frozenset({"conversations:read", "conversations:manage", "messages:moderate", "tasks:read"}),
+    "moderator": frozenset({"conversations:read", "conversations:manage", "messages:moderate", "tasks:read",
+                            "articles:read", "articles:write"}),
     "operator": frozenset({"conversations:read", "conversations:reply", "conversations:manage",
                            "messages:moderate", "inbound:write", "conversations:assign", "tasks:read",
-                           "tasks:write"}),
-    "analyst": frozenset({"conversations:read", "analytics:read", "tasks:read"}),
+                           "tasks:write", "articles:read"}),
+    "analyst": frozenset({"conversations:read", "analytics:read", "tasks:read", "articles:read"}),
     "admin": _ALL,
 }
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.auth.keys import create_api_key
 from chalicelib.domain.model import Channel
-from chalicelib.services import channels, tasks, team, templates
+from chalicelib.services import channels, knowledge, tasks, team, templates
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
 
@@ -86,6 +86,23 @@ DEMO_TEMPLATES: list[dict[str, str]] = [
 ]
 
 
+# Knowledge-base articles of the demo workspace (H1): Ctrl+K in the reply box finds them ("доставка", "refund").
+DEMO_ARTICLES: list[dict[str, Any]] = [
+    {"category": "Доставка", "status": "published", "url": "https://help.demo.example/delivery",
+     "versions": {"ru": {"title": "Сроки и стоимость доставки",
+                         "body": "Доставляем по Москве **за 1–2 дня**, по России за 3–7 дней.\n\n"
+                                 "- курьер звонит за час до приезда\n- бесплатно от 3 000 ₽"},
+                  "en": {"title": "Delivery times and prices",
+                         "body": "We deliver in Moscow **within 1-2 days**, elsewhere in Russia in 3-7 days.\n\n"
+                                 "- the courier calls an hour ahead\n- free from 3,000 ₽"}}},
+    {"category": "Возвраты", "status": "published",
+     "versions": {"ru": {"title": "Как вернуть товар", "body": "Вернуть товар можно в течение 14 дней: напишите "
+                         "номер заказа, и мы пришлём курьера. Деньги вернутся на карту за 3–5 рабочих дней."},
+                  "en": {"title": "How to return an item", "body": "Items can be returned within 14 days: send us "
+                         "the order number and we send a courier. The refund reaches the card in 3-5 working days."}}},
+]
+
+
 @dataclass(frozen=True)
 class Demo:
     workspace_id: str
@@ -112,6 +129,7 @@ def seed(d: Deps, fakes: dict[str, Any]) -> Demo:
         found[spec.id] = channel
     templates.ensure_templates(d, WORKSPACE, DEMO_TEMPLATES, created_by="system:demo")  # only if none
     tasks.ensure_teams(d, WORKSPACE, DEMO_TEAMS, created_by="system:demo")  # task queues (F4), only if none
+    knowledge.ensure_articles(d, WORKSPACE, DEMO_ARTICLES, by="system:demo")  # the knowledge base, only if none
     return Demo(WORKSPACE, found, created)
 
 

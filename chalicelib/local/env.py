@@ -30,6 +30,7 @@ def embedded_environ(*, port: int, ddb_port: int, data_dir: str, host: str = "12
         "WEBSOCKET_ENDPOINT": f"{base}/_ws",
         "PUBLIC_URL": base,
         "FILES_DIR": os.path.join(data_dir, "files"),
+        "SEARCH_DIR": os.path.join(data_dir, "search"),
         "LOCAL_SECRETS_KEY_FILE": os.path.join(data_dir, "secrets.key"),
         "POWERTOOLS_SERVICE_NAME": "inbox",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),

@@ -18,7 +18,7 @@ from chalicelib.errors import InvalidInput
 from chalicelib.services import assignment
 from chalicelib.services.deps import Deps
 from chalicelib.store import analytics as store
-from chalicelib.store import repo
+from chalicelib.store import backup, repo
 from chalicelib.store.models import TYPE_OF, ConversationItem, MessageItem, SurveyItem
 
 COUNTED = {TYPE_OF[ConversationItem], TYPE_OF[MessageItem], TYPE_OF[SurveyItem]}
@@ -57,6 +57,8 @@ def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping
             continue
         new = repo.decode(new_raw)
         old = repo.decode(data["OldImage"]) if data.get("OldImage") else None
+        if backup.is_restored_insert(str(record.get("eventName", "")), new):
+            continue  # a backup import's item: counted before the export (the counters are imported too)
         deltas = deltas_of(str(record.get("eventName", "")), new, old).nonzero()
         if deltas:
             counted.append((str(record.get("eventID") or sequence), sequence, deltas))

@@ -7,13 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.channels.registry import Adapters
 from chalicelib.domain.model import utcnow
 from chalicelib.settings import Settings, load
 from chalicelib.store import models, secrets
 from chalicelib.store.files import FileStore, LocalFileStore, S3FileStore
+
+if TYPE_CHECKING:
+    from chalicelib.search.engines import Engine
 
 
 @dataclass
@@ -36,6 +39,18 @@ class Deps:
 
             return S3FileStore(self.settings.files_bucket, boto3.client("s3", region_name=self.settings.region))
         return LocalFileStore(self.settings.files_dir, self.settings.signing_key, self.settings.public_url)
+
+    @cached_property
+    def search(self) -> Engine:
+        """The full-text index (chalicelib/search): S3 base + segments in AWS, SQLite files in embedded mode."""
+        from chalicelib.search.engines import LocalEngine, S3Engine
+
+        if self.settings.search_bucket:
+            import boto3
+
+            client = boto3.client("s3", region_name=self.settings.region)
+            return S3Engine(self.settings.search_bucket, client, "/tmp/search", prefix=".search/")
+        return LocalEngine(self.settings.search_dir)
 
     @cached_property
     def live(self) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 from chalicelib.auth.keys import Principal
 from chalicelib.domain.model import derived_id, iso, new_id, parse_iso
 from chalicelib.errors import Conflict, InvalidInput, NotFound
-from chalicelib.services import assignment, media
+from chalicelib.services import assignment, knowledge, media
 from chalicelib.services import team as team_service
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
@@ -29,6 +29,7 @@ class ReplyRequest:
     template: dict[str, Any] | None = None  # WhatsApp outside the 24-hour window
     last_seen_message_id: str | None = None  # 409 colleague_replied if a colleague answered after it...
     force: bool = False  # ...unless the operator sends anyway
+    articles: tuple[str, ...] = ()  # knowledge-base articles the reply used (H1): counted when it is sent
 
 
 def _parse_template(value: Any) -> dict[str, Any] | None:
@@ -61,8 +62,9 @@ def parse_reply(body: dict[str, Any]) -> ReplyRequest:
     private = body.get("private", False)
     if not isinstance(private, bool):
         raise InvalidInput("private must be true or false")
-    return ReplyRequest(text.strip(), reply_to or None, tuple(uploads), private, template,
-                        *assignment.parse_seen(body))
+    seen, force = assignment.parse_seen(body)
+    return ReplyRequest(text.strip(), reply_to or None, tuple(uploads), private, template, seen, force,
+                        knowledge.parse_used(body.get("articles")))
 
 
 def _kind_of(mime: str) -> str:
@@ -128,7 +130,7 @@ def send_reply(d: Deps, principal: Principal, conv_id: str, req: ReplyRequest, *
         author_id=principal.subject, text=req.text, attachments=_attachments(d, ws, req.upload_ids),
         reply_to_id=quoted.message_id if quoted else None, reply_to_external_id=reply_to_external,
         status="pending", created_at=iso(now), private=req.private, template=req.template,
-        comment=comment or None,
+        comment=comment or None, articles=list(req.articles) or None,
     )
     return repo.add_outbound_message(conv, message, now=now, counts_as_response=True)
 

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from chalicelib.errors import Forbidden, NotFound
@@ -35,6 +36,8 @@ class FileStore(Protocol):
     def get(self, key: str) -> tuple[bytes, str]: ...
 
     def link(self, key: str, *, file_name: str, seconds: int = LINK_SECONDS) -> str: ...
+
+    def keys(self, prefix: str) -> Iterator[str]: ...
 
 
 class LocalFileStore:
@@ -80,6 +83,20 @@ class LocalFileStore:
             ctype = "application/octet-stream"
         return data, ctype
 
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Every stored key under `prefix` (e.g. `<workspace>/`), sorted: the backup export reads them."""
+        base = self._path(prefix.rstrip("/"))
+        folder = base if prefix.endswith("/") else os.path.dirname(base)
+        found: list[str] = []
+        for root, _dirs, names in os.walk(folder):
+            for name in names:
+                if name.endswith((".meta", ".tmp")):
+                    continue
+                key = os.path.relpath(os.path.join(root, name), self._root).replace(os.sep, "/")
+                if key.startswith(prefix):
+                    found.append(key)
+        yield from sorted(found)
+
     def link(self, key: str, *, file_name: str, seconds: int = LINK_SECONDS) -> str:
         payload = json.dumps({"k": key, "e": int(time.time()) + seconds, "n": file_name}, separators=(",", ":"))
         body = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
@@ -116,6 +133,11 @@ class S3FileStore:
         except self._s3.exceptions.NoSuchKey as err:
             raise NotFound("file not found") from err
         return obj["Body"].read(), obj.get("ContentType", "application/octet-stream")
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield str(obj["Key"])
 
     def link(self, key: str, *, file_name: str, seconds: int = LINK_SECONDS) -> str:
         return str(self._s3.generate_presigned_url(

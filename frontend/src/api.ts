@@ -5,8 +5,10 @@
 
 import type {
   Delivery, DryRun, Hook, NotificationList, NotificationSettings, Rule,
+  ContactCard, Duplicate, MergeInfo, MergePreview, MergeSide, RepeatCluster, WorkspaceExport,
   BulkReplyResult, Channel, Contact, ContactPatch, Conversation, ConversationDetail, Emotion, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status, TeamSettings,
-  TemplateList, Upload, Task, TaskDetail, TaskEvent, TaskPage, TaskScope, TaskSort, TaskTeam, TaskView, TaskWrite,
+  TemplateList, Upload, SearchHit, Article, ArticleWrite, Task, TaskDetail, TaskEvent, TaskPage, TaskScope, TaskSort,
+  TaskTeam, TaskView, TaskWrite, Survey, SurveySettings,
 } from "./types";
 
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -151,9 +153,33 @@ export class Api {
   /** `lastSeen`: the newest message the operator saw (409 colleague_replied if a colleague answered after it,
    * unless `force`). */
   reply(id: string, text: string, replyTo: string | null, attachments: string[],
-        { lastSeen = null, force = false }: { lastSeen?: string | null; force?: boolean } = {}): Promise<Message> {
+        { lastSeen = null, force = false, articles = [] }:
+          { lastSeen?: string | null; force?: boolean; articles?: string[] } = {}): Promise<Message> {
     return this.call("POST", `/conversations/${encodeURIComponent(id)}/replies`,
-      { text, reply_to: replyTo, attachments, last_seen_message_id: lastSeen, force });
+      { text, reply_to: replyTo, attachments, last_seen_message_id: lastSeen, force,
+        ...(articles.length ? { articles } : {}) });
+  }
+
+  /** Full-text search over all history (B1): best first, paged by `cursor`. */
+  search(q: string, query: { kind?: string; cursor?: string | null; limit?: number } = {}): Promise<Page<SearchHit>> {
+    return this.call("GET", "/search", undefined, { q, limit: 20, ...query });
+  }
+
+  /** The knowledge base (H1): drafts too for those who edit it. */
+  articles(): Promise<Page<Article> & { categories: string[] }> {
+    return this.call("GET", "/articles");
+  }
+
+  article(id: string): Promise<Article> {
+    return this.call("GET", `/articles/${encodeURIComponent(id)}`);
+  }
+
+  saveArticle(id: string | null, body: ArticleWrite): Promise<Article> {
+    return id ? this.call("PUT", `/articles/${encodeURIComponent(id)}`, body) : this.call("POST", "/articles", body);
+  }
+
+  deleteArticle(id: string): Promise<unknown> {
+    return this.call("DELETE", `/articles/${encodeURIComponent(id)}`);
   }
 
   teamSettings(): Promise<TeamSettings> {
@@ -291,6 +317,38 @@ export class Api {
   }
 
   /** Correct the client card; answers the whole card again (409 `stale` when it changed meanwhile). */
+  contactCard(id: string): Promise<ContactCard> {
+    return this.call("GET", `/contacts/${encodeURIComponent(id)}`);
+  }
+
+  /** Cards that look like the same person (same e-mail, phone or name), strongest reason first. */
+  duplicates(id: string): Promise<{ items: Duplicate[] }> {
+    return this.call("GET", `/contacts/${encodeURIComponent(id)}/duplicates`);
+  }
+
+  mergePreview(id: string, otherId: string, choices: Record<string, MergeSide>): Promise<MergePreview> {
+    return this.call("POST", `/contacts/${encodeURIComponent(id)}/merge/preview`, { other_id: otherId, choices });
+  }
+
+  merge(id: string, otherId: string, choices: Record<string, MergeSide>,
+        revisions: MergePreview["revisions"]): Promise<{ merge: MergeInfo; card: ContactCard }> {
+    return this.call("POST", `/contacts/${encodeURIComponent(id)}/merge`, { other_id: otherId, choices, revisions });
+  }
+
+  undoMerge(mergeId: string): Promise<{ merge: MergeInfo; card: ContactCard }> {
+    return this.call("POST", `/merges/${encodeURIComponent(mergeId)}/undo`);
+  }
+
+  /** H2: clusters of recent customer messages about the same problem (the last hour). */
+  clusters(): Promise<{ items: RepeatCluster[] }> {
+    return this.call("GET", "/clusters");
+  }
+
+  /** I2: the whole workspace as JSON lines in storage, and a short-lived link to it (admins). */
+  exportWorkspace(): Promise<WorkspaceExport> {
+    return this.call("POST", "/admin/export");
+  }
+
   updateContact(id: string, patch: ContactPatch): Promise<{ contact: Contact; history: Conversation[] }> {
     return this.call("PATCH", `/contacts/${encodeURIComponent(id)}`, patch);
   }
@@ -345,6 +403,19 @@ export class Api {
 
   exportJob<T>(id: string): Promise<T> {
     return this.call("GET", `/analytics/exports/${encodeURIComponent(id)}`);
+  }
+
+  /** CSAT / NPS surveys (G4): the settings, and one conversation's surveys with their answers. */
+  surveySettings(): Promise<SurveySettings> {
+    return this.call("GET", "/surveys/settings");
+  }
+
+  saveSurveySettings(patch: Partial<SurveySettings>): Promise<SurveySettings> {
+    return this.call("PUT", "/surveys/settings", patch);
+  }
+
+  conversationSurveys(id: string): Promise<Page<Survey>> {
+    return this.call("GET", `/conversations/${encodeURIComponent(id)}/surveys`);
   }
 
   markRead(id: string): Promise<Conversation> {
@@ -429,6 +500,9 @@ export const simulator = {
   },
   write(channelId: string, body: { user_id: string; name: string; text: string; reply_to: string | null }): Promise<SimSent> {
     return send("POST", `/_sim/${encodeURIComponent(channelId)}/messages`, null, body);
+  },
+  press(channelId: string, body: { user_id: string; name: string; message_id: string; data: string }): Promise<unknown> {
+    return send("POST", `/_sim/${encodeURIComponent(channelId)}/buttons`, null, body);
   },
   seen(channelId: string, conversation: string): Promise<Page<SimSeen>> {
     return send("GET", `/_sim/${encodeURIComponent(channelId)}/conversations/${encodeURIComponent(conversation)}`, null);

@@ -18,7 +18,7 @@ def test_every_chalice_route_is_declared_with_a_permission_or_as_public():
 
 def test_admin_may_do_everything_and_readonly_only_read():
     assert all(allowed("admin", a) for a in ACTIONS)
-    assert [a for a in ACTIONS if allowed("readonly", a)] == ["conversations:read", "tasks:read"]
+    assert [a for a in ACTIONS if allowed("readonly", a)] == ["conversations:read", "tasks:read", "articles:read"]
 
 
 def test_moderator_cannot_answer_but_can_tag_and_moderate():
@@ -27,7 +27,8 @@ def test_moderator_cannot_answer_but_can_tag_and_moderate():
 
 
 def test_analyst_reads_and_analyses_but_changes_nothing():
-    assert {a for a in ACTIONS if allowed("analyst", a)} == {"conversations:read", "analytics:read", "tasks:read"}
+    assert {a for a in ACTIONS if allowed("analyst", a)} == {"conversations:read", "analytics:read", "tasks:read",
+                                                             "articles:read"}
 
 
 def test_operators_create_and_work_tasks_only_admins_manage_teams():
@@ -47,3 +48,8 @@ def test_the_permissions_page_matches_the_table():
 
     page = Path(__file__).resolve().parents[2] / "docs" / "PERMISSIONS.md"
     assert page.read_text(encoding="utf-8") == matrix_markdown(), "regenerate docs/PERMISSIONS.md"
+
+
+def test_everyone_reads_the_knowledge_base_and_admins_and_moderators_write_it():
+    assert all(allowed(r, "articles:read") for r in ROLES)
+    assert [r for r in ROLES if allowed(r, "articles:write")] == ["moderator", "admin"]

@@ -8,6 +8,7 @@ import { Api, ApiError } from "../api";
 import { LiveSocket, liveUrl, type LiveState } from "../live";
 import { resume, signInWithKey, signOut as forgetKey, type Session } from "../session";
 import { Store } from "../store";
+import { runSearch } from "./search";
 import {
   STATUSES, type Channel, type Contact, type ContactPatch, type Conversation, type ConversationDetail,
   type CustomStatus, type Emotion, type LiveEvent, type Message,
@@ -277,6 +278,11 @@ function inboxQuery(s: ConsoleState, cursor: string | null = null) {
 
 export async function loadList(): Promise<void> {
   const request = ++listRequest;
+  if (store.state.filters.query.trim()) {  // a search reads the full-text index instead (console/search.ts)
+    patchList({ items: [], cursor: null, loading: false, error: null, loadingMore: false });
+    void runSearch(store.state.filters.query.trim());
+    return;
+  }
   const mark = liveMark();
   patchList({ loading: true, error: null, loadingMore: false });
   try {
@@ -292,7 +298,7 @@ export async function loadList(): Promise<void> {
 
 /** Reload the first page without skeletons (the rows stay while the answer is on its way). */
 async function refreshList(): Promise<void> {
-  if (store.state.list.loading) {
+  if (store.state.list.loading || store.state.filters.query.trim()) {
     await loadList();
     return;
   }
@@ -502,8 +508,8 @@ function lastSeenId(thread: ThreadState): string | null {
 }
 
 /** Send a reply (or an internal note). */
-export async function send(kind: "reply" | "note", text: string, uploads: Upload[], { force = false } = {}):
-  Promise<SendResult> {
+export async function send(kind: "reply" | "note", text: string, uploads: Upload[],
+  { force = false, articles = [] as string[] } = {}): Promise<SendResult> {
   const { thread } = store.state;
   if (!thread.id) return "failed";
   const id = thread.id;
@@ -512,7 +518,7 @@ export async function send(kind: "reply" | "note", text: string, uploads: Upload
     const message = kind === "note"
       ? await requireApi().note(id, text)
       : await requireApi().reply(id, text, thread.replyTo?.id ?? null, uploads.map((u) => u.upload_id),
-        { lastSeen: lastSeenId(thread), force });
+        { lastSeen: lastSeenId(thread), force, articles });
     upsertMessage(id, message);
     replaySince(mark);  // "sent" may have been pushed before this answer arrived
     patchThread(id, { replyTo: null });

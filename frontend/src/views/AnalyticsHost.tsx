@@ -1,6 +1,7 @@
 /** The analytics pages (Dashboard, Reports) load as lazy chunks the first time one opens; the top bar's links to
  * them show for roles with `analytics:read` (analyst, admin). */
 
+import { hideKnowledge } from "../console/knowledge";
 import { useEffect, useState } from "preact/hooks";
 import type { ComponentType } from "preact";
 import { analytics, showAnalytics, type AnalyticsPage } from "../analytics/state";
@@ -33,9 +34,9 @@ export function AnalyticsNav() {
   return (
     <nav class="page-nav" aria-label={t("nav_analytics")}>
       <a href="/analytics" aria-current={page === "dashboard" ? "page" : undefined}
-        onClick={(e) => { e.preventDefault(); showAnalytics("dashboard"); }}>{t("nav_dashboard")}</a>
+        onClick={(e) => { e.preventDefault(); hideKnowledge(); showAnalytics("dashboard"); }}>{t("nav_dashboard")}</a>
       <a href="/reports" aria-current={page === "reports" ? "page" : undefined}
-        onClick={(e) => { e.preventDefault(); showAnalytics("reports"); }}>{t("nav_reports")}</a>
+        onClick={(e) => { e.preventDefault(); hideKnowledge(); showAnalytics("reports"); }}>{t("nav_reports")}</a>
     </nav>
   );
 }

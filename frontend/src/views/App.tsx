@@ -10,7 +10,9 @@ import { useStore } from "../store";
 import { analytics, startAnalytics } from "../analytics/state";
 import { startTasks, tasks } from "../tasks/state";
 import { AnalyticsHost } from "./AnalyticsHost";
+import { knowledgeNav } from "../console/knowledge";
 import { ClientCard } from "./ClientCard";
+import { KnowledgeHost } from "./KnowledgeHost";
 import { Inbox, SEARCH_ID } from "./Inbox";
 import { Login } from "./Login";
 import { Notice } from "./Notice";
@@ -25,6 +27,7 @@ export function App() {
   const { page } = useStore(tasks);
   const wanted = useStore(analytics).page;
   const analyticsPage = can(state.session, "analytics:read") ? wanted : null;
+  const kb = useStore(knowledgeNav);
   useEffect(() => void boot(), []);
   useEffect(() => {
     if (state.boot === "ready") {
@@ -32,7 +35,7 @@ export function App() {
       startAnalytics();
     }
   }, [state.boot]);
-  useShortcuts(state.boot === "ready" && page === "inbox" && !analyticsPage);
+  useShortcuts(state.boot === "ready" && page === "inbox" && !analyticsPage && !kb.open);
   useUnreadTitle(state);
   if (state.boot === "checking") {
     return <div class="splash" aria-busy="true">{t("app_loading")}</div>;
@@ -42,7 +45,7 @@ export function App() {
     <div class={`console${state.thread.id ? " has-thread" : ""}`}>
       <TopBar />
       <Notice />
-      {analyticsPage ? <AnalyticsHost page={analyticsPage} /> : page === "tasks" ? <TasksPage /> : (
+      {kb.open ? <KnowledgeHost /> : analyticsPage ? <AnalyticsHost page={analyticsPage} /> : page === "tasks" ? <TasksPage /> : (
         <main class="panes">
           <Inbox />
           <Thread />

@@ -2,6 +2,8 @@
  * The reply box: a reply to the customer or an internal note, optionally quoting a message, with attachments
  * uploaded first (progress bar) and sent by id. Enter sends, Shift+Enter starts a new line, Esc leaves the box.
  * `/` at the start or after a space opens the reply templates (B7): the picked one replaces `/query`, filled in.
+ * Ctrl+K (⌘K) opens the knowledge base (H1): an article's text or link goes in at the caret, and the reply names
+ * the articles it used (each counts a use once it is sent).
  */
 
 import { useEffect, useRef, useState } from "preact/hooks";
@@ -13,6 +15,7 @@ import { can, type Session } from "../session";
 import { useStore } from "../store";
 import { insertTemplate, matchTemplates, renderTemplate, slashQuery, type SlashQuery } from "../templates";
 import type { Template, Upload } from "../types";
+import { ArticlePicker, type Inserted } from "./ArticlePicker";
 import { EmojiPicker } from "./EmojiPicker";
 import { authorLabel } from "./MessageItem";
 import { optionId, PICKER_ID, TemplatePicker } from "./TemplatePicker";
@@ -37,6 +40,7 @@ export function Composer() {
   const { session, thread, focusComposer, templates } = useStore(store);
   const canReply = can(session, "conversations:reply");
   const canNote = can(session, "conversations:manage");
+  const canRead = can(session, "articles:read");
   const [mode, setMode] = useState<Mode>(canReply ? "reply" : "note");
   const [text, setText] = useState("");
   const [uploads, setUploads] = useState<Upload[]>([]);
@@ -47,6 +51,8 @@ export function Composer() {
   const [dismissedAt, setDismissedAt] = useState<number | null>(null);
   /** A colleague answered after the last message I saw (B10): the reply waits for "Send anyway" or "Cancel". */
   const [held, setHeld] = useState<Exclude<SendResult, "sent" | "failed"> | null>(null);
+  const [articles, setArticles] = useState(false);
+  const [used, setUsed] = useState<string[]>([]);
   const box = useRef<HTMLTextAreaElement>(null);
   const files = useRef<HTMLInputElement>(null);
 
@@ -129,11 +135,12 @@ export function Composer() {
     const withFiles = mode === "reply" ? uploads : [];
     if (sending || pending.length > 0 || (!body && withFiles.length === 0)) return;
     setSending(true);
-    const result = await send(mode, body, withFiles, { force });
+    const result = await send(mode, body, withFiles, { force, articles: mode === "reply" ? used : [] });
     setSending(false);
     if (result === "sent") {
       setHeld(null);
       setText("");
+      setUsed([]);
       if (mode === "reply") setUploads([]);
       box.current?.focus();
     } else if (result !== "failed") {
@@ -151,6 +158,13 @@ export function Composer() {
       area?.focus();
       area?.setSelectionRange(start + value.length, start + value.length);
     });
+  };
+
+  const insertArticle = ({ articleId, text: value }: Inserted): void => {
+    setArticles(false);
+    setUsed((list) => (list.includes(articleId) ? list : [...list, articleId].slice(-5)));
+    const before = text.slice(0, box.current?.selectionStart ?? text.length);
+    insertAtCaret(before && !/\s$/.test(before) ? `\n${value}` : value);  // on a line of its own
   };
 
   const heldReply = held ? thread.messages.find((m) => m.id === held.messageId) : undefined;
@@ -195,6 +209,9 @@ export function Composer() {
         onKeyDown={(e) => {
           if (pickerKey(e)) {
             return;
+          } else if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k" && canRead) {
+            e.preventDefault();
+            setArticles(true);
           } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
             e.preventDefault();
             if (!held) void submit();  // while held, only "Send anyway" sends
@@ -206,6 +223,7 @@ export function Composer() {
         <TemplatePicker items={choices} active={Math.min(active, choices.length - 1)} loaded={templates.loaded}
           onPick={pick} onHover={setActive} />
       )}
+      {articles && <ArticlePicker onInsert={insertArticle} onClose={() => { setArticles(false); box.current?.focus(); }} />}
       {held && (
         <div class="held" role="alert">
           <p>{held.colleague ? t("colleague_replied_named", { name: held.colleague }) : t("colleague_replied")}</p>
@@ -245,6 +263,10 @@ export function Composer() {
           </label>
         )}
         <EmojiPicker onPick={insertAtCaret} />
+        {canRead && (
+          <button type="button" class="ghost" aria-expanded={articles} onClick={() => setArticles(!articles)}
+            title={t("kb_picker_open")}>{t("kb_picker_button")}</button>
+        )}
         <span class="hint">{t("composer_hint")}</span>
         <button type="submit" class="primary" disabled={sending || pending.length > 0 || !!held}>
           {mode === "note" ? t("composer_add_note") : t("composer_send")}

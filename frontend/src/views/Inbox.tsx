@@ -9,8 +9,10 @@ import { t, type Key } from "../i18n";
 import { useStore } from "../store";
 import { STATUSES } from "../types";
 import { BulkBar } from "./BulkBar";
+import { RepeatRequests } from "./RepeatRequests";
 import { ConversationRow } from "./ConversationRow";
 import { errorText } from "./errors";
+import { SearchResults } from "./SearchResults";
 import { ListSkeleton } from "./Skeleton";
 
 export const STATUS_LABEL: Record<string, Key> = { new: "status_new", in_progress: "status_in_progress",
@@ -47,8 +49,9 @@ export function Inbox() {
           {t("filter_overdue")}</button>
       </div>
       <Filters />
+      <RepeatRequests />
       <BulkBar visible={visibleRows(state).map((c) => c.id)} />
-      <ConversationList />
+      {filters.query.trim() ? <SearchResults /> : <ConversationList />}
     </section>
   );
 }
@@ -104,7 +107,7 @@ function Search() {
   return (
     <form class="search" role="search" onSubmit={(e) => { e.preventDefault(); run(text); }}>
       <input id={SEARCH_ID} type="search" aria-label={t("search_label")} placeholder={t("search_placeholder")}
-        value={text} maxLength={100}
+        value={text} maxLength={200}
         onInput={(e) => { setText(e.currentTarget.value); run(e.currentTarget.value); }}
         onKeyDown={(e) => {
           if (e.key !== "Escape") return;

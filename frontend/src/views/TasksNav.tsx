@@ -2,6 +2,7 @@
  * "Create task" of a customer's message (the message quoted and linked). */
 
 import { analytics, closeAnalytics } from "../analytics/state";
+import { hideKnowledge } from "../console/knowledge";
 import { t } from "../i18n";
 import { useStore } from "../store";
 import { linkOf, openCreateDialog, showInbox, showTasks, tasks } from "../tasks/state";
@@ -13,9 +14,9 @@ export function TasksNav() {
   return (
     <nav class="page-nav" aria-label={t("nav_tasks")}>
       <a href="/" aria-current={page === "inbox" ? "page" : undefined}
-        onClick={(e) => { e.preventDefault(); closeAnalytics(); showInbox(); }}>{t("nav_inbox")}</a>
+        onClick={(e) => { e.preventDefault(); closeAnalytics(); hideKnowledge(); showInbox(); }}>{t("nav_inbox")}</a>
       <a href="/tasks" aria-current={page === "tasks" ? "page" : undefined}
-        onClick={(e) => { e.preventDefault(); closeAnalytics(); showTasks(); }}>
+        onClick={(e) => { e.preventDefault(); closeAnalytics(); hideKnowledge(); showTasks(); }}>
         {t("nav_tasks")}
         {badge > 0 && <span class="badge overdue-badge" title={t("tasks_overdue_badge", { count: badge })}
           aria-label={t("tasks_overdue_badge", { count: badge })}>{badge}</span>}

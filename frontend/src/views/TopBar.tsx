@@ -10,6 +10,7 @@ import { AutomationButton } from "./AutomationDialog";
 import { Bell } from "./Bell";
 import { TasksNav } from "./TasksNav";
 import { AnalyticsNav } from "./AnalyticsHost";
+import { KnowledgeNavLink } from "./KnowledgeHost";
 
 export function TopBar() {
   const { session, live } = useStore(store);
@@ -19,6 +20,7 @@ export function TopBar() {
       {session && <span class="muted workspace">{session.me.workspace_id} · {session.me.name || session.me.role}</span>}
       {can(session, "tasks:read") && <TasksNav />}
       {can(session, "analytics:read") && <AnalyticsNav />}
+      {can(session, "articles:read") && <KnowledgeNavLink />}
       <span class="spacer" />
       <LiveIndicator state={live} />
       <Bell />

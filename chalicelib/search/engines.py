@@ -1,0 +1,193 @@
+"""The two search engines behind one interface (`Engine`): the same SQLite FTS5 index, kept in two places.
+
+- `LocalEngine` (embedded mode, tests): one file per workspace in `.data/search/`; the stream applies each
+  change at once.
+- `S3Engine` (AWS mode): per workspace `search/<ws>/base/<last segment>.sqlite` plus segments
+  `search/<ws>/seg/<time-sortable id>.json` (the operations of one stream batch for that workspace). The stream
+  Lambda writes one segment per batch and workspace (one PUT); the search Lambda lists the workspace's prefix
+  (one LIST), downloads the newest base once and then only the segments it has not applied, into /tmp, and
+  queries the file there; `compact()` folds the segments into a new base and removes them. Compaction needs no
+  schedule (a schedule would LIST every minute, idle or not): after a segment is written, with a chance of
+  1 / COMPACT_AFTER, the writer compacts that workspace, and a reader that finds 2 x COMPACT_AFTER segments does
+  it too; so an idle workspace costs no request at all. A replayed batch writes another segment with the same
+  operations: applied in order, the result is the same.
+
+Why not OpenSearch Serverless: docs/ARCHITECTURE.md ("Full-text search").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from chalicelib.domain.model import new_id
+from chalicelib.search.analyze import Query
+from chalicelib.search.index import Filter, Hit, Op, SqliteIndex
+
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+COMPACT_AFTER = 20  # about this many segments of a workspace before they are folded into its base
+
+
+def file_name(ws: str) -> str:
+    return _SAFE.sub("_", ws)[:120] or "_"
+
+
+class Engine(Protocol):
+    def add(self, ws: str, ops: Iterable[Op]) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def search(self, ws: str, query: Query, flt: Filter, *, limit: int, offset: int) -> list[Hit]: ...
+
+    def index_of(self, ws: str) -> SqliteIndex: ...
+
+
+class LocalEngine:
+    """Embedded mode: `<root>/<ws>.sqlite`, written as each change arrives (nothing to flush)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._open: dict[str, SqliteIndex] = {}
+        self._lock = threading.Lock()
+
+    def index_of(self, ws: str) -> SqliteIndex:
+        with self._lock:
+            if ws not in self._open:
+                self._open[ws] = SqliteIndex(os.path.join(self.root, file_name(ws) + ".sqlite"))
+            return self._open[ws]
+
+    def add(self, ws: str, ops: Iterable[Op]) -> None:
+        batch = list(ops)
+        if batch:
+            self.index_of(ws).apply(batch)
+
+    def flush(self) -> None:
+        return None
+
+    def search(self, ws: str, query: Query, flt: Filter, *, limit: int, offset: int) -> list[Hit]:
+        return self.index_of(ws).search(query, flt, limit=limit, offset=offset)
+
+
+class S3Engine:
+    """AWS mode: base + segments in S3 (see the module's docstring); `client` is a boto3 S3 client."""
+
+    def __init__(self, bucket: str, client: Any, cache_dir: str, *, prefix: str = "search/",
+                 chance: Any = random.random) -> None:
+        self.bucket, self.client, self.cache_dir, self.prefix = bucket, client, cache_dir, prefix
+        self._chance = chance
+        self._pending: dict[str, list[Op]] = defaultdict(list)
+        self._cached: dict[str, tuple[str, SqliteIndex]] = {}  # ws -> (base key, index built from it)
+        self._lock = threading.Lock()
+        self.requests: dict[str, int] = defaultdict(int)  # S3 calls by kind (benchmarks, tests)
+
+    # --- the writer (stream Lambda) ---
+
+    def add(self, ws: str, ops: Iterable[Op]) -> None:
+        self._pending[ws].extend(ops)
+
+    def flush(self) -> None:
+        """One segment per workspace touched by the batch; called once at the end of the batch."""
+        pending, self._pending = self._pending, defaultdict(list)
+        for ws, ops in pending.items():
+            if ops:
+                body = json.dumps([op.to_json() for op in ops], ensure_ascii=False, separators=(",", ":"))
+                self._call("put", Bucket=self.bucket, Key=f"{self._ws(ws)}seg/{new_id('s')}.json",
+                           Body=body.encode(), ContentType="application/json")
+                if self._chance() < 1 / COMPACT_AFTER:
+                    self.compact(ws)
+
+    # --- the reader (API Lambda) ---
+
+    def index_of(self, ws: str) -> SqliteIndex:
+        """The workspace's index in /tmp, brought up to date with S3: one LIST, then only what is new."""
+        try:
+            index, segments = self._sync(ws)
+        except self.client.exceptions.ClientError:  # a compaction removed what was listed: list again, once
+            index, segments = self._sync(ws)
+        if len(segments) >= 2 * COMPACT_AFTER:
+            self.compact(ws)
+        return index
+
+    def _sync(self, ws: str) -> tuple[SqliteIndex, list[str]]:
+        with self._lock:
+            base, segments = self._listing(ws)
+            cached = self._cached.get(ws)
+            if cached is None or cached[0] != base:
+                if cached is not None:
+                    cached[1].close()
+                path = os.path.join(self.cache_dir, f"{file_name(ws)}.{file_name(base or 'empty')}.sqlite")
+                for suffix in ("", "-wal", "-shm"):
+                    if os.path.exists(path + suffix):
+                        os.remove(path + suffix)
+                os.makedirs(self.cache_dir, exist_ok=True)
+                if base:
+                    self._call("get_file", self.bucket, base, path)
+                cached = (base, SqliteIndex(path))
+                self._cached[ws] = cached
+            index = cached[1]
+            done = index.applied()
+            for key in segments:
+                name = key.rsplit("/", 1)[-1]
+                if name not in done:
+                    index.apply(self._segment_ops(key), segment=name)
+            return index, segments
+
+    def search(self, ws: str, query: Query, flt: Filter, *, limit: int, offset: int) -> list[Hit]:
+        return self.index_of(ws).search(query, flt, limit=limit, offset=offset)
+
+    # --- compaction ---
+
+    def compact(self, ws: str) -> bool:
+        """Fold the workspace's segments into a new base (named after the last one), then remove the old files."""
+        base, segments = self._listing(ws)
+        if not segments:
+            return False
+        index = self._sync(ws)[0]
+        index.optimize()
+        last = segments[-1].rsplit("/", 1)[-1].removesuffix(".json")
+        new_base = f"{self._ws(ws)}base/{last}.sqlite"
+        self._call("put_file", index.path, self.bucket, new_base)
+        for key in [*segments, *([base] if base else [])]:
+            self._call("delete", Bucket=self.bucket, Key=key)
+        return True
+
+    # --- S3 ---
+
+    def _ws(self, ws: str) -> str:
+        return f"{self.prefix}{file_name(ws)}/"
+
+    def _listing(self, ws: str) -> tuple[str, list[str]]:
+        """The newest base and the segments after it, in order."""
+        keys = [o["Key"] for page in self._pages(Prefix=self._ws(ws)) for o in page.get("Contents", [])]
+        bases = sorted(k for k in keys if "/base/" in k)
+        base = bases[-1] if bases else ""
+        covered = base.rsplit("/", 1)[-1].removesuffix(".sqlite") if base else ""
+        segments = sorted(k for k in keys if "/seg/" in k and k.rsplit("/", 1)[-1].removesuffix(".json") > covered)
+        return base, segments
+
+    def _pages(self, **params: Any) -> Iterable[dict[str, Any]]:
+        token = None
+        while True:
+            extra: dict[str, Any] = {"ContinuationToken": token} if token else {}
+            page = self._call("list", Bucket=self.bucket, **params, **extra)
+            yield page
+            token = page.get("NextContinuationToken")
+            if not token:
+                return
+
+    def _segment_ops(self, key: str) -> list[Op]:
+        body = self._call("get", Bucket=self.bucket, Key=key)["Body"].read()
+        return [Op.from_json(v) for v in json.loads(body)]
+
+    def _call(self, kind: str, *args: Any, **kwargs: Any) -> Any:
+        self.requests[kind] += 1
+        method = {"put": self.client.put_object, "get": self.client.get_object, "list": self.client.list_objects_v2,
+                  "delete": self.client.delete_object, "get_file": self.client.download_file,
+                  "put_file": self.client.upload_file}[kind]
+        return method(*args, **kwargs)
