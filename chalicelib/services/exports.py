@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -32,6 +33,8 @@ ROWS = ("conversations", "hours")
 PROGRESS_EVERY = 5000  # rows between two progress writes
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+CONVERSATION_TEXT = (2, 3, 5, 6)  # channel, contact, assignee, tags: people's text
+HOUR_TEXT = (2, 3)  # the key (a tag) and its name
 CONVERSATION_COLUMNS = ("conversation_id", "created", "channel", "contact", "status", "assignee", "tags",
                         "first_response_s", "closed", "resolution_s", "messages", "sla_breaches", "priority")
 HOUR_COLUMNS = ("hour", "dimension", "key", "name", "new", "messages_in", "messages_out", "first_responses",
@@ -43,14 +46,26 @@ HOUR_COLUMNS = ("hour", "dimension", "key", "name", "new", "messages_in", "messa
 
 
 def write_rows(path: str, fmt: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
-               progress: Callable[[int], None] | None = None, every: int = PROGRESS_EVERY) -> int:
-    """Write rows to `path` one at a time (constant memory). Returns how many rows were written."""
+               progress: Callable[[int], None] | None = None, every: int = PROGRESS_EVERY,
+               text_columns: Sequence[int] | None = None) -> int:
+    """Write rows to `path` one at a time (constant memory). Returns how many rows were written.
+
+    `text_columns`: the columns that hold people's text (names, tags), guarded against formulas and control
+    characters; None guards every text cell. Our own values (ids, times, numbers) are written as they are."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
+    safe = _xlsx_safe if fmt == "xlsx" else _csv_safe
+    guard = tuple(text_columns) if text_columns is not None else None
     count = 0
 
-    def counted() -> Iterator[Sequence[Any]]:
+    def cleaned() -> Iterator[list[Any]]:
         nonlocal count
         for row in rows:
-            yield row
+            out = list(row)
+            for i in range(len(out)) if guard is None else guard:
+                if out[i].__class__ is str:
+                    out[i] = safe(out[i])
+            yield out
             count += 1
             if progress is not None and count % every == 0:
                 progress(count)
@@ -59,35 +74,32 @@ def write_rows(path: str, fmt: str, header: Sequence[str], rows: Iterable[Sequen
         with open(path, "w", newline="", encoding="utf-8-sig") as fh:  # the BOM: Excel reads it as UTF-8
             writer = csv.writer(fh)
             writer.writerow(header)
-            writer.writerows([_csv_safe(v) for v in row] for row in counted())
-    elif fmt == "xlsx":
+            writer.writerows(cleaned())
+    else:
         from openpyxl import Workbook
 
         book = Workbook(write_only=True)
         sheet = book.create_sheet("report")
         sheet.append(list(header))
-        for row in counted():
-            sheet.append([_xlsx_safe(v) for v in row])
+        for row in cleaned():
+            sheet.append(row)
         book.save(path)
-    else:
-        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
     return count
 
 
-def _csv_safe(value: Any) -> Any:
-    """A text that a spreadsheet would run as a formula (=, +, -, @) is quoted with a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-_ILLEGAL = {c: None for c in range(32) if c not in (9, 10, 13)}
+def _csv_safe(value: str) -> str:
+    """A text that a spreadsheet would run as a formula (=, +, -, @) gets a leading apostrophe."""
+    return "'" + value if value.startswith(_FORMULA) else value
 
 
-def _xlsx_safe(value: Any) -> Any:
-    if isinstance(value, str):
-        return _csv_safe(value.translate(_ILLEGAL))  # control characters are not allowed in XLSX cells
-    return value
+def _xlsx_safe(value: str) -> str:
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)  # control characters are not allowed in XLSX cells
+    return _csv_safe(value)
 
 
 # --- the job ------------------------------------------------------------------------------------------------------
@@ -152,8 +164,8 @@ def run(d: Deps, item: ExportItem) -> None:
     low = datetime.fromisoformat(str(params["from"]).replace("Z", "+00:00"))
     high = datetime.fromisoformat(str(params["to"]).replace("Z", "+00:00"))
     zone = str(params.get("tz") or "UTC")
-    header, rows = (CONVERSATION_COLUMNS, conversation_rows(ws, low, high, zone)) \
-        if params.get("rows") == "conversations" else (HOUR_COLUMNS, hour_rows(ws, low, high, zone))
+    header, text, rows = (CONVERSATION_COLUMNS, CONVERSATION_TEXT, conversation_rows(ws, low, high, zone)) \
+        if params.get("rows") == "conversations" else (HOUR_COLUMNS, HOUR_TEXT, hour_rows(ws, low, high, zone))
     _set(item, ExportItem.state.set("running"))
 
     def progress(n: int) -> None:
@@ -162,7 +174,7 @@ def run(d: Deps, item: ExportItem) -> None:
     fd, path = tempfile.mkstemp(suffix=f".{item.fmt}")
     os.close(fd)
     try:
-        count = write_rows(path, item.fmt, header, rows, progress)
+        count = write_rows(path, item.fmt, header, rows, progress, text_columns=text)
         key = f"exports/{ws}/{item.export_id}/{file_name(item)}"
         d.files.put_file(key, path, CONTENT_TYPES[item.fmt])
         _set(item, ExportItem.rows.set(count), ExportItem.file_key.set(key), ExportItem.state.set("done"),

@@ -35,6 +35,7 @@ class Stats:
     write_units: float = 0.0
     read_units: float = 0.0
     transactions: int = 0
+    items_written: int = 0  # markers and counter items: x2 write units each by AWS's rule (items under 1 KB)
     skipped_records: int = 0  # already applied (a replayed batch)
 
 
@@ -137,6 +138,7 @@ def _transact(mark: dict[str, Any], updates: list[dict[str, Any]], *, retries: i
         try:
             result = connection().transact_write_items([], [], [mark], updates, return_consumed_capacity="TOTAL")
             STATS.transactions += 1
+            STATS.items_written += 1 + len(updates)
             STATS.write_units += sum(float(c.get("CapacityUnits", 0)) for c in result.get("ConsumedCapacity") or [])
             return True
         except TransactWriteError as err:
