@@ -3,14 +3,18 @@
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Rate
 
+from chalicelib import coldstart
 from chalicelib.api import admin, channels, contacts, conversations, docs, inbound, routing, templates, webhooks, widget
+from chalicelib.api import analytics as analytics_api
 from chalicelib.api import auth as auth_api
 from chalicelib.api import automation as automation_api
+from chalicelib.api import clusters as clusters_api
 from chalicelib.api import notifications as notifications_api
 from chalicelib.api import search as search_api
+from chalicelib.api import surveys as surveys_api
 from chalicelib.api import tasks as tasks_api
 from chalicelib.api import team as team_api
-from chalicelib.events import schedules, stream, websocket
+from chalicelib.events import function_url, schedules, stream, websocket
 from chalicelib.observability import logger
 
 app = Chalice(app_name="zabota")
@@ -28,7 +32,10 @@ for blueprint in (docs, webhooks, conversations, contacts, channels, inbound, ad
 for blueprint in (auth_api, team_api, notifications_api, automation_api):  # team (docs/TEAM.md), the bell, E4/E5
     app.register_blueprint(blueprint.bp)
 app.register_blueprint(tasks_api.bp)  # tasks and their teams (F1-F4)
+app.register_blueprint(analytics_api.bp)  # dashboard, heat map, KPIs, reports, exports (G1-G5)
+app.register_blueprint(surveys_api.bp)  # CSAT / NPS surveys (G4)
 app.register_blueprint(search_api.bp)  # full-text search (B1) and the knowledge base (H1)
+app.register_blueprint(clusters_api.bp)  # repeat requests (H2)
 # Event handlers live on the app itself: Lambda imports `app` for them, so the middleware above applies
 # (Chalice would point Lambda at a blueprint's own module and skip it; WebSocket handlers need the app anyway).
 handle_stream = app.on_dynamodb_record(stream_arn=stream.STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",
@@ -37,3 +44,5 @@ every_minute = app.schedule(Rate(1, unit=Rate.MINUTES), name="every_minute")(sch
 ws_connect = app.on_ws_connect(name="ws_connect")(websocket.ws_connect)
 ws_message = app.on_ws_message(name="ws_message")(websocket.ws_message)
 ws_disconnect = app.on_ws_disconnect(name="ws_disconnect")(websocket.ws_disconnect)
+webhook = app.lambda_function(name="webhook")(function_url.handler(app))  # webhooks via a Function URL
+coldstart.ready()  # the cold import is over (chalicelib/coldstart.py)

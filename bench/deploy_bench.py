@@ -39,7 +39,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT = REPO_ROOT / "out" / "bench"
-GOAL_IMPORT_RATIO = 1.3
+GOAL_IMPORT_RATIO = 1.2
 GOAL_USD_PER_MILLION = 5.0
 BASELINE = "import boto3, chalice, pynamodb.models"
 
@@ -54,7 +54,8 @@ PRICES = {  # USD
     "websocket_connection_minute": 0.25 / 1e6,
     "logs_ingested_gb": 0.50,
     "alarm_metric_month": 0.10,  # standard resolution, per metric in the alarm
-    "kms_key_month": 1.00,
+    "kms_key_month": 1.00,  # no longer in the stack (channel secrets: an SSM SecureString, docs/DEPLOY.md)
+    "ssm_standard_parameter_month": 0.0,  # standard tier, standard throughput; aws/ssm has no monthly fee
     "dynamodb_storage_gb_month": 0.25,
     "dynamodb_pitr_gb_month": 0.20,
     "s3_storage_gb_month": 0.023,
@@ -63,10 +64,11 @@ PRICES = {  # USD
 ASSUMED = {
     "api_memory_gb": 0.5, "stream_memory_gb": 0.5, "schedule_memory_gb": 0.25,  # .chalice/config.json
     "provider_round_trip_s": 0.15,  # a real provider API call from AWS (the fake answers in ~1 ms)
-    "platform_log_bytes_per_invocation": 350,  # START / END / REPORT lines
+    "platform_log_bytes_per_invocation": 0,  # SystemLogLevel WARN (infra/resources.yaml LoggingConfig): START / END /
+    # REPORT are INFO system events, not sent for a successful invocation (docs.aws.amazon.com/lambda/latest/dg/
+    # monitoring-cloudwatchlogs-log-level.html, "Log-level filtering"; 350 bytes with the default INFO)
     "app_log_bytes_per_line": 300,  # one Powertools JSON line
-    "stream_invocations_per_record": 1.0,  # worst case: no batching (a busy stream batches up to 100)
-    "alarm_metrics": 10,  # infra/resources.yaml: 6 alarms, metric-math ones count each metric
+    "alarm_metrics": 4,  # infra/resources.yaml: 3 alarms, metric-math ones count each metric
     "minutes_per_month": 43_200,
 }
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
@@ -300,7 +302,10 @@ def open_console(port: int, token: str) -> socket.socket:
 
 
 def count_units(messages: int = 20, replies: int = 10) -> dict[str, Any]:
-    """Units of: a customer's first message (new conversation: greeting), a follow-up, an operator reply, a tick."""
+    """Units of: a customer's first message (new conversation: greeting), a follow-up, an operator reply, a tick.
+
+    One event at a time, each followed by the stream to the end, as a quiet production stream sees them: the
+    stream batches counted are the Lambda invocations (records a write makes together arrive together)."""
     from bench import harness
 
     stack = harness.start_stack()
@@ -311,10 +316,10 @@ def count_units(messages: int = 20, replies: int = 10) -> dict[str, Any]:
         customers = [20_000_000 + secrets.randbelow(10**6) * 100 + i for i in range(messages)]
         with UnitMeter([getattr(stack.pump, "_ddb", None)]) as meter, LogMeter() as logs:
             figures = {
-                "new_conversation_message": phase(stack, meter, logs, lambda: customers_write(channel, customers)),
-                "follow_up_message": phase(stack, meter, logs, lambda: customers_write(channel, customers)),
-                "operator_reply": phase(stack, meter, logs, lambda: operator_replies(stack.url, channel, replies)),
-                "tick": phase(stack, meter, logs, lambda: [timed(stack.ticker.tick_now)]),
+                "new_conversation_message": phase(stack, meter, logs, customers_write(channel, customers)),
+                "follow_up_message": phase(stack, meter, logs, customers_write(channel, customers)),
+                "operator_reply": phase(stack, meter, logs, operator_replies(stack.url, channel, replies)),
+                "tick": phase(stack, meter, logs, [stack.ticker.tick_now]),
             }
         console.close()
     finally:
@@ -322,25 +327,19 @@ def count_units(messages: int = 20, replies: int = 10) -> dict[str, Any]:
     return figures
 
 
-def timed(fn: Any, *args: Any, **kwargs: Any) -> float:
-    started = time.perf_counter()
-    fn(*args, **kwargs)
-    return time.perf_counter() - started
-
-
-def customers_write(channel: Any, customers: list[int]) -> list[float]:
-    """One Telegram webhook per customer, as Telegram delivers them; the seconds each took."""
+def customers_write(channel: Any, customers: list[int]) -> list[Any]:
+    """One Telegram webhook per customer, as Telegram delivers them."""
     import requests
 
     from bench import harness
 
     session = requests.Session()
-    return [harness.post(session, channel, harness.encode(harness.telegram_update(chat, "hello"))).seconds
+    return [lambda chat=chat: harness.post(session, channel, harness.encode(harness.telegram_update(chat, "hello")))
             for chat in customers]
 
 
-def operator_replies(url: str, channel: Any, replies: int) -> list[float]:
-    """An operator answers the newest conversations through the REST API; the seconds each request took."""
+def operator_replies(url: str, channel: Any, replies: int) -> list[Any]:
+    """An operator answers the newest conversations through the REST API."""
     import requests
 
     api = requests.Session()
@@ -351,34 +350,61 @@ def operator_replies(url: str, channel: Any, replies: int) -> list[float]:
         api.post(f"{url}/api/conversations/{conversation_id}/replies", json={"text": "we are on it"},
                  timeout=30).raise_for_status()
 
-    return [timed(reply, c["id"]) for c in conversations]
+    return [lambda c=c: reply(c["id"]) for c in conversations]
 
 
-def phase(stack: Any, meter: UnitMeter, logs: LogMeter, act: Any) -> dict[str, Any]:
-    """Per-event figures of one phase: the requests `act` makes (it returns their seconds), then everything the
-    stream does because of them."""
+def phase(stack: Any, meter: UnitMeter, logs: LogMeter, events: list[Any]) -> dict[str, Any]:
+    """Per-event figures of one phase: each event's request, then everything the stream does because of it."""
     meter.take()
     logs.take()
     sent_before = len(stack.fake_telegram.calls)
-    seconds = act()
-    n = len(seconds)
-    request_units, request_calls = meter.take()
-    started = time.perf_counter()
-    records = int(stack.pump.drain(timeout=120))
-    stream_seconds = time.perf_counter() - started
-    stream_units, stream_calls = meter.take()
+    request_units: Counter[str] = Counter()
+    request_calls: Counter[str] = Counter()
+    stream_units: Counter[str] = Counter()
+    stream_calls: Counter[str] = Counter()
+    seconds = 0.0
+    records = 0
+    batches_before = stack.pump.stats.batches
+    handler_seconds: list[float] = []
+    handler = stack.pump.handler
+
+    def timed_handler(event: Any, context: Any) -> Any:  # Lambda bills the handler's time, not the polling
+        started = time.perf_counter()
+        try:
+            return handler(event, context)
+        finally:
+            handler_seconds.append(time.perf_counter() - started)
+
+    stack.pump.handler = timed_handler
+    try:
+        for event in events:
+            started = time.perf_counter()
+            event()
+            seconds += time.perf_counter() - started
+            units, calls = meter.take()
+            request_units += units
+            request_calls += calls
+            records += int(stack.pump.drain(timeout=120))
+            units, calls = meter.take()
+            stream_units += units
+            stream_calls += calls
+    finally:
+        stack.pump.handler = handler
+    stream_seconds = sum(handler_seconds)
+    batches = stack.pump.stats.batches - batches_before
     provider_calls = len(stack.fake_telegram.calls) - sent_before
     pushes = (request_calls + stream_calls)["apigatewaymanagementapi:PostToConnection"]
-    per = 1 / n
+    per = 1 / len(events)
 
     def scaled(counter: Counter[str]) -> dict[str, float]:
         return {k: round(v * per, 3) for k, v in sorted(counter.items())}
 
     return {
-        "n": n,
-        "request_seconds": round(sum(seconds) * per, 4),
+        "n": len(events),
+        "request_seconds": round(seconds * per, 4),
         "request_units": scaled(request_units), "request_calls": scaled(request_calls),
-        "stream_records": round(records * per, 2), "stream_seconds": round(stream_seconds * per, 4),
+        "stream_records": round(records * per, 2), "stream_invocations": round(batches * per, 2),
+        "stream_seconds": round(stream_seconds * per, 4),
         "stream_units": scaled(stream_units), "stream_calls": scaled(stream_calls),
         "provider_calls": round(provider_calls * per, 2),
         "pushes_per_console": round(pushes * per, 2),
@@ -386,10 +412,12 @@ def phase(stack: Any, meter: UnitMeter, logs: LogMeter, act: Any) -> dict[str, A
     }
 
 
-def dollars(figures: dict[str, Any], *, api_request: bool, consoles: int = 1) -> dict[str, float]:
-    """USD per million of one kind of event, by line item (`api_request`: it arrives through the REST API)."""
+def dollars(figures: dict[str, Any], *, api_request: bool, consoles: int = 1,
+            function_url: bool = False) -> dict[str, float]:
+    """USD per million of one kind of event, by line item (`api_request`: it arrives through the REST API behind
+    CloudFront; `function_url`: a provider's webhook, straight to the webhook function's URL, billed as Lambda)."""
     p, a = PRICES, ASSUMED
-    invocations = (1 if api_request else 0) + figures["stream_records"] * a["stream_invocations_per_record"]
+    invocations = (1 if api_request or function_url else 0) + figures["stream_invocations"]
     gb_seconds = (figures["request_seconds"] * a["api_memory_gb"]
                   + (figures["stream_seconds"] + figures["provider_calls"] * a["provider_round_trip_s"])
                   * a["stream_memory_gb"])
@@ -420,14 +448,15 @@ def idle_month(tick: dict[str, Any]) -> dict[str, float]:
                 + units["read_units"] * p["dynamodb_read_unit"] + units["write_units"] * p["dynamodb_write_unit"]
                 + a["platform_log_bytes_per_invocation"] / 1e9 * p["logs_ingested_gb"])
     schedule = ticks * per_tick
-    lines = {"kms_key": p["kms_key_month"], "alarms": a["alarm_metrics"] * p["alarm_metric_month"],
+    lines = {"channel_secrets_key": p["ssm_standard_parameter_month"],
+             "alarms": a["alarm_metrics"] * p["alarm_metric_month"],
              "one_minute_schedule": round(schedule, 3)}
     return {**lines, "total": round(sum(lines.values()), 2)}
 
 
 def cost_model(units: dict[str, Any]) -> dict[str, Any]:
-    inbound_new = dollars(units["new_conversation_message"], api_request=True)
-    inbound_follow = dollars(units["follow_up_message"], api_request=True)
+    inbound_new = dollars(units["new_conversation_message"], api_request=False, function_url=True)
+    inbound_follow = dollars(units["follow_up_message"], api_request=False, function_url=True)
     reply = dollars(units["operator_reply"], api_request=True)
     without_live = round(inbound_follow["total"] - inbound_follow["live_updates"], 2)
     return {

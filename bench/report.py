@@ -58,7 +58,11 @@ def render(results: dict[str, Any]) -> str:
         ("deploy", "6. Lambda bundle, cold import from the packaged bundle, dollars per million messages", _flat),
         ("automation", "7. Timers (idle tick, per fired, lag of 1,000) and outgoing webhook deliveries", _flat),
         ("tasks", "8. Tasks: read units of 'my overdue' at 10,000 vs 100 tasks; DynamoDB requests per create", _tasks),
-        ("search", "9. Full-text search: query p95 at 100,000 documents vs the bare engine; index lag", _search),
+        ("analytics", "9. Analytics: dashboard reads at 100k vs 1k messages, counter writes per message, export",
+         _analytics),
+        ("surveys", "10. Surveys: DynamoDB requests per close (on minus off) and per answer", _surveys),
+        ("search", "11. Full-text search: query p95 at 100,000 documents vs the bare engine; index lag", _search),
+        ("backup", "12. Backups: export of a 100,000-item workspace (seconds, memory), import", _backup),
     ]
     for key, title, body in sections:
         lines.append("-" * WIDTH)
@@ -70,8 +74,49 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"   FAILED: {data['error']}")
         else:
             lines.extend(body(data))
+    lines.append("-" * WIDTH)
+    lines.append("Cost (issue 14): counted units x list prices, this run")
+    try:
+        lines.extend(_cost_summary(results))
+    except (KeyError, TypeError) as err:
+        lines.append(f"   not available: {type(err).__name__}: {err}")
     lines.append("=" * WIDTH)
     return "\n".join(lines)
+
+
+COST_GOALS = {"per_million_followups_usd": 5.0, "per_million_new_conversations_usd": 8.0,
+              "per_million_replies_usd": 5.0, "idle_month_usd": 0.50}
+
+
+def _cost_summary(results: dict[str, Any]) -> list[str]:
+    """The issue's named figures, each with its goal: dollars per million, idle month, units, cold import."""
+    cost = results["deploy"]["cost"]
+    inbound = cost["usd_per_million_inbound"]
+    figures = {
+        "per_million_followups_usd": inbound["follow_up"]["total"],
+        "per_million_new_conversations_usd": inbound["new_conversation"]["total"],
+        "per_million_replies_usd": cost["usd_per_million_operator_replies"]["total"],
+        "idle_month_usd": cost["idle_usd_per_month"]["total"],
+    }
+    rows = [_row(f"cost.{name}", f"{value:.2f}", f"<= {COST_GOALS[name]:.2f}", verdict(value, COST_GOALS[name]))
+            for name, value in figures.items()]
+    follow = cost["counted"]["follow_up_message"]
+    units = follow["stream_units"].get("write_units", 0.0)
+    rows.append(_row("ddb.stream_write_units_per_followup", _num(units), "", ""))
+    rows.append(_row("  the webhook's own write units", _num(follow["request_units"].get("write_units", 0.0))))
+    rows.append(_row("  stream invocations / records per follow-up",
+                     f"{_num(follow['stream_invocations'])} / {_num(follow['stream_records'])}"))
+    calls = results.get("ddb_calls", {})
+    if isinstance(calls, dict) and "warm" in calls:
+        goal = calls["goal_per_webhook"]
+        rows.append(_row("ddb.webhook_requests_per_message", _num(calls["warm"]["per_webhook"]), f"<= {goal}",
+                         verdict(calls["warm"]["per_webhook"], goal)))
+    imports = results["deploy"].get("cold_import", {})
+    if isinstance(imports, dict) and "cpu" in imports:
+        goal = imports["goal_ratio"]
+        for handler, ratio in sorted(imports["cpu"]["ratios"].items()):
+            rows.append(_row(f"cold_import.{handler}", f"{ratio:.2f}x", f"<= {goal}", verdict(ratio, goal)))
+    return rows
 
 
 def _flat(d: dict[str, Any], indent: str = "   ", depth: int = 0) -> list[str]:
@@ -104,6 +149,41 @@ def _tasks(d: dict[str, Any]) -> list[str]:
     ]
 
 
+def _analytics(d: dict[str, Any]) -> list[str]:
+    goals = d["goals"]
+    return [
+        _row("analytics.dashboard_read_units_100k_over_1k", f"{_num(d['dashboard_read_units_100k_over_1k'])}  "
+             f"({_num(d['read_units_100k'])} / {_num(d['read_units_1k'])} RCU)",
+             f"<= {goals['dashboard_read_units_100k_over_1k']}",
+             verdict(d["dashboard_read_units_100k_over_1k"], goals["dashboard_read_units_100k_over_1k"])),
+        _row("analytics.stream_writes_per_message", f"{_num(d['stream_writes_per_message'])} WCU  "
+             f"(burst of {d['burst_messages']}, {d['burst_transactions']} transactions)",
+             f"<= {goals['stream_writes_per_message']}",
+             verdict(d["stream_writes_per_message"], goals["stream_writes_per_message"])),
+        _row("  one message per batch (a trickle)", f"{_num(d['one_message_per_batch_write_units'])} WCU"),
+        _row("analytics.export_100k_s_over_library", f"{_num(d['export_100k_s_over_library'])}  "
+             f"(XLSX {_num(d['xlsx_100k_s'])} s / {_num(d['xlsx_library_100k_s'])} s)",
+             f"<= {goals['export_100k_s_over_library']}",
+             verdict(d["export_100k_s_over_library"], goals["export_100k_s_over_library"])),
+        _row("  CSV vs the csv module", f"{_num(d['csv_100k_s_over_library'])}  "
+             f"({_num(d['csv_100k_s'])} s / {_num(d['csv_library_100k_s'])} s)"),
+        _row("  export peak memory 10k / 100k rows", f"XLSX {d['xlsx_peak_kb_10k']} / {d['xlsx_peak_kb_100k']} KB, "
+             f"CSV {d['csv_peak_kb_10k']} / {d['csv_peak_kb_100k']} KB"),
+    ]
+
+
+def _surveys(d: dict[str, Any]) -> list[str]:
+    return [
+        _row("surveys.extra_requests_per_close", f"{_num(d['extra_requests_per_close'])}  "
+             f"({ops(d['extra_per_close_by_operation'])})", "no goal"),
+        _row("surveys.requests_per_button_answer", f"{_num(d['requests_per_button_answer'])}  "
+             f"({ops(d['button_answer_by_operation'])})", "no goal"),
+        _row("surveys.requests_per_text_answer", f"{_num(d['requests_per_text_answer'])}  "
+             f"({ops(d['text_answer_by_operation'])})", "no goal"),
+        _row("surveys.extra_requests_per_ordinary_message", _num(d["extra_requests_per_ordinary_message"]), "0"),
+    ]
+
+
 def _search(d: dict[str, Any]) -> list[str]:
     q, api, lag = d["query"], d["api"], d["lag"]
     return [
@@ -114,6 +194,20 @@ def _search(d: dict[str, Any]) -> list[str]:
              f"({api['messages']} messages)"),
         _row("search.index_lag_p99_s", f"{_num(lag['index_lag_p99_s'])} s  (p50 {_num(lag['index_lag_p50_s'])} s, "
              f"{lag['messages']} messages)", "no goal"),
+    ]
+
+
+def _backup(d: dict[str, Any]) -> list[str]:
+    growth = d["process_rss_growth_mib_during_100k_export"]
+    return [
+        _row("backup.export_100k_s", f"{_num(d['export_100k_s'])} s  ({d['items_exported']:,} items)", "no goal"),
+        _row("backup.process_rss_growth_mib_during_100k_export", f"{_num(growth)} MiB",
+             f"<= {d['goal_rss_growth_mib']}", verdict(growth, d["goal_rss_growth_mib"])),
+        _row("backup.peak_100k_over_10k", f"{_num(d['peak_100k_over_10k'])}  ({_num(d['export_peak_mib_100k'])} / "
+             f"{_num(d['export_peak_mib_10k'])} MiB, tracemalloc)", f"<= {d['goal_peak_ratio']}",
+             verdict(d["peak_100k_over_10k"], d["goal_peak_ratio"])),
+        _row("  export / bare Scan, 10,000 items", f"{_num(d['export_over_bare_scan_10k'])}"),
+        _row("backup.import_10k_s", f"{_num(d['import_10k_s'])} s  ({d['items_imported']:,} items)", "no goal"),
     ]
 
 

@@ -31,6 +31,8 @@ class CapacityMeter(DynamoCallCounter):
         self.units = 0.0
         self.queries = 0
 
+    OPERATIONS: tuple[str, ...] = ("Query",)  # the calls whose consumed capacity is asked for and summed
+
     def hook(self, client: Any) -> None:
         key = id(client)
         known = key in self._hooked
@@ -38,14 +40,16 @@ class CapacityMeter(DynamoCallCounter):
         if known or key not in self._hooked:
             return
         uid = self._unique_id(key)
-        client.meta.events.register("before-parameter-build.dynamodb.Query", self._ask, unique_id=f"{uid}-ask")
-        client.meta.events.register("after-call.dynamodb.Query", self._read, unique_id=f"{uid}-read")
+        for op in self.OPERATIONS:
+            client.meta.events.register(f"before-parameter-build.dynamodb.{op}", self._ask, unique_id=f"{uid}-ask{op}")
+            client.meta.events.register(f"after-call.dynamodb.{op}", self._read, unique_id=f"{uid}-read{op}")
 
     def uninstall(self) -> None:
         for key, client in list(self._hooked.items()):
             uid = self._unique_id(key)
-            client.meta.events.unregister("before-parameter-build.dynamodb.Query", unique_id=f"{uid}-ask")
-            client.meta.events.unregister("after-call.dynamodb.Query", unique_id=f"{uid}-read")
+            for op in self.OPERATIONS:
+                client.meta.events.unregister(f"before-parameter-build.dynamodb.{op}", unique_id=f"{uid}-ask{op}")
+                client.meta.events.unregister(f"after-call.dynamodb.{op}", unique_id=f"{uid}-read{op}")
         super().uninstall()
 
     @staticmethod

@@ -34,7 +34,7 @@ class Settings:
     send_backoff_seconds: float
     send_max_wait_seconds: float
     max_body_bytes: int
-    secrets_kms_key: str  # KMS key for channel credentials (AWS); empty: a local key file (embedded mode)
+    secrets_kms_key: str  # the former KMS key: values sealed under it still open (store/secrets.py); usually empty
     local_secrets_key_file: str
     graph_api_url: str  # WhatsApp, Messenger, Instagram (CHANNELS.md §2.4)
     graph_api_version: str  # without the "v", e.g. 25.0
@@ -53,6 +53,13 @@ class Settings:
     mail_transport: str = ""  # "ses" | "outbox"; empty: the outbox in embedded mode, SES elsewhere
     session_hours: int = 168
     login_link_minutes: int = 15
+    secrets_key_parameter: str = ""  # SECRETS_KEY_PARAMETER: SSM SecureString with the secrets' master key (AWS)
+    webhook_base_url: str = ""  # WEBHOOK_BASE_URL: where providers' webhooks point (the webhook function's URL in AWS)
+
+    @property
+    def webhook_base(self) -> str:
+        """The origin of `{base}/api/webhooks/{kind}/{channel_id}`: WEBHOOK_BASE_URL, or PUBLIC_URL without it."""
+        return self.webhook_base_url or self.public_url
     search_dir: str = ".data/search"  # embedded mode: one SQLite FTS5 file per workspace (search/engines.py)
     search_bucket: str = ""  # AWS mode: the S3 bucket of the search segments (the files bucket by default)
 
@@ -96,6 +103,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         mail_transport=env.get("MAIL_TRANSPORT", ""),
         session_hours=int(env.get("SESSION_HOURS", "168")),
         login_link_minutes=int(env.get("LOGIN_LINK_MINUTES", "15")),
+        webhook_base_url=env.get("WEBHOOK_BASE_URL", "").rstrip("/"),
+        secrets_key_parameter=env.get("SECRETS_KEY_PARAMETER", ""),
         search_dir=env.get("SEARCH_DIR", os.path.join(".data", "search")),
         search_bucket=env.get("SEARCH_BUCKET", env.get("FILES_BUCKET", "")),
         graph_api_url=env.get("GRAPH_API_URL", "https://graph.facebook.com").rstrip("/"),

@@ -10,7 +10,9 @@
 # Settings (environment): STACK (zabota), AWS_REGION / AWS_DEFAULT_REGION / AWS_PROFILE as for the AWS CLI,
 # ARTIFACT_BUCKET (zabota-artifacts-<account>-<region>), and the stack parameters, applied when set and kept
 # from the previous deploy otherwise: PUBLIC_URL, ALARM_EMAIL, LOG_RETENTION_DAYS, EMAIL_DOMAIN,
-# INBOUND_EMAIL_RECIPIENT, EMAIL_CHANNEL_ID. ACTIVATE_RECEIPT_RULES=1 makes the stack's SES rule set the active one.
+# INBOUND_EMAIL_RECIPIENT, EMAIL_CHANNEL_ID, WEBHOOK_CONCURRENCY, LEGACY_SECRETS_KEY_ARN. ACTIVATE_RECEIPT_RULES=1
+# makes the stack's SES rule set the active one. The channel secrets' master key (an SSM SecureString, outside the
+# stack) is made on the first deploy and never replaced.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -64,6 +66,8 @@ overrides() {  # the parameters given in the environment (the rest keep their de
   [ -n "${EMAIL_DOMAIN:-}" ] && pairs+=("EmailDomain=$EMAIL_DOMAIN")
   [ -n "${INBOUND_EMAIL_RECIPIENT:-}" ] && pairs+=("InboundEmailRecipient=$INBOUND_EMAIL_RECIPIENT")
   [ -n "${EMAIL_CHANNEL_ID:-}" ] && pairs+=("EmailChannelId=$EMAIL_CHANNEL_ID")
+  [ -n "${WEBHOOK_CONCURRENCY:-}" ] && pairs+=("WebhookConcurrency=$WEBHOOK_CONCURRENCY")
+  [ -n "${LEGACY_SECRETS_KEY_ARN+set}" ] && pairs+=("LegacySecretsKeyArn=${LEGACY_SECRETS_KEY_ARN}")
   if [ "${#pairs[@]}" -gt 0 ]; then printf '%s\n' "${pairs[@]}"; fi
 }
 
@@ -107,10 +111,21 @@ release_name() {
   echo "$(date -u +%Y%m%dT%H%M%SZ)-$sha"
 }
 
+ensure_secrets_key() {  # the SecureString the functions read their master key from (store/secrets.py)
+  local name="/$STACK/channel-secrets-key"
+  if aws ssm get-parameter --name "$name" --query Parameter.Name --output text >/dev/null 2>&1; then return; fi
+  say "creating the channel secrets' master key $name (SSM SecureString, aws/ssm; keep it: it opens every secret)"
+  aws ssm put-parameter --name "$name" --type SecureString --no-overwrite \
+    --description "Zabota $STACK: master key of the channel secrets (never replace it)" \
+    --value "$(python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')" \
+    >/dev/null
+}
+
 cmd_deploy() {
   [ -f "$OUT/sam.json" ] && [ -f "$OUT/deployment.zip" ] || die "out/ is empty: run make package (make deploy does)"
   need_aws
   ensure_artifact_bucket
+  ensure_secrets_key
   say "uploading the bundle ($(du -h "$OUT/deployment.zip" | cut -f1)) and packaging the template"
   aws cloudformation package --template-file "$OUT/sam.json" --s3-bucket "$BUCKET" --s3-prefix "$STACK" \
     --output-template-file "$OUT/packaged.json" --use-json >/dev/null
@@ -136,7 +151,7 @@ cmd_outputs() {
   cat <<EOF
 console:          $(output ConsoleUrl)/
 REST API:         $(parameter PublicUrl)/api/   (directly: $(output ApiUrl)/api/)
-webhooks:         $(parameter PublicUrl)/api/webhooks/<kind>/<channel id>
+webhooks:         $(output WebhookUrl)api/webhooks/<kind>/<channel id>   (new channels register it)
 live updates:     $(output WebsocketUrl)
 failed stream:    $(output StreamDLQUrl)
 main table:       $(output MainTableName)
@@ -174,8 +189,9 @@ cmd_destroy() {
   aws cloudformation wait stack-delete-complete --stack-name "$STACK"
   cat >&2 <<EOF
 Stack $STACK deleted. Kept on purpose (DeletionPolicy: Retain), delete them yourself when sure:
-  the main table (conversations), the files bucket (attachments), the channel-secrets KMS key,
-  and s3://$BUCKET (bundles and releases). docs/DEPLOY.md lists the commands.
+  the main table (conversations), the files bucket (attachments), the channel secrets' master key
+  (SSM parameter /$STACK/channel-secrets-key) and s3://$BUCKET (bundles and releases). docs/DEPLOY.md lists
+  the commands.
 EOF
 }
 

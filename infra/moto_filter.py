@@ -23,6 +23,7 @@ UNSUPPORTED: dict[str, str] = {
     "AWS::CloudFront::Distribution": "no moto CloudFormation model",
     "AWS::CloudFront::OriginAccessControl": "no moto CloudFormation model",
     "AWS::CloudWatch::Alarm": "no moto CloudFormation model",
+    "AWS::Lambda::Url": "no moto CloudFormation model (the webhook function's URL)",
     "AWS::S3::BucketPolicy": "no moto CloudFormation model",
     "AWS::SES::EmailIdentity": "no moto CloudFormation model",
     "AWS::SES::ReceiptRule": "no moto CloudFormation model",

@@ -9,7 +9,8 @@
    versions the tests ran) installed for manylinux2014_aarch64 / CPython 3.11 into out/.deps/<key> (cached).
    botocore's and boto3's service data are trimmed to KEEP_SERVICES.
 4. out/deployment.zip = app + dependencies, every .py compiled with `--invalidation-mode unchecked-hash` (the zip
-   is dated 1980, so timestamp pycs would be ignored and every cold start would compile again).
+   is dated 1980, so timestamp pycs would be ignored and every cold start would compile again), and the code of the
+   dataclass methods the app's import generates, precompiled the same way (chalicelib/coldstart.py).
 5. out/cfn.json: plain CloudFormation (infra/sam2cfn.py), for cfn-lint and the moto smoke test.
 6. out/package.json: what was built, with sizes; a summary is printed.
 
@@ -61,6 +62,7 @@ class BundleReport:
     py_files: int = 0
     excluded_files: int = 0
     trimmed_service_files: int = 0
+    precompiled_dataclass_methods: int = 0  # chalicelib/dataclass_code.marshal (chalicelib/coldstart.py)
     top_level: dict[str, int] = field(default_factory=dict)  # unzipped bytes by top-level name
 
 
@@ -300,9 +302,34 @@ def build_bundle(app_zip: Path, deps_dir: Path | None, out_dir: Path) -> BundleR
     app_names, left_out = assemble(app_zip, deps_dir, bundle_dir)
     for name in sorted(app_names):  # the app code; the dependencies were compiled once, in their cache
         compile_tree(bundle_dir / name, bundle_dir)
+    methods = precompile_dataclasses(bundle_dir)
     report = write_zip(bundle_dir, out_dir / "deployment.zip")
     report.excluded_files = left_out
+    report.precompiled_dataclass_methods = methods
     return report
+
+
+PRECOMPILE_MODULES = ("app",)  # every handler of the template is app.<name>
+
+
+def precompile_dataclasses(bundle_dir: Path, modules: tuple[str, ...] = PRECOMPILE_MODULES, *,
+                           python_path: tuple[Path, ...] = ()) -> int:
+    """chalicelib/dataclass_code.marshal in the bundle: the app imported from the bundle alone (`-S`, no site
+    packages; `python_path` only for tests of an app without its dependencies) by the runtime's Python, recording
+    the code of each dataclass method it generates. Returns how many; 0 for an app without chalicelib/coldstart.py."""
+    if not (bundle_dir / "chalicelib" / "coldstart.py").is_file():
+        return 0
+    require_runtime_python()
+    target = bundle_dir / "chalicelib" / "dataclass_code.marshal"
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true", "LANG": "C.UTF-8"}
+    if python_path:
+        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in python_path)
+    done = subprocess.run([sys.executable, "-S", "-m", "chalicelib.coldstart", str(target), *modules],
+                          cwd=bundle_dir, env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"importing the app from the bundle failed:\n{done.stdout}\n{done.stderr}")
+    return int(done.stdout.split()[-1])
 
 
 # ------------------------------------------------------------------------------------------- all of it
@@ -340,7 +367,8 @@ def describe(summary: dict[str, Any], out_dir: Path) -> str:
         biggest = ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in list(bundle["top_level"].items())[:5])
         lines.append(f"{out_dir}/deployment.zip: {bundle['zip_bytes'] / 1e6:.1f} MB zipped, "
                      f"{bundle['unzipped_bytes'] / 1e6:.1f} MB unzipped, {bundle['files']} files "
-                     f"({bundle['pyc_files']} pyc), {bundle['platform']}; largest: {biggest}")
+                     f"({bundle['pyc_files']} pyc, {bundle['precompiled_dataclass_methods']} precompiled dataclass "
+                     f"methods), {bundle['platform']}; largest: {biggest}")
     lines.append(f"done in {summary['seconds']} s")
     return "\n".join(lines)
 

@@ -14,6 +14,12 @@ _update_ids = itertools.count(900_000_000)
 _message_ids = itertools.count(1000)
 
 
+def live_events(frame_payload: bytes | str) -> list[dict[str, Any]]:
+    """The events of one live-update frame: one event, or a stream batch's `{"type": "batch", "events": [...]}`."""
+    value = json.loads(frame_payload)
+    return list(value["events"]) if value.get("type") == "batch" else [value]
+
+
 def fresh(prefix: str) -> str:
     return f"{prefix}{secrets.token_hex(4)}"
 
@@ -97,3 +103,39 @@ def new_workspace(stack: Any, *, role: str = "admin") -> Workspace:
     channel = channels.create_channel(d, ws, "telegram", "Support bot", {"bot_token": token})
     key = create_api_key(ws, role, name="tests", now=d.now())
     return Workspace(stack, ws, channel.id, token, channel.secrets["webhook_secret"], key)
+
+
+# --- the webhook function's entry: a Lambda Function URL (chalicelib/events/function_url.py) ---
+
+def function_url_event(method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
+                       query: str = "", base64_body: bool = False, source_ip: str = "203.0.113.7") -> dict[str, Any]:
+    """The event Lambda gives a function behind its Function URL (payload format 2.0): lower-case header names,
+    `rawQueryString`, the body as text or, for binary content types, base64 with `isBase64Encoded`."""
+    import base64
+    from urllib.parse import parse_qs
+
+    event: dict[str, Any] = {
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+        "headers": {"host": "abc123.lambda-url.us-east-1.on.aws", "x-forwarded-proto": "https",
+                    **{k.lower(): v for k, v in (headers or {}).items()}},
+        "requestContext": {
+            "accountId": "anonymous", "apiId": "abc123", "domainName": "abc123.lambda-url.us-east-1.on.aws",
+            "domainPrefix": "abc123", "requestId": fresh("req-"), "routeKey": "$default", "stage": "$default",
+            "time": "03/Dec/2026:12:00:00 +0000", "timeEpoch": 1796299200000,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
+                     "userAgent": "TelegramBot (like TwitterBot)"},
+        },
+        "isBase64Encoded": base64_body,
+    }
+    if query:
+        event["queryStringParameters"] = {k: ",".join(v) for k, v in parse_qs(query, keep_blank_values=True).items()}
+    if body is not None:
+        event["body"] = base64.b64encode(body).decode() if base64_body else body.decode("utf-8")
+    return event
+
+
+def lambda_context(function_name: str = "zabota-Webhook") -> Any:
+    """A Lambda context as the runtime passes it (what Powertools' logger reads)."""
+    from chalice.local import LambdaContext
+
+    return LambdaContext(function_name, memory_size=512, max_runtime_ms=30_000)

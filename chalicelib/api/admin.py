@@ -39,3 +39,17 @@ def get_me(ctx: Ctx) -> dict[str, Any]:
 
         me["workspaces"] = signed_in(p.user_id)["workspaces"]
     return me
+
+
+EXPORT = {"type": "object", "required": ["url", "items", "files"], "properties": {
+    "url": {"type": "string", "description": "a short-lived link to the JSON-lines file"},
+    "file_name": {"type": "string"}, "items": {"type": "integer"}, "users": {"type": "integer"},
+    "files": {"type": "integer"}, "bytes": {"type": "integer"}}}
+
+
+@route(bp, "/admin/export", "POST", permission="workspace:admin", tag="admin", status=201, response=EXPORT,
+       summary="Export the whole workspace as JSON lines with its files (I2); answers a short-lived link")
+def post_export(ctx: Ctx) -> dict[str, Any]:
+    from chalicelib.services import backups
+
+    return backups.export_to_storage(ctx.deps, ctx.workspace_id)

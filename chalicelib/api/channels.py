@@ -21,7 +21,7 @@ bp = Blueprint(__name__)
        summary="The workspace's channels (no credentials)", response=schemas.page_of(schemas.CHANNEL))
 def list_channels(ctx: Ctx) -> dict[str, Any]:
     items = repo.list_channels(ctx.workspace_id)
-    return {"items": [channel_json(c, ctx.deps.settings.public_url) for c in items], "next_cursor": None}
+    return {"items": [channel_json(c, ctx.deps.settings.webhook_base) for c in items], "next_cursor": None}
 
 
 @route(bp, "/channels/capabilities", "GET", permission="conversations:read", tag="channels",
@@ -46,7 +46,8 @@ def post_channel(ctx: Ctx) -> dict[str, Any]:
     item = repo.list_channels(ctx.workspace_id)
     created = next(c for c in item if c.pk == f"CH#{channel.id}")
     # Shown once, like a new API key: what the admin pastes into the provider's dashboard.
-    return {**channel_json(created, ctx.deps.settings.public_url), "setup": channels.setup_for_admin(ctx.deps, channel)}
+    setup = channels.setup_for_admin(ctx.deps, channel)
+    return {**channel_json(created, ctx.deps.settings.webhook_base), "setup": setup}
 
 
 @route(bp, "/channels/{channel_id}", "PATCH", permission="channels:manage", tag="channels",
@@ -56,7 +57,7 @@ def patch_channel(ctx: Ctx, channel_id: str) -> dict[str, Any]:
     body = json_object(ctx.request.raw_body)
     channels.update_settings(ctx.deps, ctx.workspace_id, channel_id, body.get("settings"))
     created = next(c for c in repo.list_channels(ctx.workspace_id) if c.pk == f"CH#{channel_id}")
-    return channel_json(created, ctx.deps.settings.public_url)
+    return channel_json(created, ctx.deps.settings.webhook_base)
 
 
 @route(bp, "/channels/{channel_id}/health", "POST", permission="channels:manage", tag="channels",

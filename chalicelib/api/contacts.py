@@ -11,13 +11,41 @@ from chalicelib.api.http import json_object
 from chalicelib.api.routing import Ctx, route
 from chalicelib.api.serialize import contact_json, conversation_json
 from chalicelib.errors import NotFound
-from chalicelib.services import contacts
+from chalicelib.services import contacts, merges
 from chalicelib.store import repo
 
 bp = Blueprint(__name__)
 
+MERGE = {"type": "object", "properties": {
+    "id": {"type": "string"}, "survivor_id": {"type": "string"}, "other_id": {"type": "string"},
+    "state": {"type": "string", "enum": ["done", "undone"]}, "by": {"type": "string"}, "at": {"type": "string"},
+    "undo_until": {"type": "string"}, "identities": {"type": "integer"}, "conversations": {"type": "integer"},
+    "other_name": {"type": "string"}, "undone_at": {"type": ["string", "null"]}}}
 CARD = {"type": "object", "properties": {
-    "contact": schemas.CONTACT, "history": {"type": "array", "items": schemas.CONVERSATION}}}
+    "contact": schemas.CONTACT, "history": {"type": "array", "items": schemas.CONVERSATION},
+    "merged_into": {"type": ["string", "null"], "description": "this card was merged into that one (C2)"},
+    "merges": {"type": "array", "items": MERGE, "description": "cards merged into this one, newest first"}}}
+MERGE_BODY = {
+    "type": "object", "required": ["other_id"],
+    "properties": {
+        "other_id": {"type": "string", "description": "the card merged into this one (it is marked merged_into)"},
+        "choices": {"type": "object", "additionalProperties": {"type": "string",
+                                                               "enum": ["survivor", "other", "both"]},
+                    "description": "per field (display_name, email, phone, notes, custom_fields) which side wins; "
+                                   "both joins notes and unites custom fields; unset: the preview's default"},
+        "revisions": {"type": "object", "properties": {"survivor": {"type": "integer"},
+                                                       "other": {"type": "integer"}},
+                      "description": "the cards' revisions the preview showed: 409 stale when one changed"},
+    },
+}
+PREVIEW = {"type": "object", "properties": {
+    "survivor_id": {"type": "string"}, "other_id": {"type": "string"}, "revisions": {"type": "object"},
+    "fields": {"type": "array", "items": {"type": "object"}}, "tags": {"type": "object"},
+    "moves": {"type": "object"}, "result": {"type": "object"}}}
+SUGGESTIONS = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
+    "contact_id": {"type": "string"}, "display_name": {"type": "string"}, "email": {"type": "string"},
+    "phone": {"type": "string"}, "reasons": {"type": "array", "items": {"type": "string",
+                                                                        "enum": ["email", "phone", "name"]}}}}}}}
 CONTACT_PATCH = {
     "type": "object", "required": ["revision"],
     "properties": {
@@ -39,7 +67,8 @@ def card(ws: str, contact_id: str) -> dict[str, Any]:
     if contact is None:
         raise NotFound(f"contact {contact_id} not found")
     identities, history = repo.contact_history(ws, contact_id)
-    return {"contact": contact_json(contact, identities), "history": [conversation_json(c) for c in history]}
+    return {"contact": contact_json(contact, identities), "history": [conversation_json(c) for c in history],
+            "merged_into": contact.merged_into, "merges": merges.merges_of(ws, contact_id)}
 
 
 @route(bp, "/contacts/{contact_id}", "GET", permission="conversations:read", tag="contacts",
@@ -55,3 +84,32 @@ def get_contact(ctx: Ctx, contact_id: str) -> dict[str, Any]:
 def patch_contact(ctx: Ctx, contact_id: str) -> dict[str, Any]:
     contacts.update_contact(ctx.deps, ctx.principal, contact_id, json_object(ctx.request.raw_body))  # type: ignore[arg-type]
     return card(ctx.workspace_id, contact_id)
+
+
+@route(bp, "/contacts/{contact_id}/duplicates", "GET", permission="conversations:read", tag="contacts",
+       summary="Cards that look like the same person: same e-mail, phone (normalised) or name", response=SUGGESTIONS)
+def get_duplicates(ctx: Ctx, contact_id: str) -> dict[str, Any]:
+    return merges.suggestions(ctx.workspace_id, contact_id)
+
+
+@route(bp, "/contacts/{contact_id}/merge/preview", "POST", permission="conversations:manage", tag="contacts",
+       summary="What merging another card into this one would do, per field (changes nothing)",
+       request=MERGE_BODY, response=PREVIEW)
+def post_merge_preview(ctx: Ctx, contact_id: str) -> dict[str, Any]:
+    return merges.preview(ctx.workspace_id, contact_id, json_object(ctx.request.raw_body))  # type: ignore[arg-type]
+
+
+@route(bp, "/contacts/{contact_id}/merge", "POST", permission="conversations:manage", tag="contacts",
+       summary="Merge another card of the same person into this one (undo within 24 h)", request=MERGE_BODY,
+       response={"type": "object", "properties": {"merge": MERGE, "card": CARD}}, status=201)
+def post_merge(ctx: Ctx, contact_id: str) -> dict[str, Any]:
+    done = merges.merge(ctx.deps, ctx.principal, contact_id, json_object(ctx.request.raw_body))  # type: ignore[arg-type]
+    return {"merge": done, "card": card(ctx.workspace_id, contact_id)}
+
+
+@route(bp, "/merges/{merge_id}/undo", "POST", permission="conversations:manage", tag="contacts",
+       summary="Undo a merge within 24 h: both cards as they were, identities and conversations back",
+       response={"type": "object", "properties": {"merge": MERGE, "card": CARD}})
+def post_merge_undo(ctx: Ctx, merge_id: str) -> dict[str, Any]:
+    done = merges.undo(ctx.deps, ctx.principal, merge_id)  # type: ignore[arg-type]
+    return {"merge": done, "card": card(ctx.workspace_id, done["survivor_id"])}

@@ -62,11 +62,12 @@ def contact_json(c: ContactItem, identities: list[IdentityItem]) -> dict[str, An
     }
 
 
-def channel_json(c: ChannelItem, public_url: str) -> dict[str, Any]:
+def channel_json(c: ChannelItem, base: str) -> dict[str, Any]:
+    """`base`: Settings.webhook_base (WEBHOOK_BASE_URL, else PUBLIC_URL), as services.channels.webhook_url uses."""
     channel_id = c.pk.removeprefix("CH#")
     health = plain(c.health)
     return {
         "id": channel_id, "kind": c.kind, "name": c.name, "enabled": c.enabled, "created_at": c.created_at,
-        "webhook_url": f"{public_url}/api/webhooks/{c.kind}/{channel_id}" if c.kind not in ("api", "widget") else None,
+        "webhook_url": f"{base}/api/webhooks/{c.kind}/{channel_id}" if c.kind not in ("api", "widget") else None,
         "health": health, "has_credentials": bool(c.secrets_sealed or c.secrets), "settings": plain(c.settings),
     }

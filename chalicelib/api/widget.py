@@ -56,8 +56,16 @@ VISITOR_MESSAGE = {
     "properties": {"id": _STRING, "author": {"type": "object", "properties": {"kind": _STRING, "name": _STRING}},
                    "text": _STRING, "attachments": {"type": "array", "items": {"type": "object"}},
                    "reply_to": {"type": ["string", "null"]}, "created_at": _STRING, "edited": {"type": "boolean"},
-                   "deleted": {"type": "boolean"}},
+                   "deleted": {"type": "boolean"},
+                   "survey": {"type": "object", "description": "a CSAT / NPS question: answer it with POST "
+                              ".../surveys/{id}", "properties": {"id": _STRING, "kind": _STRING, "question": _STRING,
+                                                                 "scale": {"type": "array",
+                                                                           "items": {"type": "integer"}}}}},
 }
+SURVEY_ANSWER = {"type": "object", "required": ["score"], "properties": {
+    "score": {"type": "integer", "description": "CSAT 1-5 (stars), NPS 0-10"}}}
+SURVEY_ANSWERED = {"type": "object", "properties": {"id": _STRING, "kind": _STRING, "score": {"type": "integer"},
+                                                    "state": _STRING}}
 HISTORY = {"type": "object", "properties": {"conversation_id": _STRING,
                                             "items": {"type": "array", "items": VISITOR_MESSAGE},
                                             "next_cursor": {"type": ["string", "null"]},
@@ -183,6 +191,31 @@ def get_messages(ctx: Ctx, channel_id: str) -> Response:
 @route(bp, f"{BASE}/messages", "OPTIONS", permission=PUBLIC, tag=TAG, summary="CORS preflight")
 def options_messages(ctx: Ctx, channel_id: str) -> Response:
     return _preflight(ctx, channel_id, "GET, POST, OPTIONS")
+
+
+# --- surveys (G4) ---------------------------------------------------------------------------------------------------
+
+
+@route(bp, f"{BASE}/surveys/{{survey_id}}", "POST", permission=PUBLIC, tag=TAG, max_body=MAX_BODY,
+       request=SURVEY_ANSWER, response=SURVEY_ANSWERED,
+       summary="The visitor's stars for a survey of their own conversation: once, in time, in the scale (404 for "
+       "another conversation's survey, 422 out of the scale, 409 answered or expired)")
+def post_survey_answer(ctx: Ctx, channel_id: str, survey_id: str) -> Response:
+    def action(channel: Channel, caller: widget.Caller) -> Any:
+        from chalicelib.services import surveys
+
+        visitor = _visitor(ctx, channel, caller)
+        body = json_object(ctx.request.raw_body)
+        done = surveys.answer_from_widget(ctx.deps, channel.workspace_id, visitor.conversation_id, survey_id,
+                                          body.get("score"))
+        return {k: done[k] for k in ("id", "kind", "score", "state")}
+
+    return _serve(ctx, channel_id, "POST, OPTIONS", 200, action)
+
+
+@route(bp, f"{BASE}/surveys/{{survey_id}}", "OPTIONS", permission=PUBLIC, tag=TAG, summary="CORS preflight")
+def options_survey_answer(ctx: Ctx, channel_id: str, survey_id: str) -> Response:
+    return _preflight(ctx, channel_id, "POST, OPTIONS")
 
 
 # --- files -----------------------------------------------------------------------------------------------------------

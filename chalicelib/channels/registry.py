@@ -88,7 +88,7 @@ def _instagram(settings: Settings, session: requests.Session) -> ChannelAdapter:
 def _ok(settings: Settings, session: requests.Session) -> ChannelAdapter:
     from chalicelib.channels.ok import OKAdapter
 
-    return OKAdapter(settings.ok_api_url, settings.public_url, session=session)
+    return OKAdapter(settings.ok_api_url, settings.webhook_base, session=session)
 
 
 def _widget(settings: Settings, session: requests.Session) -> ChannelAdapter:

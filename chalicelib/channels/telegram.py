@@ -31,6 +31,7 @@ from chalicelib.channels.base import (
     WebhookResult,
 )
 from chalicelib.channels.http import json_or_none, raise_transport, redact_in_urllib3_logs
+from chalicelib.domain import surveys
 from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, iso_from_epoch, utcnow
 from chalicelib.observability import logger
 
@@ -44,7 +45,7 @@ MEDIA_TIMEOUT_FLOOR = 60.0
 
 ALLOWED_UPDATES = (
     "message", "edited_message", "business_message", "edited_business_message",
-    "business_connection", "deleted_business_messages", "my_chat_member",
+    "business_connection", "deleted_business_messages", "my_chat_member", "callback_query",
 )
 
 CAPABILITIES: dict[str, Any] = {
@@ -358,7 +359,32 @@ class TelegramAdapter:
                 break
         if isinstance(update.get("deleted_business_messages"), dict):
             events.extend(self._deleted_events(channel, request, update, received_at))
+        if isinstance(update.get("callback_query"), dict):
+            events.extend(self._callback_events(channel, request, update, received_at))
         return WebhookResult(events=events, status=200, body="")
+
+    def _callback_events(self, channel: Channel, request: WebhookRequest, update: Json,
+                         received_at: str) -> list[InboundEvent]:
+        """A pressed survey button (G4): `callback_data` "sv:<survey>:<score>" from a private chat; other
+        callbacks (not ours) are dropped. The chat is the message's; the stream answers the query."""
+        query = update["callback_query"]
+        parsed = surveys.parse_answer_data(query.get("data"))
+        message: Json = query["message"] if isinstance(query.get("message"), dict) else {}
+        chat: Json = message["chat"] if isinstance(message.get("chat"), dict) else {}
+        sender: Json = query["from"] if isinstance(query.get("from"), dict) else {}
+        if parsed is None or not _is_int(chat.get("id")) or not _is_int(sender.get("id")):
+            return []
+        surface, title = _surface(chat)
+        return [InboundEvent(
+            channel_kind=self.kind, channel_id=channel.id, workspace_id=channel.workspace_id,
+            event_type="survey_answer", external_event_id=str(update["update_id"]),
+            external_conversation_id=str(chat["id"]), external_message_id=str(message.get("message_id") or ""),
+            sender=Sender(external_user_id=str(sender["id"]), display_name=_str(sender.get("first_name")),
+                          username=_str(sender.get("username")), language=_str(sender.get("language_code"))),
+            occurred_at=received_at, received_at=received_at, surface=surface, conversation_title=title,
+            correlation_id=request.request_id,
+            answer={"survey_id": parsed[0], "score": parsed[1], "via": "button", "callback_id": _str(query.get("id"))},
+        )]
 
     @staticmethod
     def _authenticate(channel: Channel, request: WebhookRequest) -> None:
@@ -438,6 +464,23 @@ class TelegramAdapter:
         first = _send_result(self._call(channel, "sendMessage", json_body=payload))
         unsent = self._send_continuation(channel, conv, chunks[1:], idempotency_key)
         return SendResult(first.external_message_id, {**first.raw, "unsent_parts": unsent}) if unsent else first
+
+    def send_survey(self, channel: Channel, conv: ConvRef, prompt: surveys.Prompt, *,
+                    idempotency_key: str = "") -> SendResult:
+        """The question with an inline keyboard: CSAT 1-5 in one row, NPS 0-10 in two."""
+        per_row = 5 if prompt.kind == "csat" else 6
+        keyboard = [[{"text": label, "callback_data": prompt.data(score)} for label, score in row]
+                    for row in surveys.rows_of(prompt.options, per_row)]
+        payload: Json = {**self._target(conv), "text": _fit(prompt.question, TEXT_MAX),
+                         "reply_markup": {"inline_keyboard": keyboard}}
+        return _send_result(self._call(channel, "sendMessage", json_body=payload))
+
+    def answer_callback(self, channel: Channel, callback_id: str, text: str) -> None:
+        """Stops the button's spinner; `text` (if any) shows as a toast."""
+        body: Json = {"callback_query_id": callback_id}
+        if text:
+            body["text"] = text[:200]
+        self._call(channel, "answerCallbackQuery", json_body=body)
 
     def _send_continuation(self, channel: Channel, conv: ConvRef, chunks: list[str], idempotency_key: str) -> int:
         for index, chunk in enumerate(chunks):

@@ -41,10 +41,12 @@ from chalicelib.channels.base import (
     WebhookResult,
 )
 from chalicelib.channels.http import json_or_none, raise_transport
+from chalicelib.domain import surveys
 from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, iso_from_epoch, utcnow
 from chalicelib.observability import logger
 
 TEXT_MAX = 4096
+INLINE_KEYBOARD_MAX = 10  # buttons an inline keyboard holds (VK: 6 rows of up to 5, 10 in all)
 DOWNLOAD_MAX_BYTES = 50 * 1024 * 1024
 PHOTO_MAX_BYTES = 50 * 1024 * 1024
 UPLOAD_MAX_BYTES = 200 * 1024 * 1024
@@ -338,7 +340,23 @@ def _message_event(cb: _Callback, message: Json, *, event_type: str, direction: 
 def _message_new(cb: _Callback) -> list[InboundEvent]:
     obj = cb.object
     message = obj["message"] if isinstance(obj.get("message"), dict) else obj  # versions before 5.103: bare
-    return [_message_event(cb, message, event_type="message", direction="in")]
+    event = _message_event(cb, message, event_type="message", direction="in")
+    answer = _survey_answer(message.get("payload"))
+    if answer is not None and event.surface == "private":  # a pressed survey button (G4), not a message
+        event.event_type = "survey_answer"
+        event.answer = {"survey_id": answer[0], "score": answer[1], "via": "button"}
+    return [event]
+
+
+def _survey_answer(payload: Any) -> tuple[str, int] | None:
+    """A keyboard button's `payload` (a JSON string, up to 255 characters) of ours: {"sv": "sv:<survey>:<score>"}."""
+    if not isinstance(payload, str) or len(payload) > 255:
+        return None
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    return surveys.parse_answer_data(data.get("sv")) if isinstance(data, dict) else None
 
 
 def _message_reply(cb: _Callback) -> list[InboundEvent]:
@@ -517,10 +535,24 @@ class VKAdapter:
                 return SendResult(first.external_message_id, {**first.raw, "unsent_parts": unsent})
         return first
 
+    def send_survey(self, channel: Channel, conv: ConvRef, prompt: surveys.Prompt, *,
+                    idempotency_key: str = "") -> SendResult:
+        """CSAT with an inline keyboard of text buttons whose `payload` carries the answer (a press arrives as
+        `message_new` with that payload); NPS (11 answers, more than an inline keyboard holds) as text."""
+        if len(prompt.options) > INLINE_KEYBOARD_MAX:
+            return self.send_text(channel, conv, prompt.text_with_hint(), idempotency_key=idempotency_key)
+        buttons = [[{"action": {"type": "text", "label": label[:40],
+                                "payload": json.dumps({"sv": prompt.data(score)}, separators=(",", ":"))},
+                     "color": "secondary"} for label, score in row] for row in surveys.rows_of(prompt.options, 5)]
+        keyboard = json.dumps({"inline": True, "buttons": buttons}, ensure_ascii=False, separators=(",", ":"))
+        return self._send(channel, conv, prompt.question, reply_to=None, key=idempotency_key, keyboard=keyboard)
+
     def _send(self, channel: Channel, conv: ConvRef, text: str, *, reply_to: str | None, key: str,
-              attachment: str = "") -> SendResult:
+              attachment: str = "", keyboard: str = "") -> SendResult:
         peer_id = _peer(conv)
         params: Json = {"random_id": random_id_for(key), "message": text}
+        if keyboard:
+            params["keyboard"] = keyboard
         params["peer_ids" if peer_id >= CHAT_PEER_OFFSET else "peer_id"] = peer_id
         if attachment:
             params["attachment"] = attachment

@@ -42,10 +42,12 @@ from chalicelib.channels.meta import (
     timestamp,
     verify_signature,
 )
+from chalicelib.domain import surveys
 from chalicelib.domain.model import Attachment, Channel, InboundEvent, Sender, iso, utcnow
 from chalicelib.observability import logger
 
 TEXT_MAX = 4096
+LIST_ROWS_MAX = 10  # an interactive list holds 10 rows in all (reply buttons: 3)
 CAPTION_MAX = 1024
 DOWNLOAD_MAX_BYTES = 100 * 1024 * 1024
 UPLOAD_MAX_BYTES = {"image": 5 * 1024 * 1024, "audio": 16 * 1024 * 1024, "video": 16 * 1024 * 1024,
@@ -190,6 +192,10 @@ class WhatsAppAdapter:
             return self._change_of_message(ctx, message, kind, common)
         context = obj(message, "context")
         text, attachments = content(message)
+        answer = _survey_answer(message) if kind == "interactive" else None
+        if answer is not None:  # a chosen survey row or button (G4), not a message
+            return [self._event(ctx, event_type="survey_answer", external_message_id=wamid, text=text,
+                                answer={"survey_id": answer[0], "score": answer[1], "via": "list"}, **common)]
         return [self._event(ctx, event_type="message", external_message_id=wamid, text=text, attachments=attachments,
                             reply_to_external_message_id=id_of(context.get("id")), **common)]
 
@@ -265,6 +271,20 @@ class WhatsAppAdapter:
                     "unsent_parts": unsent})
                 return SendResult(first.external_message_id, {**first.raw, "unsent_parts": unsent})
         return first
+
+    def send_survey(self, channel: Channel, conv: ConvRef, prompt: surveys.Prompt, *,
+                    idempotency_key: str = "") -> SendResult:
+        """CSAT as an interactive list (reply buttons hold 3, a list 10 rows): the chosen row comes back as
+        `interactive.list_reply`. NPS (11 answers) goes as text."""
+        if len(prompt.options) > LIST_ROWS_MAX:
+            return self.send_text(channel, conv, prompt.text_with_hint(), idempotency_key=idempotency_key)
+        self._check_window(conv)
+        rows = [{"id": prompt.data(score), "title": label[:24]} for label, score in prompt.options]
+        body: Json = {"type": "interactive", "interactive": {
+            "type": "list", "body": {"text": prompt.question[:1024]},
+            "action": {"button": prompt.list_button[:20], "sections": [{"title": prompt.list_button[:24],
+                                                                         "rows": rows}]}}}
+        return self._post_message(channel, conv, body)
 
     def send_media(self, channel: Channel, conv: ConvRef, media: OutboundMedia, *, caption: str | None = None,
                    reply_to: str | None = None, idempotency_key: str = "") -> SendResult:
@@ -348,6 +368,15 @@ class WhatsAppAdapter:
         return {"ok": True, "display_phone_number": text_of(number.get("display_phone_number")),
                 "quality_rating": text_of(number.get("quality_rating")),
                 "verified_name": text_of(number.get("verified_name"))}
+
+
+def _survey_answer(message: Json) -> tuple[str, int] | None:
+    """`interactive.list_reply` / `interactive.button_reply` whose id is one of our survey answers."""
+    body = obj(message, "interactive")
+    kind = text_of(body.get("type"))
+    if kind not in ("list_reply", "button_reply"):
+        return None
+    return surveys.parse_answer_data(id_of(obj(body, kind).get("id")))
 
 
 def _text(body: str) -> Json:

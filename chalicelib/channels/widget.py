@@ -60,7 +60,16 @@ def visitor_message(message: MessageItem, channel: Channel, files: FileStore, vi
         "created_at": message.created_at,
         "edited": bool(message.edited),
         "deleted": deleted,
+        **({"survey": visitor_survey(message.survey)} if message.survey and not deleted else {}),
     }
+
+
+def visitor_survey(prompt: Any) -> Json:
+    """A survey prompt as the widget draws it (stars / 0-10): its id and scale, nothing internal (G4)."""
+    raw = dict(prompt) if isinstance(prompt, dict) else {}
+    scores = [int(option[1]) for option in raw.get("options") or []]
+    return {"id": str(raw.get("survey_id") or ""), "kind": str(raw.get("kind") or ""),
+            "scale": [min(scores), max(scores)] if scores else [], "question": str(raw.get("question") or "")}
 
 
 def visible_to_visitor(message: MessageItem) -> bool:

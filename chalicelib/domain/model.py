@@ -17,7 +17,7 @@ DIRECTIONS = ("in", "out", "note", "system")
 ATTACHMENT_KINDS = ("image", "document", "audio", "voice", "video", "sticker", "location", "contact", "other")
 EVENT_TYPES = (
     "message", "message_edited", "message_deleted", "comment", "comment_edited", "comment_deleted",
-    "status", "read", "typing", "subscription", "other",
+    "status", "read", "typing", "subscription", "survey_answer", "other",
 )
 
 
@@ -122,6 +122,8 @@ class InboundEvent:
     comment: dict[str, Any] = field(default_factory=dict)
     # status / read: {message_id, state (sent delivered read failed), error_code, error_title}
     status: dict[str, Any] = field(default_factory=dict)
+    # survey_answer (G4): {survey_id, score, via: button | list, callback_id (Telegram: answered with a toast)}
+    answer: dict[str, Any] = field(default_factory=dict)
     schema: int = 1
 
     @property

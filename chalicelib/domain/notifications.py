@@ -30,6 +30,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "task_due": ("console", "email"),
     "task_done": ("console", "email"),
     "task_escalated": ("console",),
+    "repeat_requests": ("console", "email"),  # H2: a sudden cluster of customers with the same problem (admins)
 }
 
 
@@ -44,6 +45,8 @@ TITLES: dict[str, dict[str, str]] = {
     "snooze_back": {"en": "Back from snooze: {name}", "ru": "Вернулся из отложенных: {name}"},
     "rule": {"en": "{rule}: {name}", "ru": "{rule}: {name}"},
     "webhook_disabled": {"en": "Webhook switched off: {url}", "ru": "Вебхук отключён: {url}"},
+    "repeat_requests": {"en": "{count} customers report the same problem: {about}",
+                        "ru": "Клиентов с одной проблемой: {count} ({about})"},
 }
 
 

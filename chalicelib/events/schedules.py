@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.services import notifications, rules, sla, snooze, timers, webhooks_out  # noqa: F401 - timer kinds
+from chalicelib.services import clusters, merges, notifications, rules, sla, snooze, surveys, timers, webhooks_out  # noqa: F401 - timer kinds
 from chalicelib.services.deps import deps
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import InvalidInput, PermanentError
 from chalicelib.observability import logger
-from chalicelib.services import search
+from chalicelib.services import analytics, search
 from chalicelib.services.changes import handle_change
 from chalicelib.services.deps import deps
 from chalicelib.store import repo
@@ -55,11 +55,15 @@ def record_handler(record: DynamoDBRecord) -> None:
 
 
 def handle_stream(event: Any) -> dict[str, Any]:
-    deps().lambda_context = event.context
+    d = deps()
+    d.lambda_context = event.context
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
-    result = process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=_processor(),
-                                      context=event.context)
-    if "search" in vars(deps()):  # AWS mode: one search segment per workspace of this batch (search/engines.py);
-        deps().search.flush()  # if that fails, the batch is retried whole (every side effect is idempotent)
-    return result
+    raw = event.to_dict()
+    with d.live.batched():  # one push per console for the whole batch
+        response = process_partial_response(event=raw, record_handler=record_handler, processor=_processor(),
+                                            context=event.context)
+        analytics.count_batch(d, raw.get("Records") or [], response)  # once per batch, what will not come back
+    if "search" in vars(d):  # AWS mode: one search segment per workspace of this batch (search/engines.py);
+        d.search.flush()  # if that fails, the batch is retried whole (every side effect is idempotent)
+    return response

@@ -5,6 +5,9 @@
                                                         `simulate_customer` builds the provider's own signed webhook,
                                                         which is POSTed over HTTP through the real webhook path
 `GET  /_sim/{channel_id}/conversations/{external_id}`   what the customer sees from the brand (`customer_view`)
+`POST /_sim/{channel_id}/buttons`                       {user_id, name, message_id, data}: the customer presses a
+                                                        button the brand sent (a survey's): the fake module's
+                                                        `simulate_button` builds the provider's own webhook for it
 
 The contract of `simulate_customer` / `customer_view` is in `chalicelib/local/fakes/__init__.py`. Message texts are
 never logged.
@@ -81,6 +84,7 @@ class Simulator:
         routes: dict[tuple[str, int, str], Callable[[], Response]] = {
             ("GET", 1, "channels"): lambda: Response.json(200, {"items": self.channels(), "next_cursor": None}),
             ("POST", 2, "messages"): lambda: Response.json(201, self.write(parts[0], _json(body))),
+            ("POST", 2, "buttons"): lambda: Response.json(201, self.press(parts[0], _json(body))),
             ("GET", 3, "conversations"): lambda: Response.json(200, {"items": self.seen(parts[0], parts[2]),
                                                                      "next_cursor": None}),
         }
@@ -118,6 +122,26 @@ class Simulator:
             raise SimulatorError(502, "webhook_refused",
                                  f"the webhook answered {answer.status_code}: {answer.text[:300]}")
         return {"status": answer.status_code, "external_conversation_id": conversation}
+
+    def press(self, channel_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        channel, module = self._channel(channel_id)
+        found = fake_module(channel.kind)
+        simulate = getattr(module, "simulate_button", None)
+        if simulate is None or found is None:
+            raise SimulatorError(404, "not_found", f"{channel.kind} has no buttons to press here")
+        user_id, name = _field(body, "user_id"), _field(body, "name")
+        message_id, data = _field(body, "message_id"), _field(body, "data")
+        try:
+            simulated = simulate(self.fakes[found[0]], channel, user_id=user_id, name=name, message_id=message_id,
+                                 data=data)
+        except (KeyError, ValueError) as err:
+            raise SimulatorError(404, "not_found", "no such button under that message") from err
+        except Exception as err:  # noqa: BLE001 - the fake refused (its own API error): say so
+            raise SimulatorError(400, "invalid_input", f"the button cannot be pressed: {err}") from err
+        answer = self._post_webhook(channel, simulated)
+        if answer.status_code >= 400:
+            raise SimulatorError(502, "webhook_refused", f"the webhook answered {answer.status_code}")
+        return {"status": answer.status_code}
 
     def seen(self, channel_id: str, external_conversation_id: str) -> list[dict[str, Any]]:
         channel, module = self._channel(channel_id)

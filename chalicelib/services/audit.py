@@ -34,7 +34,7 @@ ACTIONS = (
     "unassign", "handover", "block", "member.add", "member.role", "member.capacity", "member.remove", "invite.create",
     "invite.revoke", "apikey.create", "apikey.revoke", "team.settings", "channel.connect", "channel.change",
     "contact.edit", "task.create", "task.change", "task.comment", "task.escalate", "task.delete", "task_team.create",
-    "task_team.change", "task_team.delete",
+    "task_team.change", "task_team.delete", "contact.merge", "contact.unmerge",
 )
 UNKNOWN_ACTOR = "system:unknown"
 

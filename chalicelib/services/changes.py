@@ -17,8 +17,12 @@ conversation INSERT       -> round-robin assignment (team settings)
 conversation name / title / tags changed -> its search text (services/search.py)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
 task / task comment        -> its timers, notifications and live push (services/tasks.py)
+export INSERT              -> the report file, streamed (services/exports.py); counters: per batch (events/stream.py)
+conversation closed / survey prompt sent / survey answered -> CSAT / NPS survey (services/surveys.py)
 message / note / contact / conversation title and tags / article -> the full-text index (services/search.py)
 reply that used articles sent -> each article's use counted once (services/knowledge.py)
+customer message INSERT   -> the recent messages of repeat-request detection, the minute's check (services/clusters.py)
+an item a backup import wrote (INSERT) -> nothing: its effects happened before the export (store/backup.py)
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from chalicelib.domain.model import InboundEvent
 from chalicelib.services import (
     assignment,
     audit,
+    clusters,
     contacts,
+    exports,
     hours,
     inbound,
     knowledge,
@@ -41,18 +47,22 @@ from chalicelib.services import (
     rules,
     search,
     sla,
+    surveys,
     tasks,
     webhooks_out,
 )
 from chalicelib.services.deps import Deps
+from chalicelib.store import backup
 from chalicelib.store.models import (
     ContactItem,
     ConversationItem,
     DeliveryItem,
+    ExportItem,
     InboundItem,
     MainItem,
     MessageItem,
     NotificationItem,
+    SurveyItem,
     TaskEventItem,
     TaskItem,
 )
@@ -60,6 +70,8 @@ from chalicelib.store.models import (
 
 def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem | None) -> None:
     search.on_change(d, new, old)  # the full-text index (B1), first: a console told of a change finds it
+    if backup.is_restored_insert(event_name, new):  # written by an import: its effects happened before the export
+        return
     if isinstance(new, InboundItem) and event_name == "INSERT":
         inbound.process_inbound(d, InboundEvent.from_json(new.event))
     elif isinstance(new, ConversationItem):
@@ -71,6 +83,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         search.reindex(new)  # name, title or tags changed: the search text follows
         sla.on_conversation_change(d, new, previous_conv)
         notifications.on_assignment(d, new, previous_conv)
+        surveys.on_conversation_change(d, new, previous_conv)
         push(d, new.workspace_id or "", {"type": "conversation.updated", "conversation": conversation_json(new)})
     elif isinstance(new, ContactItem) and event_name == "MODIFY":
         contacts.propagate_name(new, old if isinstance(old, ContactItem) else None)
@@ -84,17 +97,23 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
             moderation.perform(d, new)
         elif media.needs_fetch(new):
             media.fetch_attachments(d, new)
+        surveys.on_message_change(d, new, previous)
         if event_name == "INSERT":
             hours.answer_off_hours(d, new)
             notifications.on_note(d, new)
+            clusters.on_message(d, event_name, new)  # H2: one PutItem per customer message
         knowledge.on_message(d, new, previous)  # a reply that used articles was sent: +1 use each, once
         kind = "message.new" if event_name == "INSERT" else "message.updated"
         push(d, new.workspace_id or "", {"type": kind, "conversation_id": new.conversation_id,
                                          "message": message_json(new, d.files)})
     elif isinstance(new, NotificationItem) and event_name == "INSERT":
         notifications.on_insert(d, new)
+    elif isinstance(new, SurveyItem) and surveys.answered_now(new, old):  # the thread's rating, live
+        push(d, new.workspace_id or "", {"type": "survey.updated", "survey": surveys.survey_json(new)})
     elif isinstance(new, TaskItem | TaskEventItem):
         tasks.on_change(d, event_name, new, old)
+    elif isinstance(new, ExportItem) and event_name == "INSERT":
+        exports.run(d, new)  # a report export (G5): written to a file, stored, linked
     elif isinstance(new, DeliveryItem):
         if webhooks_out.needs_sending(new, old if isinstance(old, DeliveryItem) else None):
             webhooks_out.send(d, new)

@@ -83,7 +83,8 @@ def update_settings(d: Deps, workspace_id: str, channel_id: str, changes: Any) -
 
 
 def webhook_url(d: Deps, channel: Channel) -> str:
-    return f"{d.settings.public_url}/api/webhooks/{channel.kind}/{channel.id}"
+    """Where the provider delivers: WEBHOOK_BASE_URL (the webhook function's URL in AWS), else PUBLIC_URL."""
+    return f"{d.settings.webhook_base}/api/webhooks/{channel.kind}/{channel.id}"
 
 
 def create_channel(d: Deps, workspace_id: str, kind: str, name: str, credentials: dict[str, Any], *,

@@ -84,10 +84,20 @@ def _changes(body: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
+def live_card(ws: str, contact_id: str) -> ContactItem:
+    """The workspace's card, not merged into another: 404 for another workspace's, 409 `already_merged` (C2)."""
+    card = repo.get_contact(ws, contact_id)
+    if card is None:  # another workspace's card is simply not found
+        raise NotFound(f"contact {contact_id} not found")
+    if card.merged_into:
+        raise Conflict(f"contact {contact_id} was merged into {card.merged_into}: use that card",
+                       code="already_merged", details={"merged_into": card.merged_into})
+    return card
+
+
 def update_contact(d: Deps, principal: Principal, contact_id: str, body: dict[str, Any]) -> ContactItem:
     ws = principal.workspace_id
-    if repo.get_contact(ws, contact_id) is None:  # another workspace's card is simply not found
-        raise NotFound(f"contact {contact_id} not found")
+    live_card(ws, contact_id)
     revision = body.get("revision")
     if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
         raise InvalidInput("send the card's revision you edited (a whole number)", code="invalid_revision")

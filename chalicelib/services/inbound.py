@@ -12,6 +12,7 @@ from typing import cast
 from chalicelib.domain.model import InboundEvent, Sender, contact_id_for, conversation_id_for, derived_id, parse_iso
 from chalicelib.errors import ChannelError
 from chalicelib.observability import logger
+from chalicelib.services import surveys
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
 
@@ -65,8 +66,11 @@ def process_inbound(d: Deps, event: InboundEvent) -> None:
         conv = repo.get_conversation(event.workspace_id, conv_id, consistent=True)
         if conv is not None:  # the brand wrote in the network's own interface: show it in the thread
             repo.record_inbound_message(event, conv, message_id_for(event), now=now)
+    elif event.event_type == "survey_answer":
+        surveys.on_answer_event(d, event, conv_id)  # a pressed survey button (G4): never a message
     elif event.event_type in MESSAGE_EVENTS:
-        _record_customer_message(d, event, conv_id)
+        if not surveys.take_text_answer(d, event, conv_id):  # "5" for the open survey is its answer, not a request
+            _record_customer_message(d, event, conv_id)
     elif event.event_type in ("message_edited", "comment_edited"):
         if repo.apply_inbound_edit(event, conv_id) is None and event.direction != "out":
             # an edit of a message we never received (sent before the channel was connected) or not yet (its

@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.channels.base import CommentRef, ConvRef, OutboundMedia, Template
 from chalicelib.domain.greeting import greeting_text
 from chalicelib.domain.model import Attachment, derived_id, iso, parse_iso
+from chalicelib.domain.surveys import Prompt
 from chalicelib.errors import ChannelError, NotSupported, RateLimited, TransientError
 from chalicelib.observability import logger
 from chalicelib.services.deps import Deps
@@ -71,6 +72,9 @@ def _send(d: Deps, adapter: Any, channel: Any, ref: ConvRef, message: MessageIte
                             author_external_id=comment.get("author_id", ""))
         return str(_optional(adapter, "reply_comment")(channel, target, message.text, private=bool(message.private),
                                                        idempotency_key=key).external_message_id)
+    if message.survey and hasattr(adapter, "send_survey"):  # G4: the channel's own buttons; else the text asks
+        return str(adapter.send_survey(channel, ref, Prompt.from_json(plain(message.survey)), idempotency_key=key)
+                   .external_message_id)
     files = [Attachment.from_dict(a) for a in (message.attachments or [])]
     if not files:
         return str(adapter.send_text(channel, ref, message.text, reply_to=reply_to, idempotency_key=key)

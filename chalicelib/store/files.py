@@ -12,7 +12,9 @@ import hmac
 import json
 import os
 import re
+import shutil
 import time
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from chalicelib.errors import Forbidden, NotFound
@@ -29,9 +31,13 @@ def safe_name(name: str) -> str:
 class FileStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
 
+    def put_file(self, key: str, path: str, content_type: str) -> None: ...  # streamed from disk (exports)
+
     def get(self, key: str) -> tuple[bytes, str]: ...
 
     def link(self, key: str, *, file_name: str, seconds: int = LINK_SECONDS) -> str: ...
+
+    def keys(self, prefix: str) -> Iterator[str]: ...
 
 
 class LocalFileStore:
@@ -56,6 +62,14 @@ class LocalFileStore:
         with open(path + ".meta", "w") as fh:
             json.dump({"content_type": content_type}, fh)
 
+    def put_file(self, key: str, path: str, content_type: str) -> None:
+        target = self._path(key)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(path, target + ".tmp")
+        os.replace(target + ".tmp", target)
+        with open(target + ".meta", "w") as fh:
+            json.dump({"content_type": content_type}, fh)
+
     def get(self, key: str) -> tuple[bytes, str]:
         path = self._path(key)
         if not os.path.exists(path):
@@ -68,6 +82,20 @@ class LocalFileStore:
         except (OSError, ValueError, KeyError):
             ctype = "application/octet-stream"
         return data, ctype
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Every stored key under `prefix` (e.g. `<workspace>/`), sorted: the backup export reads them."""
+        base = self._path(prefix.rstrip("/"))
+        folder = base if prefix.endswith("/") else os.path.dirname(base)
+        found: list[str] = []
+        for root, _dirs, names in os.walk(folder):
+            for name in names:
+                if name.endswith((".meta", ".tmp")):
+                    continue
+                key = os.path.relpath(os.path.join(root, name), self._root).replace(os.sep, "/")
+                if key.startswith(prefix):
+                    found.append(key)
+        yield from sorted(found)
 
     def link(self, key: str, *, file_name: str, seconds: int = LINK_SECONDS) -> str:
         payload = json.dumps({"k": key, "e": int(time.time()) + seconds, "n": file_name}, separators=(",", ":"))
@@ -96,12 +124,20 @@ class S3FileStore:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
 
+    def put_file(self, key: str, path: str, content_type: str) -> None:
+        self._s3.upload_file(path, self._bucket, key, ExtraArgs={"ContentType": content_type})  # multipart
+
     def get(self, key: str) -> tuple[bytes, str]:
         try:
             obj = self._s3.get_object(Bucket=self._bucket, Key=key)
         except self._s3.exceptions.NoSuchKey as err:
             raise NotFound("file not found") from err
         return obj["Body"].read(), obj.get("ContentType", "application/octet-stream")
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield str(obj["Key"])
 
     def link(self, key: str, *, file_name: str, seconds: int = LINK_SECONDS) -> str:
         return str(self._s3.generate_presigned_url(

@@ -259,6 +259,43 @@ def rules(ws: str) -> str:
     return f"WS#{ws}#RULES"
 
 
+# --- analytics (G1-G5) --------------------------------------------------------------------------------------
+
+
+def counters(ws: str) -> str:
+    """A workspace's analytics counters: one partition; sort keys `<kind>#<UTC hour>[#<value>]` and `g`."""
+    return f"WS#{ws}#ANX"
+
+
+def counter_mark(event_id: str) -> tuple[str, str]:
+    return f"ANXMARK#{event_id}", "ANXMARK"
+
+
+def export(ws: str, export_id: str) -> tuple[str, str]:
+    return f"WS#{ws}#EXPORT#{export_id}", "EXPORT"
+
+
+def exports_of(ws: str) -> str:
+    return f"WS#{ws}#EXPORTS"
+def survey(ws: str, conv_id: str, close_key: str) -> tuple[str, str]:
+    """A survey sits in its conversation's partition (G4), keyed by the close it asks about (one per close): an
+    answer from the customer's own chat finds it there, so a survey id from another chat finds nothing."""
+    return conversation(ws, conv_id)[0], f"{SURVEY_PREFIX}{close_key}"
+
+
+SURVEY_PREFIX = "SURVEY#"
+
+
+def surveys_of(ws: str) -> str:
+    """gsi1: a workspace's surveys, newest first (`<created>#<survey id>`)."""
+    return f"WS#{ws}#SURVEYS"
+
+
+def survey_asked(ws: str, contact_id: str, kind: str) -> tuple[str, str]:
+    """When a customer was last asked any survey (`any`: the quiet window) and an NPS (`nps`: its interval)."""
+    return f"WS#{ws}#SURVEYASKED#{contact_id}", kind
+
+
 def articles(ws: str) -> str:
     """A workspace's knowledge base (H1): its articles and their uses in one partition."""
     return f"WS#{ws}#ARTICLES"
@@ -270,3 +307,27 @@ def article(ws: str, article_id: str) -> tuple[str, str]:
 
 def article_use(ws: str, article_id: str, message_id: str) -> tuple[str, str]:
     return articles(ws), f"USE#{article_id}#{message_id}"
+
+
+def contact_match(ws: str, kind: str, value: str) -> str:
+    """The cards with one normalised name / e-mail / phone (C2 suggestions): gsi1 / gsi2 / gsi3 of a contact."""
+    return f"WS#{ws}#CMATCH#{kind}#{value}"
+
+
+def merge(ws: str, merge_id: str) -> tuple[str, str]:
+    return f"WS#{ws}#MERGE#{merge_id}", "MERGE"
+
+
+def merges_into(ws: str, contact_id: str) -> str:
+    """gsi1: the merges into one card, newest first."""
+    return f"WS#{ws}#MERGES#{contact_id}"
+
+
+def recent_inbound(ws: str) -> str:
+    """H2: a workspace's customer messages of the last two hours, sorted by time (`<at>#<message>`)."""
+    return f"WS#{ws}#RECENTIN"
+
+
+def cluster_notes(ws: str) -> str:
+    """H2: the sudden clusters announced to the leads, sorted by time."""
+    return f"WS#{ws}#CLUSTERNOTES"

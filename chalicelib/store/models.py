@@ -68,6 +68,34 @@ class Gsi3(_Gsi):
     gsi3sk = UnicodeAttribute(range_key=True)
 
 
+class _KeysOnlyGsi(GlobalSecondaryIndex):  # type: ignore[type-arg]
+    class Meta:
+        projection = KeysOnlyProjection()
+
+
+class Gsi4(_KeysOnlyGsi):
+    """Keys only, sparse: an assignee's conversations by status, then creation. Nothing a message changes is in
+    its key or its projection, so a message writes nothing here (listings read the items by key)."""
+
+    class Meta:
+        index_name = "gsi4"
+        projection = KeysOnlyProjection()
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    gsi4sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi5(_KeysOnlyGsi):
+    """Keys only: a contact's conversations across channels (set at creation; moved only by a merge)."""
+
+    class Meta:
+        index_name = "gsi5"
+        projection = KeysOnlyProjection()
+
+    gsi5pk = UnicodeAttribute(hash_key=True)
+    gsi5sk = UnicodeAttribute(range_key=True)
+
+
 class MainItem(Model):
     """Base of every main-table entity."""
 
@@ -80,6 +108,7 @@ class MainItem(Model):
     workspace_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
     expires_at = NumberAttribute(null=True)  # TTL (epoch seconds)
+    restored = UnicodeAttribute(null=True)  # written by a backup import (store/backup.py): the stream skips its INSERT
 
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
@@ -87,10 +116,16 @@ class MainItem(Model):
     gsi2sk = UnicodeAttribute(null=True)
     gsi3pk = UnicodeAttribute(null=True)
     gsi3sk = UnicodeAttribute(null=True)
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    gsi5pk = UnicodeAttribute(null=True)
+    gsi5sk = UnicodeAttribute(null=True)
 
     gsi1 = Gsi1()
     gsi2 = Gsi2()
     gsi3 = Gsi3()
+    gsi4 = Gsi4()
+    gsi5 = Gsi5()
 
 
 class WorkspaceItem(MainItem):
@@ -122,6 +157,10 @@ class ContactItem(MainItem):
     revision = NumberAttribute(default=0)  # +1 on each edit of the card: a stale edit is refused (409)
     changed_by = UnicodeAttribute(null=True)  # who edited the card last, and when: the action log reads these
     changed_at = UnicodeAttribute(null=True)
+    # C2: merged into another card (its identities and conversations moved there; undo within 24 h). gsi1 / gsi2 /
+    # gsi3 hold the normalised name / e-mail / phone (store/merges.py): suggestions of the same person
+    merged_into = UnicodeAttribute(null=True)
+    merge_id = UnicodeAttribute(null=True)
 
 
 class IdentityItem(MainItem):
@@ -219,6 +258,7 @@ class MessageItem(MainItem):
     # error, by, at
     action = MapAttribute[str, Any](null=True)
     hidden = BooleanAttribute(default=False)  # a customer's public comment hidden from the public at the provider
+    survey = JSONAttribute(null=True)  # G4: a survey's prompt (domain/surveys.Prompt): sent with native buttons
 
 
 class ExternalMessageItem(MainItem):
@@ -397,6 +437,7 @@ class TeamSettingsItem(MainItem):
     working_hours = JSONAttribute(null=True)  # domain/hours.py; None: always open
     off_hours_messages = JSONAttribute(default=dict)  # {"ru": ..., "en": ...}; defaults in domain/hours.py
     stale_hours = NumberAttribute(default=24)  # E4: in progress with no activity this long is stale (0: never)
+    surveys = JSONAttribute(null=True)  # G4: CSAT / NPS settings (domain/surveys.py); None: the defaults (off)
 
 
 class VisitorItem(MainItem):
@@ -608,7 +649,49 @@ class SurveyItem(MainItem):
     comment = UnicodeAttribute(null=True)
     sent_at = UnicodeAttribute(null=True)
     answered_at = UnicodeAttribute(null=True)
+    # added by the surveys (services/surveys.py); the attributes above keep their meaning
+    language = UnicodeAttribute(default="")
+    answer_until = UnicodeAttribute(null=True)  # answers after this are refused
+    message_id = UnicodeAttribute(null=True)  # the prompt's message in the thread
+    closed_at = UnicodeAttribute(null=True)  # the close it asks about
+    answered_via = UnicodeAttribute(null=True)  # button | text | widget
 
+
+class SurveyAskedItem(MainItem):
+    """When a customer was last asked a survey of one kind: the "not twice within N days" window, claimed by a
+    conditional write in the transaction that creates the survey (G4)."""
+
+    contact_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    asked_at = UnicodeAttribute()
+    survey_id = UnicodeAttribute()
+
+
+
+class CounterItem(MainItem):
+    """Analytics counters of one workspace x UTC hour x dimension (domain/analytics.py names the metrics, which
+    are top-level numbers written by store/analytics.py), and each workspace's gauge item."""
+
+
+class CounterMarkItem(MainItem):
+    """A stream batch's counters were applied: from the record this is keyed by up to sequence `e` (exactly once)."""
+
+    e = UnicodeAttribute(default="")
+
+
+class ExportItem(MainItem):
+    """A report export (G5): written by the API, run by the stream, downloaded by a signed link when done."""
+
+    export_id = UnicodeAttribute()
+    requested_by = UnicodeAttribute(default="")
+    fmt = UnicodeAttribute(default="csv")  # csv | xlsx
+    params = MapAttribute[str, Any](default=dict)  # what to export: rows, from, to
+    state = UnicodeAttribute(default="pending")  # pending | running | done | failed
+    rows = NumberAttribute(default=0)  # written so far: the console's progress bar
+    total = NumberAttribute(null=True)  # expected rows, when known
+    file_key = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
 
 class ArticleItem(MainItem):
     """A knowledge-base article (H1): a category, ru / en versions ({lang: {title, body}}, Markdown), draft or
@@ -634,6 +717,45 @@ class ArticleUseItem(MainItem):
     message_id = UnicodeAttribute()
 
 
+class MergeItem(MainItem):
+    """Two client cards merged (C2): both cards as they were, what moved, so an undo within 24 h restores them.
+    gsi1 lists the merges into one card (newest first)."""
+
+    merge_id = UnicodeAttribute()
+    survivor_id = UnicodeAttribute()
+    other_id = UnicodeAttribute()
+    state = UnicodeAttribute(default="done")  # done | undone
+    by = UnicodeAttribute()
+    at = UnicodeAttribute()
+    undo_until = UnicodeAttribute()
+    survivor_before = JSONAttribute(default=dict)  # the card fields as they were
+    other_before = JSONAttribute(default=dict)
+    identities = JSONAttribute(default=list)  # [[channel_id, external_user_id]] moved to the survivor
+    conversations = JSONAttribute(default=list)  # conversation ids moved to the survivor
+    undone_by = UnicodeAttribute(null=True)
+    undone_at = UnicodeAttribute(null=True)
+
+
+class RecentInboundItem(MainItem):
+    """A customer's message of the last two hours in one partition per workspace (H2): the repeat-request detector
+    reads them with one Query. Written once per inbound message from the stream; TTL removes it."""
+
+    conversation_id = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+    contact_id = UnicodeAttribute(default="")
+    text = UnicodeAttribute(default="")  # the first 300 characters
+    at = UnicodeAttribute()
+
+
+class ClusterNoteItem(MainItem):
+    """A sudden cluster the leads were told about (H2), so the same cluster is not announced twice."""
+
+    cluster_id = UnicodeAttribute()
+    conversation_ids = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    customers = NumberAttribute(default=0)
+    at = UnicodeAttribute()
+
+
 MAIN_MODELS: tuple[type[MainItem], ...] = (
     WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
     ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
@@ -642,7 +764,10 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
     TaskCounterItem, TaskItem, TaskEventItem, TaskLinkItem, TaskTeamItem,
     NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem, SurveyItem,
+    CounterItem, CounterMarkItem, ExportItem,
+    SurveyAskedItem,
     ArticleItem, ArticleUseItem,
+    MergeItem, RecentInboundItem, ClusterNoteItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -657,7 +782,10 @@ TYPE_OF: dict[type[MainItem], str] = {
     TaskTeamItem: "taskteam",
     ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
     RuleItem: "rule", SurveyItem: "survey",
+    CounterItem: "anx", CounterMarkItem: "anxmark", ExportItem: "export",
+    SurveyAskedItem: "surveyasked",
     ArticleItem: "article", ArticleUseItem: "articleuse",
+    MergeItem: "merge", RecentInboundItem: "recentin", ClusterNoteItem: "clusternote",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

@@ -12,16 +12,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, QueryError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import search
 from chalicelib.domain.model import STATUSES, Channel, InboundEvent, Sender, iso, parse_iso, preview
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.store import keys
+from chalicelib.store import keys, merges
 from chalicelib.store.base import (
     cancel_codes,
     condition_failed,
@@ -198,7 +198,7 @@ def ensure_identity(event: InboundEvent, contact_id: str, *, now: datetime,
     contact = typed(
         ContactItem, cpk, csk, workspace_id=ws, display_name=sender.display_name, username=sender.username,
         phone=sender.phone, email=sender.email, avatar_url=sender.avatar_url, language=sender.language,
-        created_at=iso(now),
+        created_at=iso(now), **merges.match_attrs(ws, contact_id, sender.display_name, sender.email, sender.phone),
     )
     identity = typed(
         IdentityItem, ipk, isk, workspace_id=ws, contact_id=contact_id, channel_id=event.channel_id,
@@ -206,13 +206,10 @@ def ensure_identity(event: InboundEvent, contact_id: str, *, now: datetime,
         display_name=sender.display_name, username=sender.username, created_at=iso(now),
         gsi3pk=history, gsi3sk=f"IDENT#{event.channel_id}#{sender.external_user_id}",
     )
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(contact, condition=ContactItem.pk.does_not_exist())
-            tx.save(identity, condition=IdentityItem.pk.does_not_exist())
-    except TransactWriteError as err:
-        if "ConditionalCheckFailed" not in cancel_codes(err):
-            raise
+    # Two conditional puts, not a transaction (half the write units): the contact's id derives from the identity,
+    # so a retry or a parallel record writes the same contact, and the identity goes last.
+    put_new(contact)
+    if not put_new(identity):
         found = IdentityItem.get(ipk, isk)  # created meanwhile (a retry or a parallel record)
         return found.contact_id, found.display_name or found.username or found.external_user_id
     return contact_id, sender.display_name or sender.username or sender.external_user_id
@@ -225,7 +222,7 @@ def edit_contact(ws: str, contact_id: str, changes: dict[str, Any], *, expected_
     item = ContactItem(pk, sk)
     actions = [getattr(ContactItem, name).set(value) for name, value in changes.items()]
     actions += [ContactItem.revision.set(expected_revision + 1), ContactItem.changed_by.set(by),
-                ContactItem.changed_at.set(at)]
+                ContactItem.changed_at.set(at), *merges.match_actions(ws, contact_id, changes)]
     current = ContactItem.revision == expected_revision
     if expected_revision == 0:
         current = current | ContactItem.revision.does_not_exist()
@@ -266,17 +263,33 @@ def _raw_query(index: str, hash_value: str, *, forward: bool) -> Iterator[MainIt
             return
 
 
+_Item = TypeVar("_Item", bound=MainItem)
+
+
 def contact_history(ws: str, contact_id: str) -> tuple[list[IdentityItem], list[ConversationItem]]:
-    """A contact's identities in every channel and its conversations, newest activity first (C2)."""
+    """A contact's identities in every channel (gsi3) and its conversations (gsi5, keys only, read by key), newest
+    activity first (C2). Conversations written before gsi5 existed are still found on gsi3."""
     identities: list[IdentityItem] = []
-    conversations: list[ConversationItem] = []
-    for item in _raw_query("gsi3", keys.contact_history(ws, contact_id), forward=False):
+    found: dict[str, ConversationItem] = {}
+    history = keys.contact_history(ws, contact_id)
+    for item in _raw_query("gsi3", history, forward=False):
         if isinstance(item, IdentityItem):
             identities.append(item)
         elif isinstance(item, ConversationItem):
-            conversations.append(item)
-    conversations.sort(key=lambda c: (c.last_activity_at, c.conversation_id), reverse=True)
+            found[item.sk] = item
+    wanted = [(k.pk, k.sk) for k in ConversationItem.gsi5.query(history) if k.sk not in found]
+    for conv in read_by_keys(ConversationItem, wanted):
+        found[conv.sk] = conv
+    conversations = sorted(found.values(), key=lambda c: (c.last_activity_at, c.conversation_id), reverse=True)
     return identities, conversations
+
+
+def read_by_keys(cls: type[_Item], wanted: list[tuple[str, str]]) -> list[_Item]:
+    """The items of a keys-only index page, by BatchGetItem (100 keys a call), in the order asked for."""
+    if not wanted:
+        return []
+    got = {(item.pk, item.sk): item for item in cls.batch_get(wanted)}
+    return [got[k] for k in wanted if k in got]
 
 
 # --- conversations -----------------------------------------------------------------------------------
@@ -289,16 +302,25 @@ class ConvIndex:
     last_activity_at: str
 
 
-def index_attrs(ws: str, conv_id: str, contact_id: str, state: ConvIndex) -> dict[str, str]:
-    """The GSI keys of a conversation: gsi1 and gsi2 follow its status, assignee and last activity; gsi3 (the
-    contact's history) never moves, so a message does not rewrite that index entry's key (sorted when read)."""
+LEGACY_INDEX_KEYS = ("gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")  # conversations left gsi2/gsi3 for gsi4/gsi5
+
+
+def index_attrs(ws: str, conv_id: str, contact_id: str, state: ConvIndex, created_at: str) -> dict[str, str | None]:
+    """The GSI keys of a conversation (None: not in that index).
+
+    - gsi1, the inbox (all attributes): by status, newest activity first; the one index a message moves.
+    - gsi4 (keys only, sparse): the assignee's conversations by status, then creation; unassigned ones are not in
+      it (the inbox lists them with a filter). A message changes neither key nor projection: no write there.
+    - gsi5 (keys only): the contact's history; set at creation.
+    """
+    assigned = bool(state.assignee_id)
     return {
         "gsi1pk": keys.inbox(ws, state.status),
         "gsi1sk": f"{state.last_activity_at}#{conv_id}",
-        "gsi2pk": keys.assignee(ws, state.assignee_id),
-        "gsi2sk": f"{state.status}#{state.last_activity_at}#{conv_id}",
-        "gsi3pk": keys.contact_history(ws, contact_id),
-        "gsi3sk": f"CONV#{conv_id}",
+        "gsi4pk": keys.assignee(ws, state.assignee_id) if assigned else None,
+        "gsi4sk": f"{state.status}#{created_at}#{conv_id}" if assigned else None,
+        "gsi5pk": keys.contact_history(ws, contact_id),
+        "gsi5sk": f"CONV#{conv_id}",
     }
 
 
@@ -334,7 +356,7 @@ def ensure_conversation(event: InboundEvent, conv_id: str, contact_id: str, cont
         last_activity_at=at, created_at=at, tags=[], unread_count=0, message_count=0,
         contact_username=event.sender.username or None,
         search_text=search.search_text(contact_name, event.sender.username, event.conversation_title, []),
-        **index_attrs(ws, conv_id, contact_id, ConvIndex("new", None, at)),
+        **{k: v for k, v in index_attrs(ws, conv_id, contact_id, ConvIndex("new", None, at), at).items() if v},
     )
     try:
         conv.save(condition=ConversationItem.pk.does_not_exist())
@@ -358,9 +380,15 @@ def _index_guard(conv: ConversationItem) -> Any:
 
 
 def _index_actions(conv: ConversationItem, state: ConvIndex) -> list[Any]:
-    attrs = index_attrs(conv.workspace_id or "", conv.conversation_id, conv.contact_id, state)
-    return [getattr(ConversationItem, name).set(value) for name, value in attrs.items()
-            if not name.startswith("gsi3")]  # set once at creation
+    attrs = index_attrs(conv.workspace_id or "", conv.conversation_id, conv.contact_id, state,
+                        conv.created_at or conv.last_activity_at)
+    actions = [getattr(ConversationItem, name).set(value) if value else getattr(ConversationItem, name).remove()
+               for name, value in attrs.items() if not name.startswith("gsi5")]  # gsi5: set once at creation
+    if conv.gsi2pk or conv.gsi3pk:  # written before gsi4/gsi5: move it there (its gsi3 history entry too)
+        actions += [getattr(ConversationItem, name).remove() for name in LEGACY_INDEX_KEYS]
+        actions += [ConversationItem.gsi5pk.set(attrs["gsi5pk"] or ""),
+                    ConversationItem.gsi5sk.set(attrs["gsi5sk"] or "")]
+    return actions
 
 
 def _later(a: str, b: str) -> str:
@@ -434,7 +462,11 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
 
 
 def _exists(item: MainItem) -> bool:
-    return type(item).count(item.pk, type(item).sk == item.sk, consistent_read=True, limit=1) > 0
+    try:
+        type(item).get(item.pk, item.sk, consistent_read=True, attributes_to_get=["pk"])
+        return True
+    except DoesNotExist:
+        return False
 
 
 def _count_message(event: InboundEvent, conv: ConversationItem, message: MessageItem, *, now: datetime,
@@ -790,33 +822,113 @@ def search_condition(query: str) -> Any:
 def query_inbox(ws: str, *, status: str, limit: int, cursor: str | None, assignee: str | None = None,
                 unassigned: bool = False, channel_id: str | None = None, tag: str | None = None,
                 no_tag: bool = False, query: str | None = None, surface: str | None = None) -> Page:
-    """Conversations by status (newest activity first), optionally by assignee; filters applied in the query."""
+    """Conversations by status (newest activity first), optionally by assignee.
+
+    The inbox index (gsi1) answers with the filters in the query; unassigned ones are a filter there too (a
+    conversation waiting in the inbox is mostly unassigned). One assignee's come from gsi4 (keys only) and are
+    read by key: see `_assigned_page`."""
     flt = search_condition(query) if query else None
     both = _both
-
+    checks: list[Callable[[ConversationItem], bool]] = []
+    if query:
+        text, variants = search.normalise(query), search.preview_variants(query)
+        checks.append(lambda c: text in (c.search_text or "")
+                      or any(v in (c.last_message_preview or "") for v in variants))
     if channel_id:
         flt = both(flt, ConversationItem.channel_id == channel_id)
+        checks.append(lambda c: c.channel_id == channel_id)
     if surface:
         flt = both(flt, ConversationItem.surface == surface)
+        checks.append(lambda c: c.surface == surface)
     if tag:
         flt = both(flt, ConversationItem.tags.contains(tag))
+        checks.append(lambda c: tag in (c.tags or []))
     if no_tag:
         flt = both(flt, ConversationItem.tags.does_not_exist() | (size(ConversationItem.tags) == 0))
+        checks.append(lambda c: not c.tags)
     start = start_key(cursor)
-    if assignee or unassigned:
-        who = None if unassigned else assignee
-        result = ConversationItem.gsi2.query(
-            keys.assignee(ws, who), ConversationItem.gsi2sk.startswith(f"{status}#"), filter_condition=flt,
-            scan_index_forward=False, limit=limit, last_evaluated_key=start, page_size=max(limit, 25),
-        )
-    else:
-        result = ConversationItem.gsi1.query(
-            keys.inbox(ws, status), filter_condition=flt, scan_index_forward=False, limit=limit,
-            last_evaluated_key=start, page_size=max(limit, 25),
-        )
+    if assignee and not unassigned:
+        return _assigned_page(ws, assignee, status, lambda c: all(check(c) for check in checks), limit, start)
+    if unassigned:
+        flt = both(flt, ConversationItem.assignee_id.does_not_exist())
+    result = ConversationItem.gsi1.query(
+        keys.inbox(ws, status), filter_condition=flt, scan_index_forward=False, limit=limit,
+        last_evaluated_key=start, page_size=max(limit, 25),
+    )
     items = page_items(result, start)
     last = result.last_evaluated_key
-    return Page(items, json.dumps(last, separators=(",", ":")) if last and len(items) >= limit else None)
+    return Page(items, _cursor(last) if last and len(items) >= limit else None)
+
+
+ASSIGNED_OPEN_CAP = 1000  # an assignee's conversations in one open status read for a page (capacity is far less)
+
+
+def _cursor(key: dict[str, Any]) -> str:
+    return json.dumps(key, separators=(",", ":"))
+
+
+def _assigned_page(ws: str, who: str, status: str, wanted: Callable[[ConversationItem], bool], limit: int,
+                   start: dict[str, Any] | None) -> Page:
+    """One assignee's conversations in one status, from gsi4's keys.
+
+    Open statuses: all of them (an operator's open work is small) read by key and sorted by last activity in
+    memory, so the order is the inbox's; the cursor is the last row's activity. Closed: gsi4's own order (newest
+    created first), read a page of keys at a time, so an operator's long history costs what a page costs."""
+    part, prefix = keys.assignee(ws, who), ConversationItem.gsi4sk.startswith(f"{status}#")
+    if status != "closed":
+        if start is not None and set(start) != {"at"}:
+            raise ValueError("not a cursor of this list")
+        wanted_keys = [(k.pk, k.sk) for k in ConversationItem.gsi4.query(part, prefix, limit=ASSIGNED_OPEN_CAP)]
+        rows = sorted((c for c in read_by_keys(ConversationItem, wanted_keys) if c.status == status and wanted(c)),
+                      key=lambda c: f"{c.last_activity_at}#{c.conversation_id}", reverse=True)
+        if start is not None:
+            after = start["at"]["S"]
+            rows = [c for c in rows if f"{c.last_activity_at}#{c.conversation_id}" < after]
+        page = rows[:limit]
+        more = len(rows) > limit
+        return Page(page, _cursor({"at": {"S": f"{page[-1].last_activity_at}#{page[-1].conversation_id}"}})
+                    if more else None)
+    found: list[ConversationItem] = []
+    last_key: dict[str, Any] | None = None
+    result = ConversationItem.gsi4.query(part, prefix, scan_index_forward=False, last_evaluated_key=start,
+                                         page_size=max(limit, 25))
+    batch: list[Any] = []
+    for key in _lazily(result, start):
+        batch.append(key)
+        if len(batch) < max(limit, 25):
+            continue
+        last_key = _take(batch, wanted, found, limit) or last_key
+        batch = []
+        if len(found) >= limit:
+            break
+    if batch and len(found) < limit:
+        last_key = _take(batch, wanted, found, limit) or last_key
+    return Page(found, _cursor(last_key) if last_key and len(found) >= limit else None)
+
+
+def _lazily(result: Any, start: dict[str, Any] | None) -> Iterator[Any]:
+    """Iterate a query page by page as it is consumed (`page_items` reads it all); a foreign cursor is ValueError."""
+    try:
+        yield from result
+    except QueryError as err:
+        if start is not None and "ValidationException" in str(err):
+            raise ValueError("not a cursor of this list") from err
+        raise
+
+
+def _take(batch: list[Any], wanted: Callable[[ConversationItem], bool], found: list[ConversationItem],
+          limit: int) -> dict[str, Any] | None:
+    """Read a batch of gsi4 keys by key, keep the wanted ones up to `limit`; the index key of the last one kept."""
+    by_key = {(c.pk, c.sk): c for c in read_by_keys(ConversationItem, [(k.pk, k.sk) for k in batch])}
+    last = None
+    for key in batch:
+        conv = by_key.get((key.pk, key.sk))
+        if len(found) >= limit:
+            break
+        last = {"pk": {"S": key.pk}, "sk": {"S": key.sk}, "gsi4pk": {"S": key.gsi4pk}, "gsi4sk": {"S": key.gsi4sk}}
+        if conv is not None and wanted(conv):
+            found.append(conv)
+    return last
 
 
 def query_overdue(ws: str, statuses: list[str], *, waiting_before: str, limit: int) -> list[ConversationItem]:
@@ -959,10 +1071,12 @@ def assignee_actions(conv: ConversationItem, assignee_id: str | None) -> list[An
 
 def conversations_of_assignee(ws: str, user_id: str, *, status: str | None = None,
                               limit: int = 100) -> list[ConversationItem]:
-    """A user's conversations (all statuses, or one): by status, then newest activity first."""
-    cond = ConversationItem.gsi2sk.startswith(f"{status}#") if status else None
-    return list(ConversationItem.gsi2.query(keys.assignee(ws, user_id), cond, scan_index_forward=False,
-                                            limit=limit))
+    """A user's conversations (all statuses, or one): by status, then newest activity first (gsi4's keys, read
+    by key)."""
+    cond = ConversationItem.gsi4sk.startswith(f"{status}#") if status else None
+    found = read_by_keys(ConversationItem, [(k.pk, k.sk) for k in ConversationItem.gsi4.query(
+        keys.assignee(ws, user_id), cond, scan_index_forward=False, limit=limit)])
+    return sorted(found, key=lambda c: (c.status, c.last_activity_at, c.conversation_id), reverse=True)
 
 
 def latest_inbound_message(ws: str, conv_id: str, *, look_back: int = 50) -> MessageItem | None:

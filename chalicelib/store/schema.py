@@ -9,7 +9,8 @@ import boto3
 
 from chalicelib.settings import Settings
 
-GSIS = ("gsi1", "gsi2", "gsi3")
+GSIS = ("gsi1", "gsi2", "gsi3", "gsi4", "gsi5")
+KEYS_ONLY = ("gsi4", "gsi5")  # conversations by assignee, by contact: a message moves nothing there
 
 
 def main_table_spec(name: str) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def _gsi(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
     return {
         "IndexName": name,
         "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"}, {"AttributeName": range_key, "KeyType": "RANGE"}],
-        "Projection": {"ProjectionType": "ALL"},
+        "Projection": {"ProjectionType": "KEYS_ONLY" if name in KEYS_ONLY else "ALL"},
     }
 
 

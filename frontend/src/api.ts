@@ -5,8 +5,10 @@
 
 import type {
   Delivery, DryRun, Hook, NotificationList, NotificationSettings, Rule,
+  ContactCard, Duplicate, MergeInfo, MergePreview, MergeSide, RepeatCluster, WorkspaceExport,
   BulkReplyResult, Channel, Contact, ContactPatch, Conversation, ConversationDetail, Emotion, Me, Member, Message, Page, SimChannel, SimSeen, SimSent, Status, TeamSettings,
-  TemplateList, Upload, SearchHit, Article, ArticleWrite, Task, TaskDetail, TaskEvent, TaskPage, TaskScope, TaskSort, TaskTeam, TaskView, TaskWrite,
+  TemplateList, Upload, SearchHit, Article, ArticleWrite, Task, TaskDetail, TaskEvent, TaskPage, TaskScope, TaskSort,
+  TaskTeam, TaskView, TaskWrite, Survey, SurveySettings,
 } from "./types";
 
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -315,6 +317,38 @@ export class Api {
   }
 
   /** Correct the client card; answers the whole card again (409 `stale` when it changed meanwhile). */
+  contactCard(id: string): Promise<ContactCard> {
+    return this.call("GET", `/contacts/${encodeURIComponent(id)}`);
+  }
+
+  /** Cards that look like the same person (same e-mail, phone or name), strongest reason first. */
+  duplicates(id: string): Promise<{ items: Duplicate[] }> {
+    return this.call("GET", `/contacts/${encodeURIComponent(id)}/duplicates`);
+  }
+
+  mergePreview(id: string, otherId: string, choices: Record<string, MergeSide>): Promise<MergePreview> {
+    return this.call("POST", `/contacts/${encodeURIComponent(id)}/merge/preview`, { other_id: otherId, choices });
+  }
+
+  merge(id: string, otherId: string, choices: Record<string, MergeSide>,
+        revisions: MergePreview["revisions"]): Promise<{ merge: MergeInfo; card: ContactCard }> {
+    return this.call("POST", `/contacts/${encodeURIComponent(id)}/merge`, { other_id: otherId, choices, revisions });
+  }
+
+  undoMerge(mergeId: string): Promise<{ merge: MergeInfo; card: ContactCard }> {
+    return this.call("POST", `/merges/${encodeURIComponent(mergeId)}/undo`);
+  }
+
+  /** H2: clusters of recent customer messages about the same problem (the last hour). */
+  clusters(): Promise<{ items: RepeatCluster[] }> {
+    return this.call("GET", "/clusters");
+  }
+
+  /** I2: the whole workspace as JSON lines in storage, and a short-lived link to it (admins). */
+  exportWorkspace(): Promise<WorkspaceExport> {
+    return this.call("POST", "/admin/export");
+  }
+
   updateContact(id: string, patch: ContactPatch): Promise<{ contact: Contact; history: Conversation[] }> {
     return this.call("PATCH", `/contacts/${encodeURIComponent(id)}`, patch);
   }
@@ -356,6 +390,32 @@ export class Api {
 
   taskSummary(): Promise<{ my_overdue: number }> {
     return this.call("GET", "/task-summary");
+  }
+
+  /** Analytics (G1-G5): `/analytics/dashboard`, `/heatmap`, `/kpis`, `/report` (types in analytics/types.ts). */
+  analytics<T>(what: "dashboard" | "heatmap" | "kpis" | "report", query?: Query): Promise<T> {
+    return this.call("GET", `/analytics/${what}`, undefined, query);
+  }
+
+  startExport<T>(body: Record<string, string>): Promise<T> {
+    return this.call("POST", "/analytics/exports", body);
+  }
+
+  exportJob<T>(id: string): Promise<T> {
+    return this.call("GET", `/analytics/exports/${encodeURIComponent(id)}`);
+  }
+
+  /** CSAT / NPS surveys (G4): the settings, and one conversation's surveys with their answers. */
+  surveySettings(): Promise<SurveySettings> {
+    return this.call("GET", "/surveys/settings");
+  }
+
+  saveSurveySettings(patch: Partial<SurveySettings>): Promise<SurveySettings> {
+    return this.call("PUT", "/surveys/settings", patch);
+  }
+
+  conversationSurveys(id: string): Promise<Page<Survey>> {
+    return this.call("GET", `/conversations/${encodeURIComponent(id)}/surveys`);
   }
 
   markRead(id: string): Promise<Conversation> {
@@ -440,6 +500,9 @@ export const simulator = {
   },
   write(channelId: string, body: { user_id: string; name: string; text: string; reply_to: string | null }): Promise<SimSent> {
     return send("POST", `/_sim/${encodeURIComponent(channelId)}/messages`, null, body);
+  },
+  press(channelId: string, body: { user_id: string; name: string; message_id: string; data: string }): Promise<unknown> {
+    return send("POST", `/_sim/${encodeURIComponent(channelId)}/buttons`, null, body);
   },
   seen(channelId: string, conversation: string): Promise<Page<SimSeen>> {
     return send("GET", `/_sim/${encodeURIComponent(channelId)}/conversations/${encodeURIComponent(conversation)}`, null);

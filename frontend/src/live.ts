@@ -63,8 +63,7 @@ export class LiveSocket {
       this.handlers.onResync();
     };
     socket.onmessage = (message) => {
-      const event = parse(message.data);
-      if (event) this.handlers.onEvent(event);
+      for (const event of parse(message.data)) this.handlers.onEvent(event);
     };
     socket.onclose = () => {
       window.clearInterval(this.pingTimer);
@@ -89,12 +88,17 @@ export class LiveSocket {
   }
 }
 
-function parse(data: unknown): LiveEvent | null {
-  if (typeof data !== "string") return null;
+/** The events of one frame: a single event, or a stream batch's `{type: "batch", events: [...]}`. */
+function parse(data: unknown): LiveEvent[] {
+  if (typeof data !== "string") return [];
   try {
-    const value = JSON.parse(data) as { type?: unknown };
-    return value && typeof value.type === "string" ? (value as LiveEvent) : null;
+    const value = JSON.parse(data) as { type?: unknown; events?: unknown };
+    if (!value || typeof value.type !== "string") return [];
+    if (value.type !== "batch") return [value as LiveEvent];
+    return Array.isArray(value.events)
+      ? value.events.filter((e): e is LiveEvent => !!e && typeof (e as { type?: unknown }).type === "string")
+      : [];
   } catch {
-    return null;
+    return [];
   }
 }

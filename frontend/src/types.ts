@@ -300,9 +300,11 @@ export type LiveEvent =
   | ({ type: "presence.updated"; at: string } & Presence)
   | { type: "contact.updated"; contact: Contact }
   | { type: "task.updated"; task: Task }
+  | { type: "survey.updated"; survey: Survey }
   | { type: "presence.typing"; user_id: string; conversation_id: string; at: string }
   | { type: "notification.new"; notification: AppNotification; unread: number }
   | { type: "notification.read"; unread: number }
+  | { type: "analytics.updated" }
   | { type: "pong" };
 
 /** The customer simulator (embedded mode only). */
@@ -322,6 +324,7 @@ export interface SimSeen {
   text: string;
   attachments: string[];
   at: number | string | null;
+  buttons?: { label: string; data: string }[];  // a survey's buttons (Telegram, VK, WhatsApp)
 }
 
 // --- tasks (F1-F4) ---------------------------------------------------------------------------------------------
@@ -408,6 +411,32 @@ export interface TaskPage extends Page<Task> {
   team_id: string | null;
 }
 
+/** CSAT / NPS surveys (G4). */
+export interface SurveySettings {
+  csat_enabled: boolean;
+  csat_question: { ru?: string; en?: string };
+  delay_minutes: number;
+  csat_window_days: number;
+  nps_enabled: boolean;
+  nps_question: { ru?: string; en?: string };
+  nps_interval_days: number;
+  answer_hours: number;
+  channels: string[];
+  thanks: { ru?: string; en?: string };
+}
+
+export interface Survey {
+  id: string;
+  kind: "csat" | "nps";
+  conversation_id: string | null;
+  operator_id: string | null;
+  state: "pending" | "sent" | "answered" | "expired" | "failed";
+  score: number | null;
+  answered_at: string | null;
+  answered_via: string | null;
+  created_at: string | null;
+}
+
 /** One hit of the full-text search (B1): where it is and a plain-text snippet with the matching words' offsets. */
 export interface SearchHit {
   kind: "message" | "note" | "contact" | "conversation" | "article";
@@ -442,3 +471,67 @@ export interface Article {
 }
 
 export type ArticleWrite = Omit<Article, "id" | "uses" | "revision" | "updated_at"> & { revision?: number };
+/** A card merged into another (C2): undo within 24 h (`undo_until`). */
+export interface MergeInfo {
+  id: string;
+  survivor_id: string;
+  other_id: string;
+  state: "done" | "undone";
+  by: string;
+  at: string;
+  undo_until: string;
+  identities: number;
+  conversations: number;
+  other_name: string;
+  undone_at: string | null;
+}
+
+/** GET /api/contacts/{id}: the card with its history and merges. */
+export interface ContactCard {
+  contact: Contact;
+  history: Conversation[];
+  merged_into: string | null;
+  merges: MergeInfo[];
+}
+
+export type MergeSide = "survivor" | "other" | "both";
+export type MergeField = "display_name" | "email" | "phone" | "notes" | "custom_fields";
+
+export interface MergePreview {
+  survivor_id: string;
+  other_id: string;
+  revisions: { survivor: number; other: number };
+  fields: { field: MergeField; survivor: unknown; other: unknown; side: MergeSide; result: unknown; sides: MergeSide[] }[];
+  tags: { survivor: string[]; other: string[]; result: string[] };
+  moves: { identities: number; conversations: number };
+  result: { identities: number; conversations: number };
+}
+
+export interface Duplicate {
+  contact_id: string;
+  display_name: string;
+  email: string;
+  phone: string;
+  reasons: ("email" | "phone" | "name")[];
+}
+
+/** H2: customers writing about the same problem recently. */
+export interface RepeatCluster {
+  id: string;
+  customers: number;
+  terms: string[];
+  tags: string[];
+  first_at: string;
+  last_at: string;
+  sudden: boolean;
+  conversations: { id: string; contact_name: string; channel_kind: string; status: string; text: string; at: string }[];
+}
+
+export interface WorkspaceExport {
+  url: string;
+  file_name: string;
+  items: number;
+  users: number;
+  files: number;
+  bytes: number;
+}

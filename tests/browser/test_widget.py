@@ -51,6 +51,15 @@ def widget_conversation(demo: Any, channel_id: str, name: str) -> dict[str, Any]
     return found
 
 
+def start_chat(page: Any, name: str, text: str) -> None:
+    """The visitor opens the widget, fills the pre-chat form and writes the first message."""
+    page.get_by_role("button", name="Chat with us").click()
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Start the chat").click()
+    page.get_by_role("textbox", name="Your message").fill(text)
+    page.get_by_role("textbox", name="Your message").press("Enter")
+
+
 def test_a_visitor_starts_a_chat_on_a_plain_page_and_gets_the_operators_reply_live(page, demo, live, site_chat,
                                                                                    shop):
     page.goto(shop)
@@ -96,11 +105,7 @@ def test_a_visitor_sends_a_picture_and_sees_the_operators_file(page, demo, live,
     picture = tmp_path / "box.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(300))
     page.goto(shop)
-    page.get_by_role("button", name="Chat with us").click()
-    page.get_by_label("Name").fill("Pavel Files")
-    page.get_by_role("button", name="Start the chat").click()
-    page.get_by_role("textbox", name="Your message").fill("Here is the damaged box")
-    page.get_by_role("textbox", name="Your message").press("Enter")
+    start_chat(page, "Pavel Files", "Here is the damaged box")
     page.get_by_label("Attach a file").set_input_files(str(picture))
     chat = page.get_by_role("log")
     expect(chat.locator("[data-author='visitor'] img[alt='box.png']")).to_be_visible()

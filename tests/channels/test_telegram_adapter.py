@@ -16,6 +16,7 @@ import requests
 from chalicelib import errors
 from chalicelib.channels.base import ChannelAdapter, ConvRef, OutboundMedia, WebhookRequest
 from chalicelib.channels.telegram import CAPABILITIES, TelegramAdapter, split_text
+from chalicelib.domain import surveys as survey_rules
 from chalicelib.domain.model import Channel, InboundEvent
 from chalicelib.local.fakes.telegram import FakeTelegram, FakeTelegramServer
 
@@ -451,7 +452,7 @@ def test_register_webhook_sends_the_url_secret_token_and_allowed_updates(adapter
     assert call["params"]["secret_token"] == SECRET
     assert fake.webhook(TOKEN) == {"url": url, "secret_token": SECRET, "allowed_updates": [
         "message", "edited_message", "business_message", "edited_business_message", "business_connection",
-        "deleted_business_messages", "my_chat_member"]}
+        "deleted_business_messages", "my_chat_member", "callback_query"]}
 
 
 def test_check_health_reports_the_bot_the_backlog_and_the_last_delivery_error(adapter: TelegramAdapter,
@@ -533,3 +534,46 @@ def test_the_fake_refuses_a_reply_to_an_unknown_message_unless_allowed(server: F
         "chat_id": 1, "text": "x", "reply_parameters": json.dumps({"message_id": 99,
                                                                    "allow_sending_without_reply": True})})
     assert status == 200 and "reply_to_message" not in answer["result"]
+
+
+# --- survey buttons (G4) -----------------------------------------------------------------------------------------
+
+SURVEY = "sc0190000000000abcdef0"
+PROMPT = survey_rules.prompt(survey_rules.parse_settings(None, {"csat_enabled": True}), SURVEY, "csat", "en")
+
+
+def callback(data: object, chat: dict | None = None) -> bytes:
+    return json.dumps({"update_id": 77, "callback_query": {
+        "id": "q1", "chat_instance": "1", "data": data, "from": {"id": 5550001, "is_bot": False, "first_name": "A",
+                                                                  "language_code": "en"},
+        "message": {"message_id": 9, "date": 1, "chat": chat or {"id": 5550001, "type": "private"}}}}).encode()
+
+
+def test_telegram_sends_an_inline_keyboard_the_fake_accepts_and_a_press_is_an_answer_event(
+        adapter: TelegramAdapter, fake: FakeTelegram) -> None:
+    sent = adapter.send_survey(CHANNEL, PRIVATE, PROMPT, idempotency_key="m1")
+    [message] = fake.sent(5550001)
+    assert message["message_id"] == int(sent.external_message_id) and message["text"] == PROMPT.question
+    buttons = [b for row in message["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["callback_data"] for b in buttons] == [survey_rules.answer_data(SURVEY, n) for n in range(1, 6)]
+    update = fake.press(TOKEN, 5550001, message["message_id"], buttons[3]["callback_data"])
+    [event] = adapter.parse_webhook(CHANNEL, webhook(json.dumps(update).encode())).events
+    assert event.event_type == "survey_answer" and event.answer["score"] == 4
+    assert event.answer["survey_id"] == SURVEY and event.external_conversation_id == "5550001"
+    adapter.answer_callback(CHANNEL, event.answer["callback_id"], "Thanks!")
+    assert fake.callback_answers()[0]["text"] == "Thanks!"
+    with pytest.raises(Exception, match="query"):  # a callback query is answered once
+        adapter.answer_callback(CHANNEL, event.answer["callback_id"], "again")
+
+
+@pytest.mark.parametrize("data", [None, 5, "", "buy:1", "sv:../x:1", "sv:" + "a" * 60 + ":1", "sv:abc:999"])
+def test_telegram_callbacks_that_are_not_our_answers_are_dropped(adapter: TelegramAdapter, data: object) -> None:
+    assert adapter.parse_webhook(CHANNEL, webhook(callback(data))).events == []
+
+
+def test_the_fake_refuses_keyboards_the_bot_api_refuses(adapter: TelegramAdapter) -> None:
+    from chalicelib import errors
+
+    with pytest.raises(errors.PermanentError, match="BUTTON_DATA_INVALID"):
+        adapter._call(CHANNEL, "sendMessage", json_body={"chat_id": 5550001, "text": "x", "reply_markup": {
+            "inline_keyboard": [[{"text": "a", "callback_data": "x" * 65}]]}})

@@ -3,7 +3,6 @@ timers, parked records, and a pump that dies mid-batch."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from datetime import timedelta
@@ -12,7 +11,7 @@ import pytest
 
 from chalicelib.domain.model import iso
 from tests.integration.test_websocket_emulation import Client
-from tests.support import customer_message, new_workspace
+from tests.support import customer_message, live_events, new_workspace
 
 pytestmark = pytest.mark.ddblocal
 
@@ -33,7 +32,7 @@ def receive_json(client: Client, deadline_s: float = 10.0) -> list[dict]:
             if got:
                 break
             continue
-        got.append(json.loads(frame.payload))
+        got.extend(live_events(frame.payload))
     return got
 
 

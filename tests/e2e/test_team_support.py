@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from chalicelib.local.websocket import OP_TEXT, encode_frame, read_frame
-from tests.support import fresh
+from tests.support import fresh, live_events
 
 
 def outbox_link(email: str, kind: str = "login") -> str:
@@ -120,8 +120,9 @@ class Socket:
                 if got and until is None:
                     break
                 continue
-            got.append(json.loads(frame.payload))
-            if until is not None and until(got[-1]):
+            events = live_events(frame.payload)
+            got.extend(events)
+            if until is not None and any(until(e) for e in events):
                 break
         return got
 

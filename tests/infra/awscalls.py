@@ -2,8 +2,8 @@
 
 `AwsCallRecorder` hooks botocore (`before-parameter-build`, emitted by every API call and by presigning) on every
 client, existing or created while installed: pynamodb's per-model clients, Powertools' idempotency client, the
-live-push client. Each call is attributed to the Lambda function whose handler is on the calling thread's stack
-(the same code objects the runner invokes), so setup code and the emulated event source mapping are left out.
+live-push client. Each call is attributed to the Lambda function whose handler is outermost on the calling thread's
+stack (the same code objects the runner invokes), so setup code and the emulated event source mapping are left out.
 Calls become (function, IAM action, resource ARN) triples: `TransactWriteItems` becomes one triple per item
 (`dynamodb:TransactWriteItems` is not an IAM action), presigned GETs become `s3:GetObject`.
 
@@ -39,6 +39,7 @@ FUNCTIONS = {
     "ws_connect": "WebsocketConnect",
     "ws_message": "WebsocketMessage",
     "ws_disconnect": "WebsocketDisconnect",
+    "webhook": "Webhook",
 }
 
 # DynamoDB item actions in transactions and batches -> IAM action
@@ -64,6 +65,7 @@ def handler_codes(handlers: dict[str, Any], app: Any) -> dict[CodeType, str]:
         if name == "api_handler" or name not in FUNCTIONS:  # route views run inside the API handler
             continue
         func = getattr(handler, "func", handler)  # Chalice's EventSourceHandler wraps the user function
+        func = getattr(func, "_original_func", func)  # ... and PureLambdaWrapper a plain Lambda function
         func = getattr(func, "__wrapped__", func)
         codes[func.__code__] = name
     return codes
@@ -112,13 +114,13 @@ class AwsCallRecorder:
         self._hooked[key] = client
 
     def _function(self) -> str | None:
+        """The outermost handler on the stack: Lambda's entry point (the webhook function calls the app inside)."""
         frame = sys._getframe(2)
+        found = None
         while frame is not None:
-            name = self._codes.get(frame.f_code)
-            if name is not None:
-                return name
+            found = self._codes.get(frame.f_code, found)
             frame = frame.f_back  # type: ignore[assignment]
-        return None
+        return found
 
     def _on_call(self, client: Any, params: dict[str, Any], model: Any, **_: Any) -> None:
         function = self._function()

@@ -132,4 +132,30 @@ def test_every_handler_in_the_template_imports_from_the_staged_app_without_embed
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found.pop("local") is False
-    assert found == {handler: True for handler in handlers} and len(handlers) == 6
+    assert found == {handler: True for handler in handlers} and len(handlers) == 7
+
+
+def test_the_app_s_dataclass_methods_come_precompiled_and_none_is_compiled_on_a_cold_import(built, tmp_path):
+    import shutil
+    import site
+
+    app_dir = tmp_path / "task"
+    shutil.copytree(built.app_dir, app_dir)
+    python_path = tuple(Path(p) for p in site.getsitepackages())  # the app's dependencies, as in the bundle
+    methods = package.precompile_dataclasses(app_dir, python_path=python_path)
+    assert methods > 100 and (app_dir / "chalicelib" / "dataclass_code.marshal").is_file()
+    code = ("import json, sys, dataclasses\n"
+            "import app\n"
+            "from chalicelib import coldstart\n"
+            "import gc\n"
+            "print(json.dumps({**coldstart.STATS, 'patched': 'exec' in vars(dataclasses), 'gc': gc.get_threshold(),\n"
+            "                  'frozen': gc.get_freeze_count()}))\n")
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(map(str, python_path)),
+           "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1"}
+    done = subprocess.run([sys.executable, "-S", "-c", code], cwd=app_dir, capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    assert stats["patched"] and stats["compiled"] == 0
+    assert stats["gc"] == [700, 10, 10] and stats["frozen"] > 10_000  # app.py's last line: collector as usual
+    assert stats["precompiled"] >= methods  # classes of the same shape share a text

@@ -64,7 +64,7 @@ def test_only_the_types_moto_cannot_create_are_dropped(built, moto_stack):
     kept_types = {res["Type"] for res in moto_stack["template"]["Resources"].values()}
     assert not kept_types & set(UNSUPPORTED)
     assert {"AWS::Lambda::Function", "AWS::Lambda::EventSourceMapping", "AWS::DynamoDB::Table", "AWS::IAM::Role",
-            "AWS::Events::Rule", "AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup",
+            "AWS::Events::Rule", "AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::Logs::LogGroup",
             "AWS::SNS::Topic", "AWS::ApiGateway::RestApi"} <= kept_types
 
 
@@ -115,7 +115,8 @@ def test_each_function_has_its_handler_its_role_and_the_table_names(moto_stack):
                 "EveryMinute": ("app.every_minute", "ScheduleRole"),
                 "WebsocketConnect": ("app.ws_connect", "WsConnectRole"),
                 "WebsocketMessage": ("app.ws_message", "WsMessageRole"),
-                "WebsocketDisconnect": ("app.ws_disconnect", "WsDisconnectRole")}
+                "WebsocketDisconnect": ("app.ws_disconnect", "WsDisconnectRole"),
+                "Webhook": ("app.webhook", "WebhookRole")}
     for logical, (handler, role) in expected.items():
         config = lam.get_function(FunctionName=physical(moto_stack, logical))["Configuration"]
         assert config["Handler"] == handler
@@ -140,4 +141,4 @@ def test_role_policies_resolve_to_the_created_resources(moto_stack):
 
 def test_log_groups_keep_logs_for_the_configured_days(moto_stack):
     groups = moto_stack["client"]("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/zabota/")["logGroups"]
-    assert len(groups) == 6 and all(g["retentionInDays"] == 14 for g in groups)
+    assert len(groups) == 7 and all(g["retentionInDays"] == 14 for g in groups)

@@ -10,7 +10,8 @@ import pytest
 
 from infra.package import aws_env
 
-FUNCTIONS = ("APIHandler", "HandleStream", "EveryMinute", "WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
+FUNCTIONS = ("APIHandler", "HandleStream", "EveryMinute", "WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect",
+             "Webhook")
 ESM = "HandleStreamHandleStreamDynamodbEventSource"
 
 
@@ -70,6 +71,40 @@ def test_every_function_runs_on_arm64_with_its_own_role_and_log_group(built):
     assert not built.of_type("AWS::IAM::Policy"), "policies live inline in each role (created before its users)"
 
 
+def test_every_function_logs_json_without_lambdas_per_invocation_lines(built):
+    for name in FUNCTIONS:
+        logging = built.resource(name)["Properties"]["LoggingConfig"]
+        assert logging["LogFormat"] == "JSON", name  # needed for the levels below
+        assert logging["SystemLogLevel"] == "WARN", name  # START / END / REPORT are INFO system events
+        assert logging["ApplicationLogLevel"] == "INFO", name
+        assert built.resource(name)["Properties"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "INFO"
+
+
+def test_webhooks_have_a_function_url_of_their_own_that_the_channel_functions_register(built):
+    url = built.resource("WebhookUrl")
+    assert url["Type"] == "AWS::Lambda::Url"
+    assert url["Properties"]["AuthType"] == "NONE" and url["Properties"]["TargetFunctionArn"] == {"Ref": "Webhook"}
+    permissions = {(p["Properties"]["Action"], p["Properties"].get("FunctionUrlAuthType"),
+                    p["Properties"].get("InvokedViaFunctionUrl"))
+                   for p in built.of_type("AWS::Lambda::Permission").values()
+                   if p["Properties"]["FunctionName"] == {"Ref": "Webhook"}}
+    # since October 2025 a public URL needs both; InvokeFunction only through the URL
+    assert permissions == {("lambda:InvokeFunctionUrl", "NONE", None), ("lambda:InvokeFunction", None, True)}
+    webhook = built.resource("Webhook")["Properties"]
+    assert webhook["Handler"] == "app.webhook"
+    assert "WEBHOOK_BASE_URL" not in webhook["Environment"]["Variables"]  # its own URL would be a cycle
+    for name in ("APIHandler", "HandleStream", "EveryMinute"):
+        variables = built.resource(name)["Properties"]["Environment"]["Variables"]
+        assert variables["WEBHOOK_BASE_URL"] == {"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]}, name
+    assert webhook["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasWebhookConcurrency", {"Ref": "WebhookConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    assert built.cfn["Outputs"]["WebhookUrl"]["Value"] == {"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]}
+    # no route of the REST API or CloudFront is in front of it
+    assert not [p for p in built.of_type("AWS::Lambda::Permission").values()
+                if p["Properties"]["FunctionName"] == {"Ref": "Webhook"}
+                and p["Properties"]["Principal"] != "*"]
+
+
 def test_the_stream_reports_partial_failures_bisects_and_gives_up_into_a_queue(built):
     esm = built.resource(ESM)["Properties"]
     assert esm["EventSourceArn"] == {"Fn::GetAtt": ["MainTable", "StreamArn"]}
@@ -116,7 +151,9 @@ def test_email_resources_exist_only_when_the_email_parameters_are_set(built):
         assert built.resource(name)["Condition"] == "HasInboundEmail"
     subscription = built.resource("InboundMailSubscription")["Properties"]
     assert subscription["Protocol"] == "https"
-    assert subscription["Endpoint"] == {"Fn::Sub": "${PublicUrl}/api/webhooks/email/${EmailChannelId}"}
+    text, variables = subscription["Endpoint"]["Fn::Sub"]
+    assert text == "https://${Host}/api/webhooks/email/${EmailChannelId}"  # the webhook function's URL
+    assert variables["Host"] == {"Fn::Select": [2, {"Fn::Split": ["/", {"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]}]}]}
     assert built.resource("InboundMailTopic")["Properties"]["SignatureVersion"] == "2"
     (action,) = built.resource("InboundMailRule")["Properties"]["Rule"]["Actions"]
     assert action["SNSAction"]["TopicArn"] == {"Ref": "InboundMailTopic"}
@@ -131,9 +168,43 @@ def test_nothing_bills_by_the_hour_when_idle(built):
     assert not built.of_type("AWS::Lambda::Version") and not built.of_type("AWS::EC2::NatGateway")
 
 
-@pytest.mark.parametrize("alarm", ["StreamDLQAlarm", "StreamIteratorAgeAlarm", "ApiErrorRateAlarm",
-                                   "StreamErrorRateAlarm", "ScheduleErrorsAlarm", "WebsocketErrorsAlarm"])
+@pytest.mark.parametrize("alarm", ["StreamDLQAlarm", "StreamIteratorAgeAlarm", "ServerErrorsAlarm"])
 def test_each_alarm_notifies_the_alarm_topic_and_stays_quiet_without_data(built, alarm):
     props = built.resource(alarm)["Properties"]
     assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_idle_the_stack_pays_for_four_alarm_metrics_and_no_kms_key(built):
+    assert not built.of_type("AWS::KMS::Key") and not built.of_type("AWS::KMS::Alias")
+    metrics = 0
+    for alarm in built.of_type("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        metrics += sum(1 for m in props["Metrics"] if "MetricStat" in m) if "Metrics" in props else 1
+    from bench.deploy_bench import ASSUMED, PRICES
+
+    assert metrics == ASSUMED["alarm_metrics"] == 4  # what the cost model bills, $0.10 each a month
+    assert metrics * PRICES["alarm_metric_month"] + PRICES["ssm_standard_parameter_month"] <= 0.45
+    server = built.resource("ServerErrorsAlarm")["Properties"]
+    watched = {m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+               for m in server["Metrics"] if "MetricStat" in m}
+    assert watched == {"5XXError": {"Fn::Sub": "${AWS::StackName}-api"}, "Url5xxCount": {"Ref": "Webhook"}}
+    assert built.resource("RestAPI")["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-api"}
+
+
+def test_the_channel_secrets_master_key_is_read_from_its_parameter_by_the_functions_that_seal_or_open(built):
+    parameter = ("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}"
+                 "/channel-secrets-key")
+    for role in ("ApiRole", "StreamRole", "ScheduleRole", "WebhookRole"):
+        found = [s for s in statements(built, role) if isinstance(s, dict) and s.get("Sid") == "ChannelSecrets"]
+        assert found == [{"Sid": "ChannelSecrets", "Effect": "Allow", "Action": "ssm:GetParameter",
+                          "Resource": {"Fn::Sub": parameter}}], role
+        former = [s for s in statements(built, role) if "Fn::If" in s]
+        assert {"Fn::If": ["HasLegacySecretsKey", {"Sid": "FormerChannelSecretsKey", "Effect": "Allow",
+                                                   "Action": "kms:Decrypt", "Resource": {"Ref": "LegacySecretsKeyArn"}},
+                           {"Ref": "AWS::NoValue"}]} in former, role
+    for role in ("WsConnectRole", "WsMessageRole", "WsDisconnectRole"):
+        assert "channel-secrets-key" not in json.dumps(built.resource(role)), role
+    variables = built.resource("APIHandler")["Properties"]["Environment"]["Variables"]
+    assert variables["SECRETS_KEY_PARAMETER"] == {"Fn::Sub": "/${AWS::StackName}/channel-secrets-key"}
+    assert variables["SECRETS_KMS_KEY_ARN"] == {"Fn::If": ["HasLegacySecretsKey", {"Ref": "LegacySecretsKeyArn"}, ""]}

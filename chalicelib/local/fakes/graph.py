@@ -379,8 +379,9 @@ class FakeGraph:
         if kind != "template" and last is not None and time.time() - last > 24 * 3600:
             raise GraphError(400, "(#131047) Re-engagement message", 131047, error_type="OAuthException")
         wamid = f"wamid.{secrets.token_urlsafe(24)}"
+        body_text = content.get("body") if kind != "interactive" else (content.get("body") or {}).get("text")
         record = {"kind": "whatsapp", "account": account.id, "to": to, "id": wamid, "type": kind, kind: content,
-                  "text": str(content.get("body") or content.get("caption") or ""), "at": int(time.time())}
+                  "text": str(body_text or content.get("caption") or ""), "at": int(time.time())}
         context = params.get("context")
         if isinstance(context, dict) and context.get("message_id"):
             record["context"] = {"message_id": context["message_id"]}
@@ -398,6 +399,8 @@ class FakeGraph:
         elif kind in _MEDIA_TYPES:
             if content.get("id") not in self._media and not content.get("link"):
                 raise GraphError(400, "(#131053) Media upload error", 131053)
+        elif kind == "interactive":
+            _check_interactive(content)
         elif kind == "template":
             language = content.get("language")
             if not content.get("name") or not isinstance(language, dict) or not language.get("code"):
@@ -532,6 +535,67 @@ class FakeGraphServer(FakeServer[FakeGraph]):
 # --- webhooks Meta would post ------------------------------------------------------------------------------------
 
 
+def _check_interactive(content: Json) -> None:
+    """Reply buttons (1-3, titles up to 20, ids up to 256) or a list (10 rows in all, titles up to 24, ids up to
+    200), with a body text up to 1024, as the Cloud API checks them."""
+    kind = content.get("type")
+    body = (content.get("body") or {}).get("text") if isinstance(content.get("body"), dict) else None
+    action = content.get("action") if isinstance(content.get("action"), dict) else {}
+    if not isinstance(body, str) or not 0 < len(body) <= 1024:
+        raise GraphError(400, "(#100) Param interactive['body']['text'] must be 1 to 1024 characters", 100)
+    if kind == "button":
+        buttons = action.get("buttons")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3 or not all(
+                isinstance(b, dict) and isinstance(b.get("reply"), dict)
+                and 0 < len(str(b["reply"].get("title") or "")) <= 20
+                and 0 < len(str(b["reply"].get("id") or "")) <= 256 for b in buttons):
+            raise GraphError(400, "(#131009) Parameter value is not valid: 1 to 3 reply buttons", 131009)
+    elif kind == "list":
+        sections = action.get("sections")
+        rows = [r for sec in sections for r in (sec.get("rows") or [])] if isinstance(sections, list) and all(
+            isinstance(sec, dict) for sec in sections) else []
+        if not action.get("button") or len(str(action["button"])) > 20 or not 1 <= len(rows) <= 10 or not all(
+                isinstance(r, dict) and 0 < len(str(r.get("title") or "")) <= 24
+                and 0 < len(str(r.get("id") or "")) <= 200 for r in rows):
+            raise GraphError(400, "(#131009) Parameter value is not valid: a list has 1 to 10 rows", 131009)
+    else:
+        raise GraphError(400, "(#131009) Parameter value is not valid: interactive type", 131009)
+
+
+def choices(message: Json) -> list[Json]:
+    """The buttons or list rows of an interactive message the brand sent: [{label, data}]."""
+    content = message.get("interactive") if message.get("type") == "interactive" else None
+    if not isinstance(content, dict):
+        return []
+    action = content.get("action") or {}
+    if content.get("type") == "button":
+        return [{"label": b["reply"]["title"], "data": b["reply"]["id"]} for b in action.get("buttons") or []]
+    rows = [r for sec in action.get("sections") or [] for r in sec.get("rows") or []]
+    return [{"label": r["title"], "data": r["id"]} for r in rows]
+
+
+def whatsapp_choice(user_id: str, sent: Json, data: str, *, wamid: str = "") -> Json:
+    """The customer's pick of a row (list_reply) or a reply button (button_reply) under a message the brand sent."""
+    picked = next((c for c in choices(sent) if c["data"] == data), None)
+    if picked is None:
+        raise KeyError("no such choice under that message")
+    reply_kind = "button_reply" if sent["interactive"]["type"] == "button" else "list_reply"
+    return {"from": user_id, "id": wamid or f"wamid.{secrets.token_urlsafe(18)}", "timestamp": str(int(time.time())),
+            "type": "interactive", "context": {"from": "15550001111", "id": sent["id"]},
+            "interactive": {"type": reply_kind, reply_kind: {"id": picked["data"], "title": picked["label"]}}}
+
+
+def simulate_button(fake: FakeGraph, channel: Any, *, user_id: str, name: str, message_id: str, data: str) -> Any:
+    """The signed webhook WhatsApp posts when the customer picks a list row or presses a reply button."""
+    sent = next((m for m in fake.sent(user_id) if m["id"] == message_id), None)
+    if sent is None or channel.kind != "whatsapp":
+        raise KeyError("no such message with choices")
+    payload = whatsapp_webhook(channel.secrets["phone_number_id"], waba_id=channel.secrets.get("waba_id", "0"),
+                               contacts=[{"profile": {"name": name}, "wa_id": user_id}],
+                               messages=[whatsapp_choice(user_id, sent, data)])
+    return signed(channel, payload)
+
+
 def signed(channel: Any, payload: Json) -> Any:
     """The POST Meta would make with `payload`, signed with the channel's app secret."""
     from chalicelib.local.fakes import SimulatedRequest
@@ -612,5 +676,7 @@ def customer_view(fake: FakeGraph, external_conversation_id: str) -> list[Json]:
         attachment = (m.get("message") or {}).get("attachment")
         if isinstance(attachment, dict):
             kinds.append(str(attachment.get("type")))
-        view.append({"id": m["id"], "text": m["text"], "attachments": kinds, "at": m["at"]})
+        found = choices(m)
+        view.append({"id": m["id"], "text": m["text"], "attachments": kinds, "at": m["at"],
+                     **({"buttons": found} if found else {})})
     return view

@@ -183,6 +183,7 @@ class FakeTelegram:
         self._failures: list[_Failure] = []
         self._blocked: set[int | str] = set()
         self._file_seq = 0
+        self._callbacks: dict[str, Json] = {}  # callback query id -> {token, answered, text}
         self.calls: list[Json] = []
         self.download_max_bytes = DOWNLOAD_MAX_BYTES  # raise it to act like a local Bot API server
         self._methods: dict[str, Callable[[_Bot, Json, Files], Any]] = {
@@ -197,6 +198,7 @@ class FakeTelegram:
             "sendchataction": self._send_chat_action,
             "banchatmember": self._ban_chat_member,
             "getfile": self._get_file,
+            "answercallbackquery": self._answer_callback_query,
             **{name: functools.partial(self._send_media, name) for name in _MEDIA},
         }
 
@@ -280,6 +282,7 @@ class FakeTelegram:
             self._counters.clear()
             self._failures.clear()
             self._blocked.clear()
+            self._callbacks.clear()
             for bot in self._bots.values():
                 bot.webhook, bot.webhook_status = {}, {}
 
@@ -392,7 +395,42 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: message text is empty")
         if _utf16_len(text) > TEXT_MAX:
             raise ApiError(400, "Bad Request: message is too long")
-        return self._new_message(bot, params, {"text": text})
+        content: Json = {"text": text}
+        markup = _json_param(params, "reply_markup")
+        if markup is not None:
+            content["reply_markup"] = _inline_keyboard(markup)
+        return self._new_message(bot, params, content)
+
+    def press(self, token: str, chat_id: int, message_id: int, data: str, *, first_name: str = "Anna",
+              language: str = "ru") -> Json:
+        """The update Telegram posts when the customer presses an inline button of a message the bot sent."""
+        with self._lock:
+            message = self._messages.get((token, chat_id, message_id))
+            if message is None:
+                raise ApiError(400, "Bad Request: message not found")
+            buttons = [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+            if not any(b.get("callback_data") == data for b in buttons):
+                raise ApiError(400, "Bad Request: the message has no such button")
+            query_id = str(next(_sim_update_ids))
+            self._callbacks[query_id] = {"token": token, "answered": False, "text": ""}
+            return {"update_id": next(_sim_update_ids), "callback_query": {
+                "id": query_id, "chat_instance": str(abs(hash((token, chat_id))) % 10**12), "data": data,
+                "from": {"id": chat_id, "is_bot": False, "first_name": first_name, "language_code": language},
+                "message": copy.deepcopy(message)}}
+
+    def callback_answers(self) -> list[Json]:
+        with self._lock:
+            return [{"id": k, **v} for k, v in self._callbacks.items() if v["answered"]]
+
+    def _answer_callback_query(self, bot: _Bot, params: Json, files: Files) -> bool:
+        query_id = str(params.get("callback_query_id") or "")
+        query = self._callbacks.get(query_id)
+        if query is None or query["token"] != bot.token or query["answered"]:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        if len(str(params.get("text") or "")) > 200:
+            raise ApiError(400, "Bad Request: text is too long")
+        query.update(answered=True, text=str(params.get("text") or ""))
+        return True
 
     def _send_media(self, method: str, bot: _Bot, params: Json, files: Files) -> Json:
         field_name, key, folder, extension, default_mime = _MEDIA[method]
@@ -551,6 +589,22 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _inline_keyboard(markup: Any) -> Json:
+    """InlineKeyboardMarkup as the Bot API checks it: rows of buttons with a text and 1-64 bytes of callback_data."""
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise ApiError(400, "Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array "
+                            "of Arrays")
+    for row in rows:
+        for button in row:
+            if not isinstance(button, dict) or not str(button.get("text") or "").strip():
+                raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    return copy.deepcopy(markup)
+
+
 def _image_size(data: bytes) -> tuple[int, int]:
     """PNG and GIF sizes from their headers; other images get a plausible default."""
     if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
@@ -599,7 +653,21 @@ def customer_view(fake: FakeTelegram, external_conversation_id: str) -> list[Jso
     """What the customer sees from the bots in that chat, oldest first."""
     view = []
     for m in fake.sent(external_conversation_id):
+        buttons = [{"label": b["text"], "data": b["callback_data"]}
+                   for row in (m.get("reply_markup") or {}).get("inline_keyboard", []) for b in row
+                   if b.get("callback_data")]
         view.append({"id": str(m["message_id"]), "text": m.get("text") or m.get("caption") or "",
                      "attachments": [k for k in ("photo", "document", "voice", "audio", "video") if k in m],
-                     "at": m.get("date")})
+                     "at": m.get("date"), **({"buttons": buttons} if buttons else {})})
     return view
+
+
+def simulate_button(fake: FakeTelegram, channel: Any, *, user_id: str, name: str, message_id: str, data: str) -> Any:
+    """The callback_query Telegram posts when the customer presses a button under the bot's message."""
+    from chalicelib.local.fakes import SimulatedRequest
+
+    chat_id = int(user_id) if user_id.lstrip("-").isdigit() else abs(hash(user_id)) % 10**9
+    update = fake.press(channel.secrets.get("bot_token", ""), chat_id, int(message_id), data, first_name=name)
+    headers = {"Content-Type": "application/json",
+               "X-Telegram-Bot-Api-Secret-Token": channel.secrets.get("webhook_secret", "")}
+    return SimulatedRequest("POST", "", headers, json.dumps(update).encode())

@@ -374,9 +374,12 @@ class FakeVK:
         if len(text) > TEXT_MAX:
             raise VKError(914)
         gid = caller.group.group_id
+        keyboard = _keyboard(params.get("keyboard"))
         message = self._by_random.get((gid, peer, random_id or 0)) if random_id else None
         if message is None:
             message = self._new_message(gid, peer, text, attachments, params, random_id or 0)
+            if keyboard is not None:
+                message["keyboard"] = keyboard
         if many:
             return [{"peer_id": peer, "message_id": message["id"],
                      "conversation_message_id": message["conversation_message_id"]}]
@@ -683,6 +686,36 @@ class FakeVKServer(FakeServer[FakeVK]):
 _customer_ids = itertools.count(500_000_000 + int(time.time()) % 10**6 * 100)
 
 
+def _keyboard(raw: Any) -> Json | None:
+    """messages.send's `keyboard` as VK checks it: JSON; an inline one has at most 10 buttons (6 rows of 5); a
+    label up to 40 characters, a payload a JSON string up to 255."""
+    if raw in (None, ""):
+        return None
+    try:
+        keyboard = json.loads(str(raw))
+    except ValueError:
+        raise VKError(100, "keyboard is invalid json") from None
+    rows = keyboard.get("buttons") if isinstance(keyboard, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise VKError(911, "keyboard format is invalid: buttons is an array of arrays")
+    buttons = [b for r in rows for b in r]
+    if keyboard.get("inline") and (len(rows) > 6 or any(len(r) > 5 for r in rows) or len(buttons) > 10):
+        raise VKError(911, "keyboard format is invalid: too many buttons for an inline keyboard")
+    for button in buttons:
+        action = button.get("action") if isinstance(button, dict) else None
+        if not isinstance(action, dict) or not 0 < len(str(action.get("label") or "")) <= 40:
+            raise VKError(911, "keyboard format is invalid: each button has an action with a label")
+        payload = action.get("payload")
+        if payload is not None:
+            try:
+                json.loads(str(payload))
+            except ValueError:
+                raise VKError(911, "keyboard format is invalid: payload is not JSON") from None
+            if len(str(payload)) > 255:
+                raise VKError(911, "keyboard format is invalid: payload is longer than 255")
+    return keyboard
+
+
 def _group_of(channel: Any) -> int:
     return abs(int(channel.secrets.get("group_id") or channel.settings.get("group_id")))
 
@@ -696,13 +729,15 @@ def callback(channel: Any, event_type: str, obj: Json, *, event_id: str | None =
 
 def message_new(channel: Any, *, user_id: int, text: str, message_id: int | None = None,
                 reply_to: int | None = None, attachments: list[Json] | None = None, peer_id: int | None = None,
-                event_id: str | None = None) -> Json:
+                event_id: str | None = None, payload: str | None = None) -> Json:
     """A customer's message to the community (private dialog unless `peer_id` names a group chat)."""
     number = message_id if message_id is not None else next(_customer_ids)
     message: Json = {"id": number, "date": int(time.time()), "peer_id": peer_id or user_id, "from_id": user_id,
                      "out": 0, "conversation_message_id": number % 10**6, "text": text,
                      "attachments": attachments or [], "fwd_messages": [], "important": False, "is_hidden": False,
                      "version": number}
+    if payload is not None:  # a keyboard's text button: its label as the text, its payload beside it
+        message["payload"] = payload
     if reply_to is not None:
         message["reply_message"] = {"id": reply_to, "date": int(time.time()), "from_id": -_group_of(channel),
                                     "peer_id": peer_id or user_id, "text": "…"}
@@ -760,5 +795,27 @@ def customer_view(fake: FakeVK, external_conversation_id: str) -> list[Json]:
         return [{"id": str(c["id"]), "text": c["text"], "attachments": [], "at": c["date"]}
                 for c in fake.comments(owner, post) if c.get("reply_to_user") == user]
     return [{"id": str(m["id"] or f"c{m['conversation_message_id']}"), "text": m["text"],
-             "attachments": [a["type"] for a in m["attachments"]], "at": m["date"]}
+             "attachments": [a["type"] for a in m["attachments"]], "at": m["date"], **_buttons(m)}
             for m in fake.sent(external_conversation_id)]
+
+
+def _buttons(message: Json) -> Json:
+    found = [{"label": b["action"]["label"], "data": b["action"]["payload"]}
+             for row in (message.get("keyboard") or {}).get("buttons", []) for b in row
+             if b.get("action", {}).get("payload")]
+    return {"buttons": found} if found else {}
+
+
+def press(fake: FakeVK, channel: Any, *, user_id: int, message_id: int, data: str) -> Json:
+    """The `message_new` VK posts when the customer presses a text button of the community's inline keyboard."""
+    message = next((m for m in fake.sent(user_id) if m["id"] == message_id), None)
+    button = next((b for b in _buttons(message or {}).get("buttons", []) if b["data"] == data), None)
+    if button is None:
+        raise KeyError("no such button under that message")
+    return message_new(channel, user_id=user_id, text=button["label"], payload=data)
+
+
+def simulate_button(fake: FakeVK, channel: Any, *, user_id: str, name: str, message_id: str, data: str) -> Any:
+    digest = hashlib.sha256(user_id.encode()).hexdigest()
+    number = int(user_id) if user_id.lstrip("-").isdigit() else int(digest[:7], 16)
+    return as_request(press(fake, channel, user_id=number, message_id=int(message_id), data=data))

@@ -100,6 +100,11 @@ export function openComposer(): void {
   bulk.update({ composing: true, rows: [], error: null });
 }
 
+/** Select these conversations and open the reply to all of them (a cluster of repeat requests, H2). */
+export function replyToAll(ids: string[]): void {
+  bulk.update({ selecting: true, selected: [...new Set(ids)], anchor: null, composing: true, rows: [], error: null });
+}
+
 export function closeComposer(): void {
   bulk.update({ composing: false, rows: [], error: null });
 }

@@ -144,6 +144,19 @@ function Chat({ channel, userId, name }: { channel: SimChannel; userId: string; 
     }
   };
 
+  /** The customer presses a button under the brand's message (a survey's): the provider's own webhook for it. */
+  const press = async (messageId: string, data: string): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    try {
+      await simulator.press(channel.id, { user_id: userId, name: name.trim() || "Anna", message_id: messageId, data });
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, "error", String(err)));
+    } finally {
+      setBusy(false);
+    }
+  };
+
   const lines = merge(thread.written, seen);
   return (
     <section class="sim-chat" aria-label={channel.name}>
@@ -155,6 +168,14 @@ function Chat({ channel, userId, name }: { channel: SimChannel; userId: string; 
             <span class="sim-author">{line.from === "customer" ? t("sim_you") : t("sim_brand")}</span>
             {line.text && <p class="sim-text">{line.text}</p>}
             {line.attachments.length > 0 && <p class="muted small">{t("attachments")}: {line.attachments.join(", ")}</p>}
+            {line.from === "brand" && (seen.find((s) => s.id === line.id)?.buttons ?? []).length > 0 && (
+              <div class="sim-buttons" role="group">
+                {(seen.find((s) => s.id === line.id)?.buttons ?? []).map((b) => (
+                  <button type="button" key={b.data} disabled={busy} onClick={() => void press(line.id, b.data)}>
+                    {b.label}</button>
+                ))}
+              </div>
+            )}
             {line.from === "brand" && (
               <button type="button" class="link" onClick={() => setReplyTo(seen.find((s) => s.id === line.id) ?? null)}>
                 {t("sim_reply")}

@@ -5,8 +5,11 @@ import {
   boot, closeSelected, focusComposer, moveSelection, store, type ConsoleState,
 } from "../console/state";
 import { t } from "../i18n";
+import { can } from "../session";
 import { useStore } from "../store";
+import { analytics, startAnalytics } from "../analytics/state";
 import { startTasks, tasks } from "../tasks/state";
+import { AnalyticsHost } from "./AnalyticsHost";
 import { knowledgeNav } from "../console/knowledge";
 import { ClientCard } from "./ClientCard";
 import { KnowledgeHost } from "./KnowledgeHost";
@@ -22,12 +25,17 @@ import { isTyping } from "./typing";
 export function App() {
   const state = useStore(store);
   const { page } = useStore(tasks);
+  const wanted = useStore(analytics).page;
+  const analyticsPage = can(state.session, "analytics:read") ? wanted : null;
   const kb = useStore(knowledgeNav);
   useEffect(() => void boot(), []);
   useEffect(() => {
-    if (state.boot === "ready") startTasks();
+    if (state.boot === "ready") {
+      startTasks();
+      startAnalytics();
+    }
   }, [state.boot]);
-  useShortcuts(state.boot === "ready" && page === "inbox" && !kb.open);
+  useShortcuts(state.boot === "ready" && page === "inbox" && !analyticsPage && !kb.open);
   useUnreadTitle(state);
   if (state.boot === "checking") {
     return <div class="splash" aria-busy="true">{t("app_loading")}</div>;
@@ -37,7 +45,7 @@ export function App() {
     <div class={`console${state.thread.id ? " has-thread" : ""}`}>
       <TopBar />
       <Notice />
-      {kb.open ? <KnowledgeHost /> : page === "tasks" ? <TasksPage /> : (
+      {kb.open ? <KnowledgeHost /> : analyticsPage ? <AnalyticsHost page={analyticsPage} /> : page === "tasks" ? <TasksPage /> : (
         <main class="panes">
           <Inbox />
           <Thread />

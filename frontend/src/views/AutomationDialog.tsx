@@ -13,9 +13,10 @@ import type { SlaPolicy, TeamSettings, Weekday, WorkingHours } from "../types";
 import { WEEKDAYS } from "../types";
 import { errorText } from "./errors";
 import { RulesPanel } from "./RulesPanel";
+import { SurveysPanel } from "./SurveysPanel";
 import { WebhooksPanel } from "./WebhooksPanel";
 
-type Tab = "hours" | "rules" | "hooks";
+type Tab = "hours" | "rules" | "hooks" | "surveys";
 
 interface Day { open: boolean; start: string; end: string }
 
@@ -104,14 +105,15 @@ function AutomationDialog({ close }: { close: () => void }) {
     <dialog ref={dialog} class="settings automation" aria-labelledby="automation-title" onClose={close}>
       <h2 id="automation-title">{t("automation_title")}</h2>
       <div class="tabs" role="tablist" aria-label={t("automation_title")}>
-        {(["hours", "rules", "hooks"] as Tab[]).map((id) => (
+        {(["hours", "rules", "hooks", "surveys"] as Tab[]).map((id) => (
           <button type="button" role="tab" key={id} aria-selected={tab === id} onClick={() => setTab(id)}>
             {t(`automation_tab_${id}` as Key)}</button>
         ))}
       </div>
       {tab === "rules" && <RulesPanel />}
       {tab === "hooks" && <WebhooksPanel />}
-      {tab !== "hours" && (
+      {tab === "surveys" && <SurveysPanel close={() => dialog.current?.close()} />}
+      {tab !== "hours" && tab !== "surveys" && (
         <div class="dialog-actions">
           <button type="button" onClick={() => dialog.current?.close()}>{t("automation_close")}</button>
         </div>

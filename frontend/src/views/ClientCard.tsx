@@ -1,12 +1,13 @@
 /** The client card: contact details, identities in every channel, and the client's other conversations. */
 
-import { useState } from "preact/hooks";
+import type { ComponentType } from "preact";
+import { useEffect, useState } from "preact/hooks";
 import type { ApiError } from "../api";
-import { openConversation, reloadThread, saveContact, store } from "../console/state";
+import { apiClient, openConversation, reloadThread, saveContact, showNotice, store } from "../console/state";
 import { formatDateTime, formatTime, plural, t } from "../i18n";
 import { can } from "../session";
 import { useStore } from "../store";
-import type { Contact } from "../types";
+import type { Contact, Duplicate, MergeInfo } from "../types";
 import { ChannelBadge } from "./ChannelBadge";
 import { errorText } from "./errors";
 import { allStatuses } from "./Inbox";
@@ -32,6 +33,7 @@ export function ClientCard() {
       </div>
       {contact && editing === contact.id ? <ContactForm contact={contact} done={() => setEditing(null)} />
         : contact ? <ContactFields contact={contact} /> : <p class="muted">{t("card_no_contact")}</p>}
+      {contact && editing !== contact.id && <MergeBlock contact={contact} canMerge={can(session, "conversations:manage")} />}
       <h4>{t("card_history")}</h4>
       {detail.history.length === 0 ? (
         <p class="muted">{t("card_no_history")}</p>
@@ -145,5 +147,72 @@ function ContactForm({ contact, done }: { contact: Contact; done: () => void }) 
         <button type="submit" class="primary" disabled={saving}>{saving ? t("loading") : t("settings_save")}</button>
       </div>
     </form>
+  );
+}
+
+type MergeDialogProps = { survivorId: string; other: Duplicate; close: () => void; merged: (m: MergeInfo) => void };
+let mergeDialog: ComponentType<MergeDialogProps> | null = null;
+
+/** C2 on the card: cards that look like the same person (Merge…), and a merge of the last 24 h (Undo). */
+function MergeBlock({ contact, canMerge }: { contact: Contact; canMerge: boolean }) {
+  const [duplicates, setDuplicates] = useState<Duplicate[]>([]);
+  const [merges, setMerges] = useState<MergeInfo[]>([]);
+  const [merging, setMerging] = useState<Duplicate | null>(null);
+  const [Dialog, setDialog] = useState<ComponentType<MergeDialogProps> | null>(() => mergeDialog);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    let live = true;
+    void apiClient().duplicates(contact.id).then((d) => { if (live) setDuplicates(d.items); }, () => undefined);
+    void apiClient().contactCard(contact.id).then((c) => { if (live) setMerges(c.merges); }, () => undefined);
+    return () => { live = false; };
+  }, [contact.id, contact.revision]);
+
+  const open = async (dup: Duplicate): Promise<void> => {
+    if (!mergeDialog) mergeDialog = (await import("./MergeDialog")).default;
+    setDialog(() => mergeDialog);
+    setMerging(dup);
+  };
+  const undo = async (merge: MergeInfo): Promise<void> => {
+    setBusy(true);
+    try {
+      await apiClient().undoMerge(merge.id);
+      reloadThread();
+    } catch (err) {
+      showNotice(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const now = new Date().toISOString();
+  const undoable = merges.filter((m) => m.state === "done" && m.undo_until > now);
+  return (
+    <>
+      {undoable.map((m) => (
+        <p class="merge-note" key={m.id} role="status">
+          {t("merge_done", { name: m.other_name || m.other_id, conversations: m.conversations })}{" "}
+          {canMerge && <button type="button" class="link" disabled={busy} onClick={() => void undo(m)}>
+            {t("merge_undo")}</button>}
+        </p>
+      ))}
+      {duplicates.length > 0 && (
+        <section class="duplicates" aria-label={t("merge_suggestions")}>
+          <h4>{t("merge_suggestions")}</h4>
+          <ul>
+            {duplicates.map((d) => (
+              <li key={d.contact_id}>
+                <span>{d.display_name || d.contact_id}</span>
+                <span class="muted"> · {d.reasons.map((r) => t(`merge_reason_${r}` as const)).join(", ")}</span>
+                {canMerge && <button type="button" class="link" aria-label={t("merge_with", { name: d.display_name })}
+                  onClick={() => void open(d)}>{t("merge_open")}</button>}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {merging && Dialog && (
+        <Dialog survivorId={contact.id} other={merging} close={() => setMerging(null)}
+          merged={() => { setMerging(null); reloadThread(); }} />
+      )}
+    </>
   );
 }

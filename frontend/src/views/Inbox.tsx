@@ -9,6 +9,7 @@ import { t, type Key } from "../i18n";
 import { useStore } from "../store";
 import { STATUSES } from "../types";
 import { BulkBar } from "./BulkBar";
+import { RepeatRequests } from "./RepeatRequests";
 import { ConversationRow } from "./ConversationRow";
 import { errorText } from "./errors";
 import { SearchResults } from "./SearchResults";
@@ -48,6 +49,7 @@ export function Inbox() {
           {t("filter_overdue")}</button>
       </div>
       <Filters />
+      <RepeatRequests />
       <BulkBar visible={visibleRows(state).map((c) => c.id)} />
       {filters.query.trim() ? <SearchResults /> : <ConversationList />}
     </section>

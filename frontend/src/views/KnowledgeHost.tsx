@@ -1,5 +1,6 @@
 /** The knowledge base's way in: a top-bar link, and the page loaded as its own chunk on first open (H1). */
 
+import { closeAnalytics } from "../analytics/state";
 import type { ComponentType } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { hideKnowledge, knowledgeNav, showKnowledge } from "../console/knowledge";
@@ -35,6 +36,6 @@ export function KnowledgeNavLink() {
   const { open } = useStore(knowledgeNav);
   return (
     <a href="#" class="kb-nav" aria-current={open ? "page" : undefined}
-      onClick={(e) => { e.preventDefault(); showKnowledge(); }}>{t("kb_title")}</a>
+      onClick={(e) => { e.preventDefault(); closeAnalytics(); showKnowledge(); }}>{t("kb_title")}</a>
   );
 }

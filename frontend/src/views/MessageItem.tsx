@@ -96,6 +96,7 @@ export function authorLabel(m: Message): string {
   if (m.direction === "note") return t("msg_note");
   if (m.origin === "greeting") return t("msg_greeting");
   if (m.origin === "api") return t("msg_api");
+  if (m.origin === "survey") return t("msg_survey");
   if (m.direction === "system") return t("msg_system");
   return m.author_id === store.state.session?.me.subject ? t("msg_you") : t("msg_operator");
 }

@@ -5,10 +5,10 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ApiError } from "../api";
-import { saveTeamSettings, store } from "../console/state";
+import { apiClient, saveTeamSettings, store } from "../console/state";
 import { t } from "../i18n";
 import { useStore } from "../store";
-import type { CustomStatus } from "../types";
+import type { CustomStatus, WorkspaceExport } from "../types";
 import { errorText } from "./errors";
 
 /** A status id from its label: latin letters, digits and _, as the API wants (Cyrillic is transliterated). */
@@ -93,6 +93,7 @@ function TeamSettingsDialog({ close }: { close: () => void }) {
               {t("settings_add_status")}</button>
           </div>
         </fieldset>
+        <ExportWorkspace />
         {error && <p class="form-error" role="alert">{errorText(error)}</p>}
         <div class="dialog-actions">
           <button type="button" onClick={() => dialog.current?.close()}>{t("colleague_cancel")}</button>
@@ -100,5 +101,34 @@ function TeamSettingsDialog({ close }: { close: () => void }) {
         </div>
       </form>
     </dialog>
+  );
+}
+
+/** I2: the whole workspace as one JSON-lines file with its attachments (admins); restore it with the CLI. */
+function ExportWorkspace() {
+  const [state, setState] = useState<{ busy: boolean; done?: WorkspaceExport; error?: ApiError }>({ busy: false });
+  const start = async (): Promise<void> => {
+    setState({ busy: true });
+    try {
+      setState({ busy: false, done: await apiClient().exportWorkspace() });
+    } catch (err) {
+      setState({ busy: false, error: err as ApiError });
+    }
+  };
+  return (
+    <fieldset class="export">
+      <legend>{t("export_title")}</legend>
+      <p class="muted">{t("export_hint")}</p>
+      <button type="button" disabled={state.busy} onClick={() => void start()}>
+        {state.busy ? t("export_running") : t("export_start")}</button>
+      {state.busy && <progress aria-label={t("export_running")} />}
+      {state.done && (
+        <p role="status">
+          {t("export_done", { items: state.done.items, files: state.done.files })}{" "}
+          <a href={state.done.url} download={state.done.file_name}>{t("export_download")}</a>
+        </p>
+      )}
+      {state.error && <p class="form-error" role="alert">{errorText(state.error)}</p>}
+    </fieldset>
   );
 }

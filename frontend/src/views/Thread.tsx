@@ -14,6 +14,7 @@ import { ForwardButton } from "./ForwardDialog";
 import { MessageItem } from "./MessageItem";
 import { PresenceBadge } from "./PresenceBadge";
 import { SnoozeMenu } from "./SnoozeMenu";
+import { SurveyRating } from "./SurveyRating";
 import { ThreadSkeleton } from "./Skeleton";
 import { TagEditor } from "./TagEditor";
 import { TasksBlock } from "./TasksBlock";
@@ -69,6 +70,7 @@ function ThreadHeader() {
         <ChannelBadge kind={detail.channel_kind} />
         {detail.surface === "comment" && <span class="muted">{t("surface_comment")}</span>}
         <PresenceBadge conversationId={detail.id} />
+        <SurveyRating conversationId={detail.id} />
       </div>
       <div class="thread-actions">
         <label class="visually-hidden" for="status-select">{t("status")}</label>

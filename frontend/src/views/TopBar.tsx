@@ -9,6 +9,7 @@ import { TeamSettingsButton } from "./TeamSettingsDialog";
 import { AutomationButton } from "./AutomationDialog";
 import { Bell } from "./Bell";
 import { TasksNav } from "./TasksNav";
+import { AnalyticsNav } from "./AnalyticsHost";
 import { KnowledgeNavLink } from "./KnowledgeHost";
 
 export function TopBar() {
@@ -18,6 +19,7 @@ export function TopBar() {
       <span class="brand">Zabota</span>
       {session && <span class="muted workspace">{session.me.workspace_id} · {session.me.name || session.me.role}</span>}
       {can(session, "tasks:read") && <TasksNav />}
+      {can(session, "analytics:read") && <AnalyticsNav />}
       {can(session, "articles:read") && <KnowledgeNavLink />}
       <span class="spacer" />
       <LiveIndicator state={live} />

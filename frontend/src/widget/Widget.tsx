@@ -33,6 +33,38 @@ function Files({ files }: { files: WidgetMessage["attachments"] }) {
   );
 }
 
+/** A survey's scale as buttons: stars for CSAT (1-5), numbers for NPS (0-10); the answer goes once. */
+function Rating({ client, survey, tx }: {
+  client: WidgetClient; survey: NonNullable<WidgetMessage["survey"]>; tx: ReturnType<typeof texts>;
+}) {
+  const [state, setState] = useState<"open" | "busy" | "done" | "closed">("open");
+  const [chosen, setChosen] = useState<number | null>(null);
+  const [low, high] = survey.scale.length === 2 ? survey.scale : [1, 5];
+  const scores = Array.from({ length: high - low + 1 }, (_, i) => low + i);
+  const stars = survey.kind === "csat";
+  const pick = async (score: number): Promise<void> => {
+    setState("busy");
+    setChosen(score);
+    try {
+      await client.answerSurvey(survey.id, score);
+      setState("done");
+    } catch (err) {
+      setState(err instanceof WidgetError && (err.status === 409 || err.status === 404) ? "closed" : "open");
+    }
+  };
+  if (state === "done") return <p class="zw-muted" role="status">{tx.survey_thanks}</p>;
+  if (state === "closed") return <p class="zw-muted" role="status">{tx.survey_closed}</p>;
+  return (
+    <div class="zw-rating" role="group" aria-label={tx.survey_rate}>
+      {scores.map((score) => (
+        <button key={score} type="button" class={`zw-rate${chosen !== null && score <= chosen && stars ? " zw-on" : ""}`}
+          disabled={state === "busy"} aria-label={`${score} / ${high}`} data-score={score}
+          onClick={() => void pick(score)}>{stars ? "★" : String(score)}</button>
+      ))}
+    </div>
+  );
+}
+
 interface Props {
   client: WidgetClient;
   lang: "ru" | "en";
@@ -315,7 +347,8 @@ function Conversation({ client, tx, configuredWs, greeting, onSignedOut }: {
         {messages.map((m) => (
           <div key={m.id} class={`zw-msg ${m.author.kind === "visitor" ? "zw-out" : "zw-in"}`} data-author={m.author.kind}>
             <span class="zw-author">{label(m)}</span>
-            {m.text && <p class="zw-text">{m.text}</p>}
+            {m.survey ? <p class="zw-text">{m.survey.question}</p> : m.text && <p class="zw-text">{m.text}</p>}
+            {m.survey && <Rating client={client} survey={m.survey} tx={tx} />}
             {m.attachments.length > 0 && <Files files={m.attachments} />}
             {m.pending && <span class="zw-muted">{tx.sending}</span>}
             {m.failed && (

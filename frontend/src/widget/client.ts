@@ -36,6 +36,7 @@ export interface WidgetMessage {
   created_at: string;
   pending?: boolean;
   failed?: boolean;
+  survey?: { id: string; kind: string; question: string; scale: number[] };
 }
 
 export interface VisitorSession {
@@ -139,6 +140,11 @@ export class WidgetClient {
   send(clientMessageId: string, text: string, replyTo: string | null, attachments: string[] = []):
     Promise<{ message_id: string; created_at: string }> {
     return this.call("POST", "/messages", { client_message_id: clientMessageId, text, attachments, reply_to: replyTo });
+  }
+
+  /** The visitor's answer to a survey of their conversation (stars 1-5, or 0-10). */
+  answerSurvey(surveyId: string, score: number): Promise<{ id: string; score: number; state: string }> {
+    return this.call("POST", `/surveys/${encodeURIComponent(surveyId)}`, { score });
   }
 
   /** The visitor is typing (operators see it); the caller throttles. */

@@ -27,6 +27,9 @@ const en = {
   uploading: "Uploading",
   too_large: "The file is larger than 10 MB.",
   wrong_type: "This kind of file cannot be sent: send an image, a PDF, an office document or a text file.",
+  survey_rate: "Rate the answer",
+  survey_thanks: "Thank you for your rating!",
+  survey_closed: "This survey is closed.",
 };
 
 const ru: typeof en = {
@@ -56,6 +59,9 @@ const ru: typeof en = {
   uploading: "Загружается",
   too_large: "Файл больше 10 МБ.",
   wrong_type: "Такой файл отправить нельзя: отправьте изображение, PDF, офисный документ или текстовый файл.",
+  survey_rate: "Оцените ответ",
+  survey_thanks: "Спасибо за оценку!",
+  survey_closed: "Этот опрос закрыт.",
 };
 
 export type TextKey = keyof typeof en;

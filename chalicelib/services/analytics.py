@@ -1,0 +1,270 @@
+"""Analytics (G1-G3, G5): counters from the stream, and the dashboard, heat map, KPIs and reports read from them.
+
+Counting: after a stream batch is processed, the deltas of every record that will not come back (those before
+the first failed record) are summed in memory and written once per counter item (store/analytics.py), and each
+workspace whose counters moved gets one small `analytics.updated` push. Reading never touches raw messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from chalicelib.domain import analytics as rules
+from chalicelib.domain.model import iso
+from chalicelib.errors import InvalidInput
+from chalicelib.services import assignment
+from chalicelib.services.deps import Deps
+from chalicelib.store import analytics as store
+from chalicelib.store import backup, repo
+from chalicelib.store.models import TYPE_OF, ConversationItem, MessageItem, SurveyItem
+
+COUNTED = {TYPE_OF[ConversationItem], TYPE_OF[MessageItem], TYPE_OF[SurveyItem]}
+MAX_DAYS = 92  # a report or heat map reads hourly items: at most a quarter at a time
+HIGH = "\uffff"
+
+
+def deltas_of(event_name: str, new: Any, old: Any) -> rules.Batch:
+    """The counter deltas one change implies."""
+    batch = rules.Batch()
+    if isinstance(new, ConversationItem):
+        prev = old if isinstance(old, ConversationItem) else None
+        for delta in rules.conversation_deltas(event_name, new, prev):
+            batch.add(delta)
+        batch.gauge(new.workspace_id or "", "wait", rules.waiting_change(event_name, new, prev))
+    elif isinstance(new, MessageItem):
+        for delta in rules.message_deltas(event_name, new):
+            batch.add(delta)
+    elif isinstance(new, SurveyItem):
+        for delta in rules.survey_deltas(event_name, new, old if isinstance(old, SurveyItem) else None):
+            batch.add(delta)
+    return batch
+
+
+def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping[str, Any] | None) -> int:
+    """Count the records of a processed batch that will not be delivered again. Returns transactions written."""
+    failed = {f.get("itemIdentifier") for f in (response or {}).get("batchItemFailures") or []}
+    counted: list[tuple[str, str, dict[tuple[str, str], dict[str, int]]]] = []
+    for record in records:
+        data = record.get("dynamodb") or {}
+        sequence = str(data.get("SequenceNumber", ""))
+        if sequence in failed:
+            break  # this record and every later one come back in the next batch
+        new_raw = data.get("NewImage") or {}
+        if (new_raw.get("type") or {}).get("S") not in COUNTED:
+            continue
+        new = repo.decode(new_raw)
+        old = repo.decode(data["OldImage"]) if data.get("OldImage") else None
+        if backup.is_restored_insert(str(record.get("eventName", "")), new):
+            continue  # a backup import's item: counted before the export (the counters are imported too)
+        deltas = deltas_of(str(record.get("eventName", "")), new, old).nonzero()
+        if deltas:
+            counted.append((str(record.get("eventID") or sequence), sequence, deltas))
+    if not counted:
+        return 0
+    written = store.apply(counted, now=d.now())
+    if written:
+        _push_updated(d, {ws for _, _, deltas in counted for ws, _ in deltas})
+    return written
+
+
+def _push_updated(d: Deps, workspaces: set[str]) -> None:
+    from chalicelib.services.changes import push
+
+    for ws in sorted(workspaces):
+        push(d, ws, {"type": "analytics.updated"})  # a hint for open dashboards: they read the counters again
+
+
+# --- reading --------------------------------------------------------------------------------------------------
+
+
+def zone_of(ws: str, requested: str | None) -> str:
+    """The time zone to show: the one asked for, else the workspace's working hours' zone, else UTC."""
+    hours = assignment.team_settings(ws).working_hours
+    zone = requested or (hours.get("time_zone") if isinstance(hours, dict) else None) or "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise InvalidInput(f"unknown time zone {zone!r}") from err
+    return zone
+
+
+def period(start: str | None, end: str | None, now: datetime, *, default_days: int = 7) -> tuple[datetime, datetime]:
+    """A [from, to) period from ISO dates or times (UTC unless they carry an offset); at most MAX_DAYS long.
+    `to` defaults to the end of the current hour (the counters' last bucket)."""
+    def parse(text: str, name: str) -> datetime:
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as err:
+            raise InvalidInput(f"{name} must be an ISO date or date-time") from err
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    high = parse(end, "to") if end else now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    low = parse(start, "from") if start else high - timedelta(days=default_days)
+    if low >= high:
+        raise InvalidInput("from must be before to")
+    if high - low > timedelta(days=MAX_DAYS):
+        raise InvalidInput(f"a period is at most {MAX_DAYS} days")
+    return low.astimezone(UTC), high.astimezone(UTC)
+
+
+def _hours(low: datetime, high: datetime) -> tuple[str, str]:
+    last = high - timedelta(microseconds=1)
+    return low.strftime("%Y-%m-%dT%H"), last.strftime("%Y-%m-%dT%H")
+
+
+def rows(ws: str, kind: str, low: datetime, high: datetime) -> list[tuple[str, str, dict[str, int]]]:
+    """(UTC hour, dimension value, metrics) of one kind of counter over a period."""
+    first, last = _hours(low, high)
+    found = []
+    for sk, metrics in store.query(ws, rules.sort_key(kind, first, ""), rules.sort_key(kind, last, HIGH)):
+        k, hour, value = rules.parse_sort_key(sk)
+        if k == kind:
+            found.append((hour, value, metrics))
+    return found
+
+
+def _sum(rows_: Sequence[tuple[str, str, dict[str, int]]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for _, _, metrics in rows_:
+        rules.merge(total, metrics)
+    return total
+
+
+def _by_value(rows_: Sequence[tuple[str, str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for _, value, metrics in rows_:
+        rules.merge(out.setdefault(value, {}), metrics)
+    return out
+
+
+def dashboard(d: Deps, ws: str) -> dict[str, Any]:
+    """The last 24 h against the 24 h before (hourly counters: 48 items plus 48 per active channel)."""
+    now = d.now().astimezone(UTC)
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    middle, start = end - timedelta(hours=24), end - timedelta(hours=48)
+    split = middle.strftime("%Y-%m-%dT%H")
+    totals = rows(ws, "a", start, end)
+    channels = rows(ws, "c", start, end)
+    current = [r for r in totals if r[0] >= split]
+    previous = [r for r in totals if r[0] < split]
+    names = names_of(ws, "channel")
+    per_channel = []
+    for channel_id, metrics in sorted(_by_value([r for r in channels if r[0] >= split]).items()):
+        before = _by_value([r for r in channels if r[0] < split and r[1] == channel_id]).get(channel_id, {})
+        per_channel.append({"channel_id": channel_id, "name": names.get(channel_id, channel_id),
+                            "current": rules.summary(metrics), "previous": rules.summary(before)})
+    hourly = {hour: metrics for hour, _, metrics in current}
+    return {
+        "generated_at": iso(now), "from": iso(start), "split": iso(middle), "to": iso(end),
+        "current": rules.summary(_sum(current)), "previous": rules.summary(_sum(previous)),
+        "waiting_now": max(0, store.gauge(ws).get("wait", 0)),
+        "oldest_waiting": _oldest_waiting(ws, now),
+        "channels": per_channel,
+        "hourly": [{"hour": hour, "new": hourly.get(hour, {}).get("new", 0),
+                    "messages_in": hourly.get(hour, {}).get("in", 0)}
+                   for hour in rules.hours_between(middle, end - timedelta(hours=1))],
+    }
+
+
+def _oldest_waiting(ws: str, now: datetime) -> dict[str, Any] | None:
+    from chalicelib.services import team as team_service
+
+    statuses = [s for s in team_service.statuses_of(ws) if s != rules.CLOSED]
+    found = repo.query_overdue(ws, statuses, waiting_before=iso(now + timedelta(seconds=1)), limit=1)
+    if not found:
+        return None
+    conv = found[0]
+    return {"conversation_id": conv.conversation_id, "contact_name": conv.contact_name,
+            "channel_id": conv.channel_id, "waiting_since": conv.awaiting_since,
+            "waiting_s": max(0, int((now - datetime.fromisoformat(
+                (conv.awaiting_since or iso(now)).replace("Z", "+00:00"))).total_seconds()))}
+
+
+METRICS = ("in", "new", "out", "res", "fr")
+
+
+def heatmap(ws: str, low: datetime, high: datetime, zone: str, metric: str) -> dict[str, Any]:
+    if metric not in METRICS:
+        raise InvalidInput(f"metric must be one of {', '.join(METRICS)}")
+    found = rows(ws, "a", low, high)
+    cells = rules.heatmap(((hour, metrics) for hour, _, metrics in found), zone, metric)
+    return {"time_zone": zone, "metric": metric, "from": iso(low), "to": iso(high), "cells": cells,
+            "max": max(max(row) for row in cells)}
+
+
+def kpis(ws: str, low: datetime, high: datetime) -> dict[str, Any]:
+    """Per operator (the conversation's assignee, or the author of a reply) and per task team (its members'
+    counters summed), and the whole workspace."""
+    from chalicelib.store import tasks as task_store
+    from chalicelib.store import team as team_store
+
+    per_op = _by_value(rows(ws, "o", low, high))
+    members = {m.user_id: m for m in team_store.list_members(ws)}
+    operators = []
+    for user_id in sorted(set(per_op) | set(members)):
+        member = members.get(user_id)
+        operators.append({"user_id": user_id, "name": (member.name or member.email) if member else user_id,
+                          "role": member.role if member else "",
+                          **_kpi(per_op.get(user_id, {}))})
+    teams = []
+    for team in task_store.list_teams(ws):
+        summed: dict[str, int] = {}
+        for user_id in team.member_ids or []:
+            rules.merge(summed, per_op.get(user_id, {}))
+        teams.append({"team_id": team.team_id, "name": team.name, "member_ids": list(team.member_ids or []),
+                      **_kpi(summed)})
+    return {"from": iso(low), "to": iso(high), "workspace": _kpi(_sum(rows(ws, "a", low, high))),
+            "operators": operators, "teams": teams}
+
+
+def _kpi(metrics: Mapping[str, int]) -> dict[str, Any]:
+    s = rules.summary(metrics)
+    return {"handled": s["resolved"], "replies": s["messages_out"], "first_responses": s["first_responses"],
+            "first_response_median_s": s["first_response_median_s"], "first_response_p90_s": s["first_response_p90_s"],
+            "resolution_median_s": s["resolution_median_s"], "resolution_avg_s": s["resolution_avg_s"],
+            "csat_avg": s["csat_avg"], "csat_answers": s["csat_answers"], "nps": s["nps"],
+            "sla_breaches": s["sla_breaches"], "reopened": s["reopened"]}
+
+
+GROUPS = {"total": "a", "channel": "c", "operator": "o", "tag": "t"}
+INTERVALS = ("hour", "day")
+
+
+def report(ws: str, group: str, low: datetime, high: datetime, zone: str, interval: str) -> dict[str, Any]:
+    """Totals per channel / tag / operator (or the whole workspace) and a series per local day or hour."""
+    if group not in GROUPS:
+        raise InvalidInput(f"group must be one of {', '.join(GROUPS)}")
+    if interval not in INTERVALS:
+        raise InvalidInput("interval must be hour or day")
+    found = rows(ws, GROUPS[group], low, high)
+    names = names_of(ws, group)
+    series: dict[str, dict[str, dict[str, int]]] = {}
+    for hour, value, metrics in found:
+        bucket = rules.local_period(hour, zone, interval)
+        rules.merge(series.setdefault(value, {}).setdefault(bucket, {}), metrics)
+    totals = _by_value(found)
+    order = sorted(totals, key=lambda v: (-(totals[v].get("in", 0) + totals[v].get("new", 0)), v))
+    groups = [{"key": value, "name": names.get(value, value) if value else "", "totals": rules.summary(totals[value]),
+               "series": [{"period": p, **_point(m)} for p, m in sorted(series.get(value, {}).items())]}
+              for value in order]
+    return {"group": group, "interval": interval, "time_zone": zone, "from": iso(low), "to": iso(high),
+            "groups": groups}
+
+
+def _point(metrics: Mapping[str, int]) -> dict[str, Any]:
+    s = rules.summary(metrics)
+    return {k: s[k] for k in ("new", "messages_in", "messages_out", "resolved", "first_response_median_s",
+                              "csat_avg", "sla_breaches")}
+
+
+def names_of(ws: str, group: str) -> dict[str, str]:
+    if group == "channel":
+        return {c.pk.split("#", 1)[1]: c.name for c in repo.list_channels(ws)}
+    if group == "operator":
+        from chalicelib.store import team as team_store
+
+        return {m.user_id: m.name or m.email for m in team_store.list_members(ws)}
+    return {}

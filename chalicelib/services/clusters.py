@@ -1,0 +1,136 @@
+"""Repeat-request detection (H2): "N customers report the same problem in the last hour", and a word to the leads
+when such a cluster appears suddenly.
+
+Cost per inbound customer message: one PutItem from the stream (the message's first 300 characters in the
+workspace's recent-messages partition, TTL 2 h). Clusters are computed when read (one Query of that partition
+plus BatchGets of the conversations), never per message. The sudden-cluster check runs on a timer at the end of
+each minute in which customers wrote: the stream books `clusters#<minute>` once per workspace and minute (a
+conditional put, skipped entirely when this warm process booked that minute already).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.domain import clusters as rules
+from chalicelib.domain.model import iso, stable_hash
+from chalicelib.services import notifications, timers
+from chalicelib.services.deps import Deps
+from chalicelib.store import clusters as store
+from chalicelib.store import repo, team
+from chalicelib.store.models import MessageItem, TimerItem
+
+KIND = "clusters"
+WINDOW_MINUTES = 60
+MAX_MINUTES = 120
+DOC_TEXT = 600
+_booked: dict[str, str] = {}  # workspace -> the minute this warm process booked a check for
+
+
+def on_message(d: Deps, event_name: str, message: MessageItem) -> bool:
+    """Stream: a customer's new message joins the recent ones; the minute's check is booked. True when stored."""
+    if event_name != "INSERT" or message.direction != "in" or not (message.text or "").strip():
+        return False
+    ws = message.workspace_id or ""
+    now = d.now()
+    store.put_recent(ws, message.conversation_id, message.message_id, message.author_id or "", message.text,
+                     at=message.created_at or iso(now), now=now)
+    minute = now.replace(second=0, microsecond=0)
+    bucket = minute.strftime("%Y%m%d%H%M")
+    if _booked.get(ws) != bucket:
+        repo.put_timer(ws, f"{KIND}#{bucket}", KIND, iso(minute + timedelta(minutes=1)), {}, now=now, only_new=True)
+        _booked[ws] = bucket
+    return True
+
+
+def _docs(ws: str, since: str) -> tuple[list[rules.Doc], dict[str, Any]]:
+    recent = store.recent_since(ws, since)
+    texts: dict[str, list[str]] = {}
+    last: dict[str, str] = {}
+    customer: dict[str, str] = {}
+    for item in recent:  # oldest first: a conversation's texts in order, its last time
+        texts.setdefault(item.conversation_id, []).append(item.text)
+        last[item.conversation_id] = item.at
+        customer[item.conversation_id] = item.contact_id or item.conversation_id
+    convs = store.conversations(ws, list(texts))
+    docs = [rules.Doc(cid, convs[cid].contact_id or customer[cid], " ".join(texts[cid])[-DOC_TEXT:], last[cid],
+                      tuple(convs[cid].tags or ()))
+            for cid in texts if cid in convs and not convs[cid].blocked]
+    return docs, convs
+
+
+def current(d: Deps, ws: str, *, minutes: int = WINDOW_MINUTES,
+            min_customers: int = rules.MIN_CUSTOMERS) -> dict[str, Any]:
+    now = d.now()
+    since = iso(now - timedelta(minutes=minutes))
+    docs, convs = _docs(ws, since)
+    sudden_since = iso(now - timedelta(minutes=rules.SUDDEN_MINUTES))
+    items = []
+    for found in rules.cluster(docs, min_customers=min_customers):
+        items.append({
+            "id": _cluster_id(found), "customers": found.customers, "terms": found.terms, "tags": found.tags,
+            "first_at": found.first_at, "last_at": found.last_at,
+            "sudden": rules.is_sudden(found, sudden_since),
+            "conversations": [_row(convs[doc.id], doc) for doc in found.members],
+        })
+    return {"minutes": minutes, "since": since, "messages_read": len(docs), "items": items}
+
+
+def _cluster_id(found: rules.Cluster) -> str:
+    return stable_hash(*sorted(d.id for d in found.members), length=16)
+
+
+def _row(conv: Any, doc: rules.Doc) -> dict[str, Any]:
+    return {"id": conv.conversation_id, "contact_id": conv.contact_id, "contact_name": conv.contact_name,
+            "channel_id": conv.channel_id, "channel_kind": conv.channel_kind, "status": conv.status,
+            "tags": list(conv.tags or []), "text": doc.text[-300:], "at": doc.at, "surface": conv.surface}
+
+
+@timers.register(KIND)
+def on_timer(d: Deps, timer: TimerItem) -> None:
+    check(d, timer.workspace_id or "")
+
+
+def check(d: Deps, ws: str) -> int:
+    """At the end of a minute with customer messages: clusters that turned sudden are announced once to the
+    workspace's admins (the leads). Returns how many were announced."""
+    now = d.now()
+    docs, convs = _docs(ws, iso(now - timedelta(minutes=WINDOW_MINUTES)))
+    sudden_since = iso(now - timedelta(minutes=rules.SUDDEN_MINUTES))
+    announced = [list(n.conversation_ids or []) for n in store.notes_since(ws, iso(now - store.KEEP))]
+    told = 0
+    for found in rules.cluster(docs):
+        if not rules.is_sudden(found, sudden_since):
+            continue
+        members = [doc.id for doc in found.members]
+        if any(rules.same_cluster(members, before) for before in announced):
+            continue
+        cluster_id = _cluster_id(found)
+        store.put_note(ws, cluster_id, members, found.customers, now=now)
+        announced.append(members)
+        _announce(d, ws, found, cluster_id, convs)
+        told += 1
+    return told
+
+
+def _announce(d: Deps, ws: str, found: rules.Cluster, cluster_id: str, convs: dict[str, Any]) -> None:
+    admins = [m.user_id for m in team.list_members(ws) if m.role == "admin"]
+    about = ", ".join(found.tags or found.terms[:3]) or "—"
+    params = {"count": str(found.customers), "minutes": str(rules.SUDDEN_MINUTES), "about": about}
+    notifications.notify(d, ws, admins, "repeat_requests", key=f"cluster#{cluster_id}",
+                         title=f"{found.customers} customers report the same problem: {about}",
+                         body=found.members[0].text[:300], link={"conversation_id": found.members[0].id},
+                         text_key="repeat_requests", params=params)
+
+
+def parse_minutes(value: str | None) -> int:
+    from chalicelib.errors import InvalidInput
+
+    if value is None or value == "":
+        return WINDOW_MINUTES
+    if not value.isdigit() or not 1 <= int(value) <= MAX_MINUTES:
+        raise InvalidInput(f"minutes is a whole number from 1 to {MAX_MINUTES}", code="invalid_minutes")
+    return int(value)
+
+

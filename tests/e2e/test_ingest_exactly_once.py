@@ -1,0 +1,178 @@
+"""A customer's message is stored once and counted once without a transaction (issue 14).
+
+The stream records it with conditional writes in a fixed order (pointer, conversation bump, message). These tests
+kill the writer between the writes, replay records that already succeeded, and race two workers on one record,
+on DynamoDB Local through the real stream pump; each checks the thread and the conversation's counters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import threading
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.model import InboundEvent
+from chalicelib.services import inbound
+from chalicelib.services.deps import deps
+from chalicelib.store import repo
+from chalicelib.store.models import MessageItem
+from tests.support import customer_message, new_workspace
+
+pytestmark = pytest.mark.ddblocal
+
+
+class Crash(RuntimeError):
+    """The Lambda dying between two writes (the stream pump retries the record, as Lambda does)."""
+
+
+def chat() -> int:
+    return 6_000_000 + secrets.randbelow(10**6)
+
+
+def recorded_events(monkeypatch: pytest.MonkeyPatch) -> list[InboundEvent]:
+    """Every event the stream hands to ingest, in order (to replay them afterwards)."""
+    seen: list[InboundEvent] = []
+    real = inbound.process_inbound
+
+    def recording(d: Any, event: InboundEvent) -> None:
+        seen.append(event)
+        real(d, event)
+
+    monkeypatch.setattr(inbound, "process_inbound", recording)
+    return seen
+
+
+def conversation_counts(ws: Any) -> tuple[int, int, int]:
+    (conv,) = ws.conversations()
+    stored = repo.get_conversation(ws.id, conv["id"], consistent=True)
+    assert stored is not None
+    messages = [m for m in ws.messages(conv["id"]) if m["direction"] == "in"]
+    return len(messages), int(stored.message_count), int(stored.unread_count)
+
+
+def test_a_crash_after_the_conversation_bump_and_before_the_message_is_finished_by_the_retry(stack, monkeypatch):
+    ws = new_workspace(stack)
+    chat_id = chat()
+    assert ws.post_update(customer_message(chat_id, "first")).status_code == 200
+    ws.drain()
+    real_put_new = repo.put_new
+    crashed: list[str] = []
+
+    def dies_once_on_the_message(item: Any) -> bool:
+        if isinstance(item, MessageItem) and item.text == "second" and not crashed:
+            crashed.append(item.message_id)
+            raise Crash("killed between the conversation bump and the message")
+        return real_put_new(item)
+
+    monkeypatch.setattr(repo, "put_new", dies_once_on_the_message)
+    assert ws.post_update(customer_message(chat_id, "second")).status_code == 200
+    ws.drain()
+
+    assert crashed, "the crash was injected"
+    assert conversation_counts(ws) == (2, 2, 2)  # the retry wrote the message and did not bump again
+    (conv,) = ws.conversations()
+    assert conv["last_message_preview"] == "second"
+
+
+def test_a_crash_after_the_pointer_and_before_the_bump_is_finished_by_the_retry(stack, monkeypatch):
+    ws = new_workspace(stack)
+    chat_id = chat()
+    real_count = repo._count_message
+    crashed: list[bool] = []
+
+    def dies_once(*args: Any, **kwargs: Any) -> None:
+        if not crashed:
+            crashed.append(True)
+            raise Crash("killed after the pointer")
+        real_count(*args, **kwargs)
+
+    monkeypatch.setattr(repo, "_count_message", dies_once)
+    assert ws.post_update(customer_message(chat_id, "hello")).status_code == 200
+    ws.drain()
+    assert crashed
+    assert conversation_counts(ws) == (1, 1, 1)
+
+
+def test_replaying_every_record_of_a_long_conversation_changes_nothing(stack, monkeypatch):
+    """More messages than the conversation remembers (`RECENT_IDS`): a replay is still stopped by the message."""
+    ws = new_workspace(stack)
+    chat_id = chat()
+    events = recorded_events(monkeypatch)
+    total = repo.RECENT_IDS + 8
+    for n in range(total):
+        assert ws.post_update(customer_message(chat_id, f"message {n}")).status_code == 200
+    ws.drain()
+    assert len(events) == total
+    (conv,) = ws.conversations()
+    before = repo.get_conversation(ws.id, conv["id"], consistent=True)
+    assert before is not None and int(before.message_count) == total
+
+    for event in list(events):  # a whole batch redelivered, as after a partial failure
+        inbound.process_inbound(deps(), event)
+
+    after = repo.get_conversation(ws.id, conv["id"], consistent=True)
+    assert after is not None
+    assert int(after.revision) == int(before.revision)  # not one write to the conversation
+    assert conversation_counts(ws) == (total, total, total)
+
+
+def test_two_workers_racing_on_one_record_store_and_count_it_once(stack, monkeypatch):
+    ws = new_workspace(stack)
+    chat_id = chat()
+    events = recorded_events(monkeypatch)
+    assert ws.post_update(customer_message(chat_id, "first")).status_code == 200
+    ws.drain()
+    assert ws.post_update(customer_message(chat_id, "raced")).status_code == 200
+    ws.drain()
+    raced = events[-1]
+    # four redeliveries of a record that succeeded, at once
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            inbound.process_inbound(deps(), raced)
+        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert conversation_counts(ws) == (2, 2, 2)
+
+
+def test_racing_first_deliveries_of_one_message_store_and_count_it_once(stack, monkeypatch):
+    """Four workers get the same new message at once (no earlier attempt): one message, one bump."""
+    ws = new_workspace(stack)
+    chat_id = chat()
+    events = recorded_events(monkeypatch)
+    assert ws.post_update(customer_message(chat_id, "first")).status_code == 200
+    ws.drain()
+    template = events[-1]
+    fresh = dataclasses.replace(template, external_message_id=template.external_message_id + "7",
+                                external_event_id=template.external_event_id + "7", text="concurrent")
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            inbound.process_inbound(deps(), fresh)
+        except BaseException as err:  # noqa: BLE001
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ws.drain()
+    assert not errors
+    assert conversation_counts(ws) == (2, 2, 2)
