@@ -55,7 +55,6 @@ NOT_EXERCISED = {
     ("every_minute", "dynamodb:PutItem"): "timer handlers (SLA, reminders) write messages and new timers",
     ("every_minute", "ses:SendEmail"): "notification digests (SES v2); embedded mode keeps them in an outbox",
     ("api_handler", "dynamodb:Scan"): "the admin's workspace export (I2): no index holds a workspace's every item",
-    ("api_handler", "dynamodb:BatchGetItem"): "client-merge suggestions and merges (C2), repeat-request clusters (H2)",
     ("every_minute", "dynamodb:BatchGetItem"): "the repeat-request check reads the clusters' conversations (H2)",
     ("api_handler", "dynamodb:DeleteItem"): "removing a team member, signing out, OIDC state: not on this path",
     ("api_handler", "execute-api:ManageConnections"): "a removed member's consoles are closed (DELETE @connections)",
