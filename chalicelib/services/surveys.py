@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from chalicelib.domain import surveys as rules
@@ -178,14 +178,17 @@ def on_answer_event(d: Deps, event: InboundEvent, conv_id: str) -> None:
 
 
 def take_text_answer(d: Deps, event: InboundEvent, conv_id: str) -> bool:
-    """A customer's message that is only a number, for the conversation's open survey: taken as its answer (True:
-    nothing else happens to the message). Any other text costs no DynamoDB request here."""
+    """A customer's message that is only a number, for the open survey of the still closed conversation: taken as
+    its answer (True: nothing else happens to the message). Any other text costs no DynamoDB request here."""
     score = rules.parse_text_answer(event.text)
     if score is None or event.attachments or event.surface != "private":
         return False
     survey = store.latest_of(event.workspace_id, conv_id)
     if survey is None or rules.refusal(survey.kind, survey.state, score, survey.answer_until or "", d.now()):
         return False  # no open survey, or not a number of its scale: an ordinary message
+    conv = repo.get_conversation(event.workspace_id, conv_id, consistent=True)
+    if conv is None or conv.status != "closed":
+        return False  # the customer wrote again since the close: a number is part of that talk now
     done, _why = answer(d, event.workspace_id, conv_id, survey.survey_id, score, via="text")
     return done is not None
 
@@ -240,9 +243,16 @@ def list_surveys(d: Deps, ws: str, params: dict[str, str]) -> dict[str, Any]:
     for name in ("since", "until"):
         value = params.get(name) or None
         try:
-            bounds[name] = iso(parse_iso(value)) if value else None
+            at = parse_iso(value) if value else None
+            if at is not None and at.tzinfo is None:
+                at = at.replace(tzinfo=UTC)
+            if at is not None and not 1970 <= at.astimezone(UTC).year <= 9998:
+                raise ValueError(value)
+            bounds[name] = iso(at) if at is not None else None
         except (ValueError, OverflowError):
-            raise InvalidInput(f"{name} is an ISO-8601 time") from None
+            raise InvalidInput(f"{name} is an ISO-8601 time (1970-9998)") from None
+    if bounds["since"] and bounds["until"] and bounds["since"] > bounds["until"]:
+        raise InvalidInput("since is after until")
     kind, operator, answered = params.get("kind") or "", params.get("operator_id") or "", params.get("answered")
     if kind and kind not in rules.KINDS:
         raise InvalidInput("kind is csat or nps")

@@ -230,6 +230,9 @@ def test_nps_on_its_schedule_and_results_for_analysts_only_in_their_workspace(st
     rest = ws.api("GET", "/surveys", params={"limit": 1, "cursor": page["next_cursor"]}).json()
     assert rest["items"][0]["id"] != page["items"][0]["id"]
     assert ws.api("GET", "/surveys", params={"cursor": "forged"}).status_code == 400
+    for bad in ({"since": "0298-04-21T22:05:41-00:52"}, {"until": "tomorrow"}, {"limit": 0}, {"kind": "ces"},
+                {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}):
+        assert ws.api("GET", "/surveys", params=bad).status_code == 400, bad
     assert ws.api("GET", "/surveys", params={"since": iso(clock() + timedelta(days=1))}).json()["items"] == []
 
 
@@ -368,3 +371,16 @@ def test_the_widget_shows_stars_and_takes_them_once_from_this_visitor_only(stack
     site.ws.drain()
     assert surveys_of(site.ws, visitor.conversation_id)[0]["score"] == 5
     assert visitor.history()[-1]["text"] == "Спасибо за оценку!"
+
+
+def test_a_number_after_the_customer_wrote_again_is_part_of_the_talk_not_an_answer(stack, clock):
+    ws = surveyed_workspace(stack)
+    chat = chat_id()
+    conv_id = customer_writes(ws, chat, "hello")
+    close(ws, conv_id)
+    clock.advance(minutes=1)
+    customer_writes(ws, chat, "how many boxes can I return?")
+    assert ws.post_update(customer_message(chat, "5", first_name=f"Customer {chat}")).status_code == 200
+    ws.drain()
+    assert surveys_of(ws, conv_id)[0]["score"] is None
+    assert "5" in [m["text"] for m in ws.messages(conv_id) if m["direction"] == "in"]  # an ordinary message
