@@ -2,10 +2,11 @@
 when such a cluster appears suddenly.
 
 Cost per inbound customer message: one PutItem from the stream (the message's first 300 characters in the
-workspace's recent-messages partition, TTL 2 h). Clusters are computed when read (one Query of that partition
-plus BatchGets of the conversations), never per message. The sudden-cluster check runs on a timer at the end of
-each minute in which customers wrote: the stream books `clusters#<minute>` once per workspace and minute (a
-conditional put, skipped entirely when this warm process booked that minute already).
+workspace's recent-messages partition, TTL 2 h), and at most every 20 s per workspace and warm process one Query of
+the last 15 minutes of that partition (the sudden-cluster check; the conversations and announcements are read only
+for a sudden cluster). Messages within those 20 s book a `clusters#<minute>` timer instead (once per workspace and
+minute), which checks at the minute's end. The console's clusters are computed when read (one Query of the last
+hour plus BatchGets of the conversations), never per message.
 """
 
 from __future__ import annotations
@@ -25,17 +26,26 @@ KIND = "clusters"
 WINDOW_MINUTES = 60
 MAX_MINUTES = 120
 DOC_TEXT = 600
+THROTTLE = timedelta(seconds=20)
 _booked: dict[str, str] = {}  # workspace -> the minute this warm process booked a check for
+_checked: dict[str, Any] = {}  # workspace -> when this warm process last checked it
 
 
 def on_message(d: Deps, event_name: str, message: MessageItem) -> bool:
-    """Stream: a customer's new message joins the recent ones; the minute's check is booked. True when stored."""
+    """Stream: a customer's new message joins the recent ones, and the sudden-cluster check runs at once unless this
+    warm process ran it for the workspace within THROTTLE; then the minute's timer runs it (booked once per
+    workspace and minute), so the tail of a burst is checked too. True when stored."""
     if event_name != "INSERT" or message.direction != "in" or not (message.text or "").strip():
         return False
     ws = message.workspace_id or ""
     now = d.now()
     store.put_recent(ws, message.conversation_id, message.message_id, message.author_id or "", message.text,
                      at=message.created_at or iso(now), now=now)
+    last = _checked.get(ws)
+    if last is None or not timedelta(0) <= now - last < THROTTLE:
+        _checked[ws] = now
+        check(d, ws)
+        return True
     minute = now.replace(second=0, microsecond=0)
     bucket = minute.strftime("%Y%m%d%H%M")
     if _booked.get(ws) != bucket:
@@ -93,18 +103,28 @@ def on_timer(d: Deps, timer: TimerItem) -> None:
 
 
 def check(d: Deps, ws: str) -> int:
-    """At the end of a minute with customer messages: clusters that turned sudden are announced once to the
-    workspace's admins (the leads). Returns how many were announced."""
+    """Clusters that turned sudden (SUDDEN_CUSTOMERS customers within SUDDEN_MINUTES) are announced once to the
+    workspace's admins (the leads). One Query of the window's recent messages; the conversations (to leave out
+    blocked customers) and the announcements are read only when a cluster is sudden. Returns how many were told."""
     now = d.now()
-    docs, convs = _docs(ws, iso(now - timedelta(minutes=WINDOW_MINUTES)))
-    sudden_since = iso(now - timedelta(minutes=rules.SUDDEN_MINUTES))
+    since = iso(now - timedelta(minutes=rules.SUDDEN_MINUTES))
+    recent = store.recent_since(ws, since)
+    texts: dict[str, list[str]] = {}
+    for item in recent:
+        texts.setdefault(item.conversation_id, []).append(item.text)
+    last = {item.conversation_id: item for item in recent}
+    docs = [rules.Doc(cid, last[cid].contact_id or cid, " ".join(t)[-DOC_TEXT:], last[cid].at)
+            for cid, t in texts.items()]
+    sudden = [c for c in rules.cluster(docs, min_customers=rules.SUDDEN_CUSTOMERS) if rules.is_sudden(c, since)]
+    if not sudden:
+        return 0
+    convs = store.conversations(ws, [doc.id for c in sudden for doc in c.members])
     announced = [list(n.conversation_ids or []) for n in store.notes_since(ws, iso(now - store.KEEP))]
     told = 0
-    for found in rules.cluster(docs):
-        if not rules.is_sudden(found, sudden_since):
-            continue
+    for found in sudden:
+        found.members = [doc for doc in found.members if doc.id in convs and not convs[doc.id].blocked]
         members = [doc.id for doc in found.members]
-        if any(rules.same_cluster(members, before) for before in announced):
+        if not rules.is_sudden(found, since) or any(rules.same_cluster(members, before) for before in announced):
             continue
         cluster_id = _cluster_id(found)
         store.put_note(ws, cluster_id, members, found.customers, now=now)
