@@ -270,16 +270,16 @@ def contact_history(ws: str, contact_id: str) -> tuple[list[IdentityItem], list[
     """A contact's identities in every channel (gsi3) and its conversations (gsi5, keys only, read by key), newest
     activity first (C2). Conversations written before gsi5 existed are still found on gsi3."""
     identities: list[IdentityItem] = []
-    found: dict[str, ConversationItem] = {}
+    found: dict[str, ConversationItem] = {}  # by pk: a conversation's own partition
     history = keys.contact_history(ws, contact_id)
     for item in _raw_query("gsi3", history, forward=False):
         if isinstance(item, IdentityItem):
             identities.append(item)
         elif isinstance(item, ConversationItem):
-            found[item.sk] = item
-    wanted = [(k.pk, k.sk) for k in ConversationItem.gsi5.query(history) if k.sk not in found]
+            found[item.pk] = item
+    wanted = [(k.pk, k.sk) for k in ConversationItem.gsi5.query(history) if k.pk not in found]
     for conv in read_by_keys(ConversationItem, wanted):
-        found[conv.sk] = conv
+        found[conv.pk] = conv
     conversations = sorted(found.values(), key=lambda c: (c.last_activity_at, c.conversation_id), reverse=True)
     return identities, conversations
 
