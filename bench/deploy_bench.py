@@ -216,10 +216,18 @@ class UnitMeter:
         client.meta.events.register("after-call", self._count, unique_id=f"units-out-{id(self)}-{key}")
         self._hooked[key] = client
 
-    @staticmethod
-    def _ask_for_units(params: dict[str, Any], model: Any, **_: Any) -> None:
+    _pending = threading.local()
+
+    @classmethod
+    def _ask_for_units(cls, params: dict[str, Any], model: Any, **_: Any) -> None:
         if "ReturnConsumedCapacity" in model.input_shape.members:
             params["ReturnConsumedCapacity"] = "INDEXES"
+        if model.name == "TransactWriteItems":  # DynamoDB Local reports less than AWS bills for these (below)
+            tables: Counter[str] = Counter()
+            for entry in params.get("TransactItems", []):
+                for action in entry.values():
+                    tables[action.get("TableName", "?")] += 1
+            cls._pending.transact_items = tables
 
     def _count(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         service = model.service_model.service_name
@@ -228,12 +236,19 @@ class UnitMeter:
         kind = "write_units" if model.name in WRITES else "read_units"
         with self._lock:
             self.calls[f"{service}:{model.name}"] += 1
+            transact_items: Counter[str] = getattr(self._pending, "transact_items", None) or Counter()
+            if model.name == "TransactWriteItems":
+                self._pending.transact_items = None
             for item in consumed:
                 total = float(item.get("CapacityUnits", 0))
-                self.units[kind] += total
                 table = item.get("TableName", "?")
                 indexes = item.get("GlobalSecondaryIndexes") or {}
-                self.units[f"{kind}:{table}"] += float(item.get("Table", {}).get("CapacityUnits", total))
+                on_table = float(item.get("Table", {}).get("CapacityUnits", total))
+                # AWS bills a transaction 2 write units per item and KB; DynamoDB Local reports less for several items
+                billed = max(on_table, 2.0 * transact_items.get(table, 0))
+                total += billed - on_table
+                self.units[kind] += total
+                self.units[f"{kind}:{table}"] += billed
                 for index, used in indexes.items():
                     self.units[f"{kind}:{table}/{index}"] += float(used.get("CapacityUnits", 0))
 
