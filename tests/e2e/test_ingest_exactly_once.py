@@ -45,6 +45,26 @@ def recorded_events(monkeypatch: pytest.MonkeyPatch) -> list[InboundEvent]:
     return seen
 
 
+def race(work: Any, workers: int = 4) -> list[BaseException]:
+    """Run `work` in `workers` threads released at the same moment; what they raised."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(workers)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            work()
+        except BaseException as err:  # noqa: BLE001 - returned to the test
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def conversation_counts(ws: Any) -> tuple[int, int, int]:
     (conv,) = ws.conversations()
     stored = repo.get_conversation(ws.id, conv["id"], consistent=True)
@@ -128,23 +148,7 @@ def test_two_workers_racing_on_one_record_store_and_count_it_once(stack, monkeyp
     assert ws.post_update(customer_message(chat_id, "raced")).status_code == 200
     ws.drain()
     raced = events[-1]
-    # four redeliveries of a record that succeeded, at once
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            inbound.process_inbound(deps(), raced)
-        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
-            errors.append(err)
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not race(lambda: inbound.process_inbound(deps(), raced))  # four redeliveries of a done record at once
     assert conversation_counts(ws) == (2, 2, 2)
 
 
@@ -158,21 +162,7 @@ def test_racing_first_deliveries_of_one_message_store_and_count_it_once(stack, m
     template = events[-1]
     fresh = dataclasses.replace(template, external_message_id=template.external_message_id + "7",
                                 external_event_id=template.external_event_id + "7", text="concurrent")
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            inbound.process_inbound(deps(), fresh)
-        except BaseException as err:  # noqa: BLE001
-            errors.append(err)
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = race(lambda: inbound.process_inbound(deps(), fresh))
     ws.drain()
     assert not errors
     assert conversation_counts(ws) == (2, 2, 2)
