@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -52,8 +52,14 @@ def start_key(cursor: str | None) -> dict[str, Any] | None:
 
 def page_items(result: Any, start: dict[str, Any] | None) -> list[Any]:
     """Read one query page; a cursor whose key names are not this index's is ValueError (400), not a 500."""
+    return list(lazily(result, start))
+
+
+def lazily(result: Any, start: dict[str, Any] | None) -> Iterator[Any]:
+    """Iterate a query as it is consumed, page by page (for a caller that stops early), with `page_items`'s
+    ValueError for a foreign cursor."""
     try:
-        return list(result)
+        yield from result
     except QueryError as err:
         if start is not None and "ValidationException" in str(err):
             raise ValueError("not a cursor of this list") from err

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import DoesNotExist, PutError, QueryError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
@@ -26,6 +26,7 @@ from chalicelib.store.base import (
     cancel_codes,
     condition_failed,
     connection,
+    lazily,
     page_items,
     put_new,
     start_key,
@@ -454,19 +455,11 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
     )
     if event.external_message_id and not _claim_pointer(ws, event, conv.conversation_id, message_id):
         return False  # the provider's message is in the thread already (its edit came first)
-    if _exists(message):
+    if get_message(ws, conv.conversation_id, message_id) is not None:
         return False
     if not quiet:  # a blocked customer: keep the message, leave the conversation (inbox, unread, status) alone
         _count_message(event, conv, message, now=now, retries=retries)
     return put_new(message)
-
-
-def _exists(item: MainItem) -> bool:
-    try:
-        type(item).get(item.pk, item.sk, consistent_read=True, attributes_to_get=["pk"])
-        return True
-    except DoesNotExist:
-        return False
 
 
 def _count_message(event: InboundEvent, conv: ConversationItem, message: MessageItem, *, now: datetime,
@@ -893,7 +886,7 @@ def _assigned_page(ws: str, who: str, status: str, wanted: Callable[[Conversatio
     result = ConversationItem.gsi4.query(part, prefix, scan_index_forward=False, last_evaluated_key=start,
                                          page_size=max(limit, 25))
     batch: list[Any] = []
-    for key in _lazily(result, start):
+    for key in lazily(result, start):
         batch.append(key)
         if len(batch) < max(limit, 25):
             continue
@@ -904,16 +897,6 @@ def _assigned_page(ws: str, who: str, status: str, wanted: Callable[[Conversatio
     if batch and len(found) < limit:
         last_key = _take(batch, wanted, found, limit) or last_key
     return Page(found, _cursor(last_key) if last_key and len(found) >= limit else None)
-
-
-def _lazily(result: Any, start: dict[str, Any] | None) -> Iterator[Any]:
-    """Iterate a query page by page as it is consumed (`page_items` reads it all); a foreign cursor is ValueError."""
-    try:
-        yield from result
-    except QueryError as err:
-        if start is not None and "ValidationException" in str(err):
-            raise ValueError("not a cursor of this list") from err
-        raise
 
 
 def _take(batch: list[Any], wanted: Callable[[ConversationItem], bool], found: list[ConversationItem],
