@@ -4,7 +4,7 @@
  * reply. Hits show as text with marks (views/SearchResults.tsx `Marked`).
  */
 
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { apiClient, showNotice } from "../console/state";
 import { currentLang, t } from "../i18n";
 import type { SearchHit } from "../types";
@@ -33,7 +33,7 @@ export function ArticlePicker({ onInsert, onClose }: { onInsert: (value: Inserte
   const input = useRef<HTMLInputElement>(null);
   const timer = useRef<number | undefined>(undefined);
   const seq = useRef(0);
-  useEffect(() => input.current?.focus(), []);
+  useLayoutEffect(() => input.current?.focus(), []);  // before the next key, not after the next paint
 
   const find = (value: string): void => {
     window.clearTimeout(timer.current);

@@ -6,7 +6,7 @@
  * the articles it used (each counts a use once it is sent).
  */
 
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { MAX_UPLOAD_BYTES } from "../api";
 import { typingIn } from "../console/presence";
 import { loadTemplates, send, type SendResult, setReplyTo, showNotice, store, upload } from "../console/state";
@@ -56,7 +56,7 @@ export function Composer() {
   const box = useRef<HTMLTextAreaElement>(null);
   const files = useRef<HTMLInputElement>(null);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (focusComposer > 0) box.current?.focus();
   }, [focusComposer]);
 
