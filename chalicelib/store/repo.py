@@ -345,6 +345,13 @@ def ensure_conversation(event: InboundEvent, conv_id: str, contact_id: str, cont
     existing = get_conversation(event.workspace_id, conv_id, consistent=True)
     if existing is not None:
         return existing
+    return _create_conversation(draft_conversation(event, conv_id, contact_id, contact_name, now=now))
+
+
+def draft_conversation(event: InboundEvent, conv_id: str, contact_id: str, contact_name: str, *,
+                       now: datetime) -> ConversationItem:
+    """A new conversation, not stored yet (revision 0): `record_inbound_message` creates it with its first message
+    counted, one PutItem instead of a put and an update (and one index write less)."""
     ws = event.workspace_id
     pk, sk = keys.conversation(ws, conv_id)
     at = event.received_at or iso(now)
@@ -353,20 +360,40 @@ def ensure_conversation(event: InboundEvent, conv_id: str, contact_id: str, cont
         channel_kind=event.channel_kind, contact_id=contact_id, contact_name=contact_name,
         external_conversation_id=event.external_conversation_id, external_thread_id=event.external_thread_id,
         surface=event.surface, title=event.conversation_title, language=event.sender.language, status="new",
-        automated=event.sender.is_bot, revision=1,
+        automated=event.sender.is_bot, revision=0,
         last_activity_at=at, created_at=at, tags=[], unread_count=0, message_count=0,
         contact_username=event.sender.username or None,
         search_text=search.search_text(contact_name, event.sender.username, event.conversation_title, []),
         **{k: v for k, v in index_attrs(ws, conv_id, contact_id, ConvIndex("new", None, at), at).items() if v},
     )
+    return conv
+
+
+def _create_conversation(conv: ConversationItem) -> ConversationItem:
+    """Store a draft unless its conversation exists: then the stored one (a racing first message made it)."""
+    conv.revision = 1
     try:
         conv.save(condition=ConversationItem.pk.does_not_exist())
     except PutError as err:
         if not condition_failed(err):
             raise
-        found = get_conversation(ws, conv_id, consistent=True)
+        found = get_conversation(conv.workspace_id or "", conv.conversation_id, consistent=True)
         assert found is not None
         return found
+    return conv
+
+
+def _with_first_message(conv: ConversationItem, event: InboundEvent, message: MessageItem, *,
+                        now: datetime) -> ConversationItem:
+    """A draft as `_count_message` would leave it after the customer's first message (the same fields)."""
+    at = event.received_at or iso(now)
+    conv.last_activity_at = _later(conv.last_activity_at, at)
+    conv.last_message_preview = preview(event.text, event.attachments)
+    conv.last_message_direction = message.direction
+    conv.message_count = 1
+    conv.recent_ids = [counted_tag(message.message_id)]
+    conv.last_inbound_at = conv.awaiting_since = conv.first_inbound_at = at
+    conv.unread_count = 1
     return conv
 
 
@@ -426,7 +453,9 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
     2. if the message exists, it was counted: stop (a redelivered stream record; one strongly consistent read);
     3. the conversation, unless it already counted this message (`recent_ids`, guarded by its revision: a crash
        between 3 and 4 is retried within seconds, long before 12 newer messages push the id out), so the stream
-       sees the message only after its conversation moved, as it did with the transaction;
+       sees the message only after its conversation moved, as it did with the transaction; a conversation not
+       stored yet (`draft_conversation`) is created with this message counted, after the pointer is ours (so a
+       racing edit recorded under another id cannot leave it counting a message that is never stored);
     4. the message.
     Returns False when the message was there already. A closed conversation reopens as new (B9).
     """
@@ -457,6 +486,9 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
         return False  # the provider's message is in the thread already (its edit came first)
     if get_message(ws, conv.conversation_id, message_id) is not None:
         return False
+    if conv.revision == 0:  # a draft: created counting this message (a customer's), or the racer's stored one
+        conv = _create_conversation(_with_first_message(conv, event, message, now=now) if inbound and not quiet
+                                    else conv)
     if not quiet:  # a blocked customer: keep the message, leave the conversation (inbox, unread, status) alone
         _count_message(event, conv, message, now=now, retries=retries)
     return put_new(message)
