@@ -4,7 +4,8 @@
    bytecode caches, .chalice/config.json and an EMPTY requirements.txt, so Chalice never runs pip (it would pick
    x86_64 wheels; the functions run on arm64).
 2. `chalice package --pkg-format cloudformation --merge-template infra/resources.yaml` -> out/sam.json and the app
-   code zipped by Chalice (with its runtime module `chalice/`).
+   code zipped by Chalice (with its runtime module `chalice/`); then what the code decides is added
+   (`finish_template`: the stream mapping's FilterCriteria).
 3. Runtime dependencies (requirements.txt, plus boto3/botocore pinned as in requirements-dev.txt so Lambda runs the
    versions the tests ran) installed for manylinux2014_aarch64 / CPython 3.11 into out/.deps/<key> (cached).
    botocore's and boto3's service data are trimmed to KEEP_SERVICES.
@@ -129,8 +130,25 @@ def build_template(out_dir: Path, *, repo: Path = REPO_ROOT, merge_template: Pat
                    ) -> tuple[Path, Path]:
     """Steps 1-2 into `out_dir`/build: (the SAM template, Chalice's zip of the app code)."""
     app_dir = stage_app(out_dir / "build" / "app", repo)
-    sam = chalice_package(app_dir, out_dir / "build" / "chalice", merge_template)
+    built = chalice_package(app_dir, out_dir / "build" / "chalice", merge_template)
+    sam = built.with_name("sam.json")
+    finished = finish_template(load_template(built))
+    built.unlink()
+    sam.write_text(json.dumps(finished, indent=1) + "\n")
     return sam, sam.parent / "deployment.zip"
+
+
+STREAM_FUNCTION, STREAM_EVENT = "HandleStream", "HandleStreamDynamodbEventSource"  # Chalice's names (app.py)
+
+
+def finish_template(sam: dict[str, Any]) -> dict[str, Any]:
+    """What a merge template cannot say, made from the code: the stream mapping's FilterCriteria, from the one list
+    of records the stream handler needs (chalicelib/services/stream_filter.py; embedded mode's pump filters alike)."""
+    from chalicelib.services import stream_filter
+
+    event = sam["Resources"][STREAM_FUNCTION]["Properties"]["Events"][STREAM_EVENT]
+    event["Properties"]["FilterCriteria"] = stream_filter.filter_criteria()
+    return sam
 
 
 def write_cfn(sam_path: Path, cfn_path: Path) -> dict[str, Any]:

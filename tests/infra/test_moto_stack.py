@@ -95,6 +95,9 @@ def test_the_stream_mapping_reads_back_with_its_failure_handling(moto_stack):
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["MaximumRetryAttempts"] == 10 and mapping["MaximumRecordAgeInSeconds"] == 21600
     assert mapping["StartingPosition"] == "TRIM_HORIZON" and mapping["BatchSize"] == 100
+    from chalicelib.services import stream_filter
+
+    assert mapping["FilterCriteria"] == stream_filter.filter_criteria()
     sqs = moto_stack["client"]("sqs")
     queue_url = physical(moto_stack, "StreamDLQ")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

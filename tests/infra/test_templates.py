@@ -116,6 +116,16 @@ def test_the_stream_reports_partial_failures_bisects_and_gives_up_into_a_queue(b
     assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["StreamDLQ", "QueueName"]}
 
 
+def test_the_stream_mapping_filters_out_what_the_handler_ignores_with_the_list_the_pump_uses(built):
+    from chalicelib.services import stream_filter
+
+    filters = built.resource(ESM)["Properties"]["FilterCriteria"]["Filters"]
+    assert [json.loads(f["Pattern"]) for f in filters] == stream_filter.patterns()
+    assert 1 <= len(filters) <= 5 and all(len(f["Pattern"]) <= 4096 for f in filters)
+    patterns = json.dumps(stream_filter.patterns())
+    assert '"message"' in patterns and '"anx"' not in patterns and '"recentin"' not in patterns
+
+
 def test_the_stream_role_can_send_to_the_failure_queue_before_the_mapping_exists(built):
     # inline in the role the function uses: the ESM depends on the function, the function on the role
     send = [s for s in statements(built, "StreamRole") if s.get("Action") == "sqs:SendMessage"]
