@@ -139,15 +139,26 @@ def build_template(out_dir: Path, *, repo: Path = REPO_ROOT, merge_template: Pat
 
 
 STREAM_FUNCTION, STREAM_EVENT = "HandleStream", "HandleStreamDynamodbEventSource"  # Chalice's names (app.py)
+REST_API = ("RestAPI", "APIHandlerInvokePermission")  # Chalice's REST API and its permission to call APIHandler
+REST_API_OUTPUTS = ("EndpointURL", "RestAPIId")
 
 
 def finish_template(sam: dict[str, Any]) -> dict[str, Any]:
-    """What a merge template cannot say, made from the code: the stream mapping's FilterCriteria, from the one list
-    of records the stream handler needs (chalicelib/services/stream_filter.py; embedded mode's pump filters alike)."""
+    """What a merge template cannot say: the stream mapping's FilterCriteria, made from the one list of records the
+    stream handler needs (chalicelib/services/stream_filter.py; embedded mode's pump filters alike), and no REST
+    API: the API function answers through its Function URL behind CloudFront (infra/resources.yaml), so the
+    REST API Chalice generates for the routes would only add a second, billed way in."""
     from chalicelib.services import stream_filter
 
     event = sam["Resources"][STREAM_FUNCTION]["Properties"]["Events"][STREAM_EVENT]
     event["Properties"]["FilterCriteria"] = stream_filter.filter_criteria()
+    for name in REST_API:
+        sam["Resources"].pop(name, None)
+    for name in REST_API_OUTPUTS:
+        sam.get("Outputs", {}).pop(name, None)
+    left = [name for name in ("RestAPI",) if name in json.dumps(sam)]
+    if left:
+        raise RuntimeError(f"the template still refers to the removed REST API: {left}")
     return sam
 
 
