@@ -22,39 +22,25 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chalicelib.services.analytics import COUNTED
-from chalicelib.store.models import (
-    TYPE_OF,
-    ArticleItem,
-    ChannelItem,
-    ContactItem,
-    ConversationItem,
-    DeliveryItem,
-    ExportItem,
-    InboundItem,
-    MainItem,
-    MessageItem,
-    NotificationItem,
-    SurveyItem,
-    TaskEventItem,
-    TaskItem,
-)
+from chalicelib.store import models as m
+from chalicelib.store.models import TYPE_OF, MainItem
 
 INSERT, MODIFY, REMOVE = "INSERT", "MODIFY", "REMOVE"
 WRITTEN = (INSERT, MODIFY)
 
 # item model -> the events some consumer of the stream reacts to (REMOVE records carry only the old image)
 WANTED: dict[type[MainItem], tuple[str, ...]] = {
-    InboundItem: (INSERT,),  # changes: contact, identity, conversation, message
-    ConversationItem: (*WRITTEN, REMOVE),  # changes (greeting, SLA, rules, webhooks, push), analytics, search, audit
-    MessageItem: (*WRITTEN, REMOVE),  # changes (delivery, media, off-hours, clusters, push), analytics, search
-    ContactItem: (*WRITTEN, REMOVE),  # search (INSERT / MODIFY / REMOVE), changes (name, push), audit (edits)
-    ArticleItem: (*WRITTEN, REMOVE),  # search
-    SurveyItem: WRITTEN,  # analytics, the thread's rating live
-    ChannelItem: WRITTEN,  # audit (connected, renamed, ...)
-    NotificationItem: (INSERT,),  # the bell and e-mail
-    TaskItem: WRITTEN, TaskEventItem: WRITTEN,  # timers, notifications, push
-    ExportItem: (INSERT,),  # the report file
-    DeliveryItem: WRITTEN,  # outgoing webhooks: send when pending
+    m.InboundItem: (INSERT,),  # changes: contact, identity, conversation, message
+    m.ConversationItem: (*WRITTEN, REMOVE),  # changes (greeting, SLA, rules, webhooks, push), analytics, search, audit
+    m.MessageItem: (*WRITTEN, REMOVE),  # changes (delivery, media, off-hours, clusters, push), analytics, search
+    m.ContactItem: (*WRITTEN, REMOVE),  # search (INSERT / MODIFY / REMOVE), changes (name, push), audit (edits)
+    m.ArticleItem: (*WRITTEN, REMOVE),  # search
+    m.SurveyItem: WRITTEN,  # analytics, the thread's rating live
+    m.ChannelItem: WRITTEN,  # audit (connected, renamed, ...)
+    m.NotificationItem: (INSERT,),  # the bell and e-mail
+    m.TaskItem: WRITTEN, m.TaskEventItem: WRITTEN,  # timers, notifications, push
+    m.ExportItem: (INSERT,),  # the report file
+    m.DeliveryItem: WRITTEN,  # outgoing webhooks: send when pending
 }
 MAX_FILTERS = 5  # per event source mapping (Lambda quota, default)
 MAX_PATTERN_CHARS = 4096  # AWS::Lambda::EventSourceMapping Filter.Pattern
