@@ -68,7 +68,7 @@ class DynamoDBLocal:
         data_dir: str | os.PathLike[str] | None = None,
         in_memory: bool = False,
         host: str = "127.0.0.1",
-        startup_timeout: float = 30.0,
+        startup_timeout: float = 120.0,  # a JVM on a loaded 2-core CI machine can take over 30 s
         jar: str | os.PathLike[str] | None = None,
     ) -> None:
         if data_dir is None and not in_memory:

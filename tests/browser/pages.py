@@ -90,7 +90,7 @@ class Demo:
         return found
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float = 15.0, what: str = "the condition") -> None:
+def wait_until(check: Callable[[], bool], *, timeout: float = 30.0, what: str = "the condition") -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
