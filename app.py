@@ -45,4 +45,5 @@ ws_connect = app.on_ws_connect(name="ws_connect")(websocket.ws_connect)
 ws_message = app.on_ws_message(name="ws_message")(websocket.ws_message)
 ws_disconnect = app.on_ws_disconnect(name="ws_disconnect")(websocket.ws_disconnect)
 webhook = app.lambda_function(name="webhook")(function_url.handler(app))  # webhooks via a Function URL
+api = function_url.handler(app, "api")  # the API function's handler: its Function URL, CloudFront's /api/* origin
 coldstart.ready()  # the cold import is over (chalicelib/coldstart.py)

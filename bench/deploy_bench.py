@@ -45,7 +45,7 @@ BASELINE = "import boto3, chalice, pynamodb.models"
 
 PRICES_AS_OF = "2026-11-24, us-east-1 list prices (public pricing pages; DynamoDB on-demand after the Nov 2024 cut)"
 PRICES = {  # USD
-    "rest_api_request": 3.50 / 1e6,  # first 333 M requests a month
+    "rest_api_request": 3.50 / 1e6,  # first 333 M requests a month; no longer in the stack (the API is a Function URL)
     "lambda_request": 0.20 / 1e6,
     "lambda_arm_gb_second": 0.0000133334,  # first 7.5 B GB-s a month
     "dynamodb_write_unit": 0.625 / 1e6,  # on-demand WRU
@@ -59,7 +59,7 @@ PRICES = {  # USD
     "dynamodb_storage_gb_month": 0.25,
     "dynamodb_pitr_gb_month": 0.20,
     "s3_storage_gb_month": 0.023,
-    "cloudfront_https_request": 0.0100 / 1e4,  # webhooks and API calls reach the API through the console's origin
+    "cloudfront_https_request": 0.0100 / 1e4,  # console and API calls: CloudFront -> the API function's URL
 }
 ASSUMED = {
     "api_memory_gb": 0.5, "stream_memory_gb": 0.5, "schedule_memory_gb": 0.25,  # .chalice/config.json
@@ -354,7 +354,7 @@ def customers_write(channel: Any, customers: list[int]) -> list[Any]:
 
 
 def operator_replies(url: str, channel: Any, replies: int) -> list[Any]:
-    """An operator answers the newest conversations through the REST API."""
+    """An operator answers the newest conversations through the API (behind CloudFront on AWS)."""
     import requests
 
     api = requests.Session()
@@ -380,6 +380,7 @@ def phase(stack: Any, meter: UnitMeter, logs: LogMeter, events: list[Any]) -> di
     seconds = 0.0
     records = 0
     batches_before = stack.pump.stats.batches
+    filtered_before = stack.pump.stats.filtered  # records the stream filter dropped (services/stream_filter.py)
     handler_seconds: list[float] = []
     handler = stack.pump.handler
 
@@ -419,6 +420,7 @@ def phase(stack: Any, meter: UnitMeter, logs: LogMeter, events: list[Any]) -> di
         "request_seconds": round(seconds * per, 4),
         "request_units": scaled(request_units), "request_calls": scaled(request_calls),
         "stream_records": round(records * per, 2), "stream_invocations": round(batches * per, 2),
+        "stream_records_filtered": round((stack.pump.stats.filtered - filtered_before) * per, 2),
         "stream_seconds": round(stream_seconds * per, 4),
         "stream_units": scaled(stream_units), "stream_calls": scaled(stream_calls),
         "provider_calls": round(provider_calls * per, 2),
@@ -429,8 +431,9 @@ def phase(stack: Any, meter: UnitMeter, logs: LogMeter, events: list[Any]) -> di
 
 def dollars(figures: dict[str, Any], *, api_request: bool, consoles: int = 1,
             function_url: bool = False) -> dict[str, float]:
-    """USD per million of one kind of event, by line item (`api_request`: it arrives through the REST API behind
-    CloudFront; `function_url`: a provider's webhook, straight to the webhook function's URL, billed as Lambda)."""
+    """USD per million of one kind of event, by line item (`api_request`: it arrives through CloudFront at the API
+    function's URL, billed as CloudFront + Lambda, no API Gateway; `function_url`: a provider's webhook, straight to
+    the webhook function's URL, billed as Lambda)."""
     p, a = PRICES, ASSUMED
     invocations = (1 if api_request or function_url else 0) + figures["stream_invocations"]
     gb_seconds = (figures["request_seconds"] * a["api_memory_gb"]
@@ -441,7 +444,7 @@ def dollars(figures: dict[str, Any], *, api_request: bool, consoles: int = 1,
         "app_log_bytes_per_line"]
     lines = {
         "cloudfront": p["cloudfront_https_request"] if api_request else 0.0,  # PUBLIC_URL is the console's origin
-        "api_gateway": p["rest_api_request"] if api_request else 0.0,
+        "api_gateway": 0.0,  # no REST API: the API function's URL is CloudFront's origin (infra/resources.yaml)
         "lambda_requests": invocations * p["lambda_request"],
         "lambda_duration": gb_seconds * p["lambda_arm_gb_second"],
         "dynamodb_writes": units["write_units"] * p["dynamodb_write_unit"],

@@ -106,6 +106,10 @@ def _cost_summary(results: dict[str, Any]) -> list[str]:
     rows.append(_row("  the webhook's own write units", _num(follow["request_units"].get("write_units", 0.0))))
     rows.append(_row("  stream invocations / records per follow-up",
                      f"{_num(follow['stream_invocations'])} / {_num(follow['stream_records'])}"))
+    for event in ("new_conversation_message", "follow_up_message", "operator_reply"):  # the stream filter's effect
+        counted = cost["counted"][event]
+        rows.append(_row(f"  {event}: stream invocations, records filtered out",
+                         f"{_num(counted['stream_invocations'])}, {_num(counted.get('stream_records_filtered', 0))}"))
     calls = results.get("ddb_calls", {})
     if isinstance(calls, dict) and "warm" in calls:
         goal = calls["goal_per_webhook"]

@@ -150,7 +150,7 @@ cmd_outputs() {
   [ -n "${ACCOUNT:-}" ] || need_aws
   cat <<EOF
 console:          $(output ConsoleUrl)/
-REST API:         $(parameter PublicUrl)/api/   (directly: $(output ApiUrl)/api/)
+API:              $(parameter PublicUrl)/api/   (through CloudFront only: send X-Zabota-Authorization, docs/DEPLOY.md)
 webhooks:         $(output WebhookUrl)api/webhooks/<kind>/<channel id>   (new channels register it)
 live updates:     $(output WebsocketUrl)
 failed stream:    $(output StreamDLQUrl)

@@ -13,8 +13,6 @@ import re
 from typing import Any
 
 UNSUPPORTED: dict[str, str] = {
-    "AWS::ApiGateway::Deployment": "moto ignores the swagger body, so the deployment fails: API has no methods",
-    "AWS::ApiGateway::Stage": "no moto CloudFormation model",
     "AWS::ApiGatewayV2::Api": "no moto CloudFormation model",
     "AWS::ApiGatewayV2::Deployment": "no moto CloudFormation model",
     "AWS::ApiGatewayV2::Integration": "no moto CloudFormation model",
@@ -23,7 +21,7 @@ UNSUPPORTED: dict[str, str] = {
     "AWS::CloudFront::Distribution": "no moto CloudFormation model",
     "AWS::CloudFront::OriginAccessControl": "no moto CloudFormation model",
     "AWS::CloudWatch::Alarm": "no moto CloudFormation model",
-    "AWS::Lambda::Url": "no moto CloudFormation model (the webhook function's URL)",
+    "AWS::Lambda::Url": "no moto CloudFormation model (the webhook and API functions' URLs)",
     "AWS::S3::BucketPolicy": "no moto CloudFormation model",
     "AWS::SES::EmailIdentity": "no moto CloudFormation model",
     "AWS::SES::ReceiptRule": "no moto CloudFormation model",

@@ -4,7 +4,8 @@
    bytecode caches, .chalice/config.json and an EMPTY requirements.txt, so Chalice never runs pip (it would pick
    x86_64 wheels; the functions run on arm64).
 2. `chalice package --pkg-format cloudformation --merge-template infra/resources.yaml` -> out/sam.json and the app
-   code zipped by Chalice (with its runtime module `chalice/`).
+   code zipped by Chalice (with its runtime module `chalice/`); then what the code decides is added
+   (`finish_template`: the stream mapping's FilterCriteria).
 3. Runtime dependencies (requirements.txt, plus boto3/botocore pinned as in requirements-dev.txt so Lambda runs the
    versions the tests ran) installed for manylinux2014_aarch64 / CPython 3.11 into out/.deps/<key> (cached).
    botocore's and boto3's service data are trimmed to KEEP_SERVICES.
@@ -129,8 +130,36 @@ def build_template(out_dir: Path, *, repo: Path = REPO_ROOT, merge_template: Pat
                    ) -> tuple[Path, Path]:
     """Steps 1-2 into `out_dir`/build: (the SAM template, Chalice's zip of the app code)."""
     app_dir = stage_app(out_dir / "build" / "app", repo)
-    sam = chalice_package(app_dir, out_dir / "build" / "chalice", merge_template)
+    built = chalice_package(app_dir, out_dir / "build" / "chalice", merge_template)
+    sam = built.with_name("sam.json")
+    finished = finish_template(load_template(built))
+    built.unlink()
+    sam.write_text(json.dumps(finished, indent=1) + "\n")
     return sam, sam.parent / "deployment.zip"
+
+
+STREAM_FUNCTION, STREAM_EVENT = "HandleStream", "HandleStreamDynamodbEventSource"  # Chalice's names (app.py)
+REST_API = ("RestAPI", "APIHandlerInvokePermission")  # Chalice's REST API and its permission to call APIHandler
+REST_API_OUTPUTS = ("EndpointURL", "RestAPIId")
+
+
+def finish_template(sam: dict[str, Any]) -> dict[str, Any]:
+    """What a merge template cannot say: the stream mapping's FilterCriteria, made from the one list of records the
+    stream handler needs (chalicelib/services/stream_filter.py; embedded mode's pump filters alike), and no REST
+    API: the API function answers through its Function URL behind CloudFront (infra/resources.yaml), so the
+    REST API Chalice generates for the routes would only add a second, billed way in."""
+    from chalicelib.services import stream_filter
+
+    event = sam["Resources"][STREAM_FUNCTION]["Properties"]["Events"][STREAM_EVENT]
+    event["Properties"]["FilterCriteria"] = stream_filter.filter_criteria()
+    for name in REST_API:
+        sam["Resources"].pop(name, None)
+    for name in REST_API_OUTPUTS:
+        sam.get("Outputs", {}).pop(name, None)
+    left = [name for name in ("RestAPI",) if name in json.dumps(sam)]
+    if left:
+        raise RuntimeError(f"the template still refers to the removed REST API: {left}")
+    return sam
 
 
 def write_cfn(sam_path: Path, cfn_path: Path) -> dict[str, Any]:

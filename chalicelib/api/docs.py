@@ -59,7 +59,10 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer",
-                           "description": "python -m chalicelib.cli create-api-key, or POST /api/api-keys"},
+                           "description": "python -m chalicelib.cli create-api-key, or POST /api/api-keys. On AWS the "
+                                          "API is behind CloudFront, whose signature takes Authorization: send "
+                                          "X-Zabota-Authorization: Bearer <key>, and on POST / PUT the body's "
+                                          "SHA-256 (hex) in x-amz-content-sha256"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "zb_session",
                             "description": "set by sign-in (e-mail link or OpenID Connect); `__Host-zb_session` "
                                            "over HTTPS"},

@@ -26,7 +26,7 @@ bp = Blueprint(__name__)
 TAG = "widget"
 BASE = "/widget/{channel_id}"
 MAX_BODY = 32 * 1024
-ALLOW_HEADERS = "Authorization, Content-Type"
+ALLOW_HEADERS = "Authorization, Content-Type, X-Zabota-Authorization, X-Amz-Content-Sha256"  # behind CloudFront
 
 _STRING = {"type": "string"}
 SESSION_REQUEST = {

@@ -156,10 +156,13 @@ class EmbeddedStack:
 
             self.demo = demo.seed(d, self.fakes)
         assert self.ddb is not None
+        from chalicelib.services import stream_filter
+
         self.pump = StreamPump(
             handlers["handle_stream"], table_names=[d.settings.main_table], endpoint=self.ddb.endpoint,
             checkpoint_path=os.path.join(cfg.data_dir, "stream-checkpoints.json"), park=self._park,
             backoff_base=cfg.pump_backoff_base, max_attempts=cfg.pump_max_attempts,
+            filters=stream_filter.patterns(),  # as the template's event source mapping filters (infra/package.py)
         )
         if cfg.start_pump:
             self.pump.start()

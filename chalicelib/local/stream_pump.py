@@ -8,6 +8,9 @@ Semantics copied from Lambda with ``ReportBatchItemFailures``:
 - the checkpoint advances to just before the first failed record; that record and everything after it come back in
   the next batch after an exponential backoff with jitter (records that had succeeded are delivered again, so
   handlers must be idempotent);
+- with ``filters`` (the event source mapping's ``FilterCriteria`` patterns, chalicelib/services/stream_filter.py),
+  records no filter matches are dropped before the handler is called, and a batch left empty calls nothing (Lambda
+  event filtering: such records are neither delivered nor billed); the checkpoint moves past them all the same;
 - after ``max_attempts`` failures of the same first-failed record, it is handed to ``park(record, error_text)`` (our
   on-failure destination) and the checkpoint moves past it.
 
@@ -35,6 +38,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.local.dynamodb import local_client
+from chalicelib.services.stream_filter import passes
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +56,8 @@ class PumpStats:
     processed: int = 0
     failed_attempts: int = 0
     parked: int = 0
-    batches: int = 0
+    batches: int = 0  # handler invocations
+    filtered: int = 0  # records no filter matched (counted in `processed` too: the checkpoint passed them)
 
 
 @dataclass
@@ -241,6 +246,7 @@ class StreamPump:
         describe_interval: float = 5.0,
         dynamodb_client: Any = None,
         streams_client: Any = None,
+        filters: list[dict[str, Any]] | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_GET_RECORDS:
             raise ValueError(f"batch_size must be between 1 and {MAX_GET_RECORDS}")
@@ -256,6 +262,7 @@ class StreamPump:
         self.batch_size = batch_size
         self.region = region
         self.describe_interval = describe_interval
+        self.filters = None if filters is None else list(filters)
         self._context_factory = context_factory or default_context
         self._ddb = dynamodb_client or local_client(endpoint, "dynamodb", region)
         self._streams = streams_client or local_client(endpoint, "dynamodbstreams", region)
@@ -480,13 +487,19 @@ class StreamPump:
     # delivery
 
     def _deliver(self, shard: _Shard, raw: list[dict[str, Any]]) -> None:
-        records = [lambda_record(r, stream_arn=shard.stream_arn, region=self.region) for r in raw]
-        outcome = self._invoke(records, shard)
-        self._stats.batches += 1
-        succeeded = records if outcome.first_failed is None else records[: outcome.first_failed]
-        if succeeded:
-            self._advance(shard, _sequence(succeeded[-1]))
-            self._stats.processed += len(succeeded)
+        every = [lambda_record(r, stream_arn=shard.stream_arn, region=self.region) for r in raw]
+        records = every if self.filters is None else [r for r in every if passes(self.filters, r)]
+        self._stats.filtered += len(every) - len(records)
+        outcome = self._invoke(records, shard) if records else _Outcome(None)
+        self._stats.batches += bool(records)
+        if outcome.first_failed is None:  # the checkpoint passes the filtered records at the end too
+            self._advance(shard, _sequence(every[-1]))
+            self._stats.processed += len(every)
+        else:
+            before = every.index(records[outcome.first_failed])
+            if before:
+                self._advance(shard, _sequence(every[before - 1]))
+                self._stats.processed += before
         if outcome.first_failed is None:
             if shard.end_reached:
                 self._finish(shard)

@@ -10,6 +10,7 @@ import type {
   TemplateList, Upload, SearchHit, Article, ArticleWrite, Task, TaskDetail, TaskEvent, TaskPage, TaskScope, TaskSort,
   TaskTeam, TaskView, TaskWrite, Survey, SurveySettings,
 } from "./types";
+import { credentialHeaders, payloadHeaders } from "./signing";
 
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
@@ -93,13 +94,13 @@ export function currentWorkspace(): string | null {
 }
 
 async function send<T>(method: string, path: string, token: string | null, body?: unknown, query?: Query): Promise<T> {
-  const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : sessionHeaders(method);
+  const headers: Record<string, string> = token ? credentialHeaders(`Bearer ${token}`) : sessionHeaders(method);
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  const text = body === undefined ? undefined : JSON.stringify(body);
   let response: Response;
   try {
-    response = await fetch(`${apiBase()}${path}${queryString(query)}`, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    Object.assign(headers, await payloadHeaders(method, text));
+    response = await fetch(`${apiBase()}${path}${queryString(query)}`, { method, headers, body: text });
   } catch (err) {
     throw new ApiError(0, "network", err instanceof Error ? err.message : String(err));
   }
@@ -428,11 +429,12 @@ export class Api {
     const data = await readBase64(file);
     const body = JSON.stringify({ file_name: file.name, mime_type: file.type || "application/octet-stream",
       data_base64: data });
+    const signed = await payloadHeaders("POST", body);
     return new Promise<Upload>((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", `${apiBase()}/api/uploads`);
-      if (this.token) xhr.setRequestHeader("Authorization", `Bearer ${this.token}`);
-      else for (const [name, value] of Object.entries(sessionHeaders("POST"))) xhr.setRequestHeader(name, value);
+      const headers = { ...(this.token ? credentialHeaders(`Bearer ${this.token}`) : sessionHeaders("POST")), ...signed };
+      for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
       xhr.setRequestHeader("Content-Type", "application/json");
       xhr.upload.onprogress = (event) => {
         if (event.lengthComputable) onProgress(event.loaded / event.total);

@@ -65,7 +65,7 @@ def test_only_the_types_moto_cannot_create_are_dropped(built, moto_stack):
     assert not kept_types & set(UNSUPPORTED)
     assert {"AWS::Lambda::Function", "AWS::Lambda::EventSourceMapping", "AWS::DynamoDB::Table", "AWS::IAM::Role",
             "AWS::Events::Rule", "AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::Logs::LogGroup",
-            "AWS::SNS::Topic", "AWS::ApiGateway::RestApi"} <= kept_types
+            "AWS::SNS::Topic", "AWS::Lambda::Permission"} <= kept_types
 
 
 def test_the_stack_is_created_with_every_kept_resource(moto_stack):
@@ -95,6 +95,9 @@ def test_the_stream_mapping_reads_back_with_its_failure_handling(moto_stack):
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["MaximumRetryAttempts"] == 10 and mapping["MaximumRecordAgeInSeconds"] == 21600
     assert mapping["StartingPosition"] == "TRIM_HORIZON" and mapping["BatchSize"] == 100
+    from chalicelib.services import stream_filter
+
+    assert mapping["FilterCriteria"] == stream_filter.filter_criteria()
     sqs = moto_stack["client"]("sqs")
     queue_url = physical(moto_stack, "StreamDLQ")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -111,7 +114,7 @@ def test_the_schedule_fires_the_schedule_function_every_minute(moto_stack):
 
 def test_each_function_has_its_handler_its_role_and_the_table_names(moto_stack):
     lam, iam = moto_stack["client"]("lambda"), moto_stack["client"]("iam")
-    expected = {"APIHandler": ("app.app", "ApiRole"), "HandleStream": ("app.handle_stream",
+    expected = {"APIHandler": ("app.api", "ApiRole"), "HandleStream": ("app.handle_stream",
                                                                           "StreamRole"),
                 "EveryMinute": ("app.every_minute", "ScheduleRole"),
                 "WebsocketConnect": ("app.ws_connect", "WsConnectRole"),

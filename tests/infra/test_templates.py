@@ -116,6 +116,16 @@ def test_the_stream_reports_partial_failures_bisects_and_gives_up_into_a_queue(b
     assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["StreamDLQ", "QueueName"]}
 
 
+def test_the_stream_mapping_filters_out_what_the_handler_ignores_with_the_list_the_pump_uses(built):
+    from chalicelib.services import stream_filter
+
+    filters = built.resource(ESM)["Properties"]["FilterCriteria"]["Filters"]
+    assert [json.loads(f["Pattern"]) for f in filters] == stream_filter.patterns()
+    assert 1 <= len(filters) <= 5 and all(len(f["Pattern"]) <= 4096 for f in filters)
+    patterns = json.dumps(stream_filter.patterns())
+    assert '"message"' in patterns and '"anx"' not in patterns and '"recentin"' not in patterns
+
+
 def test_the_stream_role_can_send_to_the_failure_queue_before_the_mapping_exists(built):
     # inline in the role the function uses: the ESM depends on the function, the function on the role
     send = [s for s in statements(built, "StreamRole") if s.get("Action") == "sqs:SendMessage"]
@@ -123,17 +133,37 @@ def test_the_stream_role_can_send_to_the_failure_queue_before_the_mapping_exists
     assert built.resource("HandleStream")["Properties"]["Role"] == {"Fn::GetAtt": ["StreamRole", "Arn"]}
 
 
-def test_the_rest_api_stage_is_api_and_cloudfront_serves_it_under_api_on_the_console_origin(built):
-    (stage,) = built.of_type("AWS::ApiGateway::Stage").values()
-    assert stage["Properties"]["StageName"] == "api"
+def test_cloudfront_serves_the_api_under_api_from_the_api_function_s_url_which_only_it_may_call(built):
+    assert not built.of_type("AWS::ApiGateway::RestApi") and not built.of_type("AWS::ApiGateway::Stage")
+    assert "RestAPI" not in json.dumps(built.cfn) and "execute-api:Invoke" not in json.dumps(built.cfn)
+    url = built.resource("APIHandlerUrl")["Properties"]
+    assert url["AuthType"] == "AWS_IAM" and url["TargetFunctionArn"] == {"Ref": "APIHandler"}
+    assert built.resource("APIHandler")["Properties"]["Handler"] == "app.api"
+    distribution = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/"
+                               "${FrontendDistribution}"}
+    permissions = {(p["Properties"]["Action"], p["Properties"]["Principal"], p["Properties"].get("FunctionUrlAuthType"),
+                    p["Properties"].get("InvokedViaFunctionUrl"), json.dumps(p["Properties"].get("SourceArn")))
+                   for p in built.of_type("AWS::Lambda::Permission").values()
+                   if p["Properties"]["FunctionName"] == {"Ref": "APIHandler"}}
+    assert permissions == {
+        ("lambda:InvokeFunctionUrl", "cloudfront.amazonaws.com", "AWS_IAM", None, json.dumps(distribution)),
+        ("lambda:InvokeFunction", "cloudfront.amazonaws.com", None, True, json.dumps(distribution))}
     config = built.resource("FrontendDistribution")["Properties"]["DistributionConfig"]
     origins = {o["Id"]: o for o in config["Origins"]}
-    assert "RestAPI" in json.dumps(origins["api"]["DomainName"])
+    assert origins["api"]["DomainName"] == {"Fn::Select": [2, {"Fn::Split": ["/", {
+        "Fn::GetAtt": ["APIHandlerUrl", "FunctionUrl"]}]}]}
+    assert origins["api"]["OriginAccessControlId"] == {"Fn::GetAtt": ["ApiOAC", "Id"]}
+    oac = built.resource("ApiOAC")["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"], oac["SigningProtocol"]) == (
+        "lambda", "always", "sigv4")
     (api,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/api/*"]
     assert api["TargetOriginId"] == "api" and "POST" in api["AllowedMethods"]
     assert api["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # caching disabled
+    assert api["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # all viewer headers but Host
     assert config["DefaultCacheBehavior"]["TargetOriginId"] == "frontend"
     assert origins["frontend"]["OriginAccessControlId"] == {"Fn::GetAtt": ["FrontendOAC", "Id"]}
+    assert built.cfn["Outputs"]["ApiFunctionUrl"]["Value"] == {"Fn::GetAtt": ["APIHandlerUrl", "FunctionUrl"]}
+    assert not {"EndpointURL", "RestAPIId", "ApiUrl"} & set(built.cfn["Outputs"])
 
 
 def test_buckets_are_private_and_only_cloudfront_reads_the_console(built):
@@ -186,10 +216,10 @@ def test_idle_the_stack_pays_for_four_alarm_metrics_and_no_kms_key(built):
     assert metrics == ASSUMED["alarm_metrics"] == 4  # what the cost model bills, $0.10 each a month
     assert metrics * PRICES["alarm_metric_month"] + PRICES["ssm_standard_parameter_month"] <= 0.45
     server = built.resource("ServerErrorsAlarm")["Properties"]
-    watched = {m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
-               for m in server["Metrics"] if "MetricStat" in m}
-    assert watched == {"5XXError": {"Fn::Sub": "${AWS::StackName}-api"}, "Url5xxCount": {"Ref": "Webhook"}}
-    assert built.resource("RestAPI")["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-api"}
+    watched = sorted(json.dumps(m["MetricStat"]["Metric"], sort_keys=True) for m in server["Metrics"]
+                     if "MetricStat" in m)
+    assert watched == sorted(json.dumps({"Namespace": "AWS/Lambda", "MetricName": "Url5xxCount", "Dimensions": [
+        {"Name": "FunctionName", "Value": {"Ref": name}}]}, sort_keys=True) for name in ("APIHandler", "Webhook"))
 
 
 def test_the_channel_secrets_master_key_is_read_from_its_parameter_by_the_functions_that_seal_or_open(built):

@@ -406,3 +406,40 @@ def test_a_persistent_dynamodb_local_keeps_tables_and_stream_position_across_res
         table.put("after")
         assert pump(server, table).drain() == 1
     assert counts == Counter({"before-1": 1, "before-2": 1, "after": 1})
+
+
+# --- event filtering (the event source mapping's FilterCriteria) ---------------------------------------------------
+
+WANTED_VALUE = [{"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"value": {"S": ["wanted"]}}}}]
+
+
+def test_records_no_filter_matches_are_not_delivered_and_a_batch_of_them_invokes_nothing(
+        table: Table, make_pump: Any, checkpoint: Path) -> None:
+    table.put("a", "b", value="noise")
+    handler = Recorder()
+    pump = make_pump(handler, filters=WANTED_VALUE)
+
+    assert pump.drain() == 2  # the checkpoint passed them
+    assert handler.batches == [] and pump.stats.batches == 0 and pump.stats.filtered == 2
+
+    table.put("c", value="wanted")
+    table.put("d", value="noise")
+    table.delete("c")  # a REMOVE has no new image: dropped
+    assert pump.drain() == 3
+    assert handler.delivered() == ["c"] and pump.stats.batches == 1 and pump.stats.filtered == 4
+    assert make_pump(Recorder(), filters=WANTED_VALUE).drain() == 0  # the checkpoint is past the dropped ones
+
+
+def test_a_failed_record_among_filtered_ones_comes_back_alone_with_what_follows_it(
+        table: Table, make_pump: Any) -> None:
+    table.put("n1", value="noise")
+    table.put("w1", value="wanted")
+    table.put("n2", value="noise")
+    table.put("w2", value="wanted")
+    handler = Recorder(fail=lambda record, call: key_of(record) == "w2" and call == 1)
+    pump = make_pump(handler, filters=WANTED_VALUE)
+
+    pump.drain()
+
+    assert handler.keys_of(0) == ["w1", "w2"] and handler.keys_of(1) == ["w2"]
+    assert pump.stats.failed_attempts == 1 and pump.stats.batches == 2

@@ -56,3 +56,33 @@ def test_the_answer_is_in_the_function_url_shape():
     binary = url_response({"statusCode": 200, "headers": {}, "body": base64.b64encode(b"\x00").decode(),
                            "isBase64Encoded": True})
     assert binary["isBase64Encoded"] is True and base64.b64decode(binary["body"]) == b"\x00"
+
+
+def test_api_routes_match_as_api_gateway_did_literal_segments_first_parameters_decoded():
+    from chalicelib.events.function_url import Routes
+
+    routes = Routes(["/conversations/{cid}", "/conversations/search", "/conversations/{cid}/replies", "/me"])
+    assert routes.match("/conversations/search") == ("/conversations/search", {})
+    assert routes.match("/conversations/c%2F1") == ("/conversations/{cid}", {"cid": "c/1"})
+    assert routes.match("/conversations/c1/replies") == ("/conversations/{cid}/replies", {"cid": "c1"})
+    assert routes.match("/me") == ("/me", {})
+    for path in ("/conversations", "/conversations/", "/conversations//replies", "/me/", "me", "", "/nope"):
+        assert routes.match(path) is None, path
+
+
+def test_behind_cloudfront_the_caller_s_credential_replaces_cloudfront_s_signature():
+    from chalicelib.events.function_url import Routes
+
+    signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIA/20261203/us-east-1/lambda/aws4_request, Signature=f",
+              "X-Amz-Date": "20261203T120000Z", "X-Amz-Content-Sha256": "e3b0", "X-Workspace": "ws1"}
+    routes = Routes(["/conversations"])
+    event = rest_event(function_url_event("GET", "/api/conversations", headers={
+        **signed, "X-Zabota-Authorization": "Bearer zb_key"}), routes, signed_by_cloudfront=True)
+    assert event is not None and event["resource"] == "/conversations" and event["pathParameters"] is None
+    assert event["headers"]["authorization"] == "Bearer zb_key" and event["headers"]["x-workspace"] == "ws1"
+    assert "x-zabota-authorization" not in event["headers"] and "x-amz-date" not in event["headers"]
+    anonymous = rest_event(function_url_event("GET", "/api/conversations", headers=signed), routes,
+                           signed_by_cloudfront=True)
+    assert anonymous is not None and "authorization" not in anonymous["headers"]  # the signature is nobody's key
+    direct = rest_event(function_url_event("GET", "/api/conversations", headers=signed), routes)
+    assert direct is not None and direct["headers"]["authorization"].startswith("AWS4-HMAC-SHA256")  # webhook entry

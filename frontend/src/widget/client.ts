@@ -4,6 +4,8 @@
  * WebSocket authenticates with a one-time ticket, since browsers cannot set its headers.
  */
 
+import { credentialHeaders, payloadHeaders } from "../signing";
+
 /** A text as the channel settings give it: one string, or one per language (`{"ru": "Имя", "en": "Name"}`). */
 export type Localized = string | Record<string, string>;
 
@@ -88,13 +90,14 @@ export class WidgetClient {
   }
 
   private async call<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
-    const headers: Record<string, string> = {};
     const token = auth ? this.session?.visitor_token : undefined;
-    if (token) headers.Authorization = `Bearer ${token}`;
+    const headers: Record<string, string> = token ? credentialHeaders(`Bearer ${token}`) : {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    const payload = body === undefined ? undefined : JSON.stringify(body);
     let response: Response;
     try {
-      response = await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      Object.assign(headers, await payloadHeaders(method, payload));
+      response = await fetch(`${this.base}${path}`, { method, headers, body: payload });
     } catch (err) {
       throw new WidgetError(0, "network", err instanceof Error ? err.message : String(err));
     }
@@ -157,13 +160,16 @@ export class WidgetClient {
     return new Promise((resolve, reject) => {
       const reader = new FileReader();
       reader.onerror = () => reject(new WidgetError(0, "read", reader.error?.message ?? "the file cannot be read"));
-      reader.onload = () => {
+      reader.onload = async () => {
         const data = String(reader.result).split(",", 2)[1] ?? "";
+        const body = JSON.stringify({ file_name: file.name, data_base64: data });
+        const token = this.session?.visitor_token;
+        const headers = { ...(token ? credentialHeaders(`Bearer ${token}`) : {}),
+          ...await payloadHeaders("POST", body).catch(() => ({})) };
         const xhr = new XMLHttpRequest();
         xhr.open("POST", `${this.base}/uploads`);
         xhr.setRequestHeader("Content-Type", "application/json");
-        const token = this.session?.visitor_token;
-        if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+        for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
         xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
         xhr.onerror = () => reject(new WidgetError(0, "network", ""));
         xhr.onload = () => {
@@ -176,7 +182,7 @@ export class WidgetClient {
           if (xhr.status === 201 && body.upload_id) resolve(body.upload_id);
           else reject(new WidgetError(xhr.status, body.error?.code ?? "error", body.error?.message ?? xhr.statusText));
         };
-        xhr.send(JSON.stringify({ file_name: file.name, data_base64: data }));
+        xhr.send(body);
       };
       reader.readAsDataURL(file);
     });
