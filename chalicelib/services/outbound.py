@@ -30,6 +30,27 @@ def needs_delivery(new: MessageItem, old: MessageItem | None) -> bool:
     return old is None or old.status != "pending" or old.generation != new.generation
 
 
+def bumped_by_writer(new: MessageItem, old: MessageItem | None) -> bool:
+    """An operator's reply or note just stored: `repo.add_outbound_message` bumps its conversation after it."""
+    return old is None and new.origin == "operator" and new.direction in ("out", "note")
+
+
+def needs_work(new: MessageItem, old: MessageItem | None) -> bool:
+    return needs_delivery(new, old) or bumped_by_writer(new, old)
+
+
+def on_message(d: Deps, new: MessageItem, old: MessageItem | None) -> None:
+    """From the stream: an operator's message's conversation bump finished if its writer died before it (one read
+    of the conversation, which the send reads anyway), then the send."""
+    conv = None
+    if bumped_by_writer(new, old):
+        conv = repo.get_conversation(new.workspace_id or "", new.conversation_id)
+        if conv is not None:
+            conv = repo.finish_outbound(conv, new)
+    if needs_delivery(new, old):
+        deliver(d, new, conv)
+
+
 def backoff_seconds(d: Deps, attempt: int) -> float:
     base = d.settings.send_backoff_seconds * (2 ** (attempt - 1))
     return min(base, d.settings.send_max_wait_seconds) * (0.5 + random.random() / 2)
@@ -125,9 +146,9 @@ def _build_sender(table_name: str) -> Any:
     return send_once, config
 
 
-def deliver(d: Deps, message: MessageItem) -> None:
+def deliver(d: Deps, message: MessageItem, conv: ConversationItem | None = None) -> None:
     ws = message.workspace_id or ""
-    conv = repo.get_conversation(ws, message.conversation_id)
+    conv = conv or repo.get_conversation(ws, message.conversation_id)
     if conv is None:
         repo.mark_failed(message, "conversation_missing", "the conversation was removed", attempts=0)
         return

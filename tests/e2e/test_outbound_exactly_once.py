@@ -8,21 +8,222 @@ writes, replay records that already succeeded and race writers, on DynamoDB Loca
 
 from __future__ import annotations
 
+import secrets
+import threading
 import time
 from typing import Any
 
 import pytest
 
+from chalicelib.domain.model import iso, new_id
 from chalicelib.local.fakes.graph import whatsapp_webhook
+from chalicelib.services import outbound
+from chalicelib.services.deps import deps
 from chalicelib.store import repo
-from chalicelib.store.models import MessageItem
+from chalicelib.store.models import ConversationItem, MessageItem
 from tests.e2e.test_channel_meta import digits, only, open_shop
+from tests.e2e.test_team_support import add_user
+from tests.support import Workspace, customer_message, new_workspace
 
 pytestmark = pytest.mark.ddblocal
 
 
 class Crash(RuntimeError):
     """The Lambda dying between two writes (the stream pump retries the record, as Lambda does)."""
+
+
+def waiting_conversation(ws: Workspace, text: str = "where is my order?") -> tuple[str, ConversationItem]:
+    """A customer's first message, greeted: its conversation waits for an answer (new, 1 unread)."""
+    assert ws.post_update(customer_message(7_500_000 + secrets.randbelow(10**6), text)).status_code == 200
+    ws.drain()
+    (conv,) = ws.conversations()
+    stored = repo.get_conversation(ws.id, conv["id"], consistent=True)
+    assert stored is not None and stored.status == "new" and stored.unread_count == 1 and stored.awaiting_since
+    return conv["id"], stored
+
+
+def answered_once(ws: Workspace, conv_id: str, before: ConversationItem, message_id: str) -> ConversationItem:
+    """The conversation moved exactly once for this reply."""
+    after = repo.get_conversation(ws.id, conv_id, consistent=True)
+    assert after is not None
+    assert int(after.revision) == int(before.revision) + 1  # one bump, not two
+    assert list(after.recent_ids).count(repo.counted_tag(message_id)) == 1
+    assert after.status == "in_progress" and after.unread_count == 0 and after.awaiting_since is None
+    assert after.first_response_at is not None and after.first_response_seconds is not None
+    return after
+
+
+def replies_sent(ws: Workspace, text: str) -> int:
+    return len([c for c in ws.bot_sent if c["params"].get("text") == text])
+
+
+def crashing_once_before_the_bump(monkeypatch: pytest.MonkeyPatch, before: Any = None) -> list[str]:
+    """The API's writer dies after storing the message, before bumping its conversation (once)."""
+    real = repo.bump_for_outbound
+    crashed: list[str] = []
+
+    def dies_once(conv: Any, message: Any, **kwargs: Any) -> Any:
+        if not crashed and not kwargs.get("unless_newer"):
+            crashed.append(message.message_id)
+            raise Crash("killed between the message and the conversation bump")
+        return real(conv, message, **kwargs)
+
+    monkeypatch.setattr(repo, "bump_for_outbound", dies_once)
+    return crashed
+
+
+def test_a_crash_after_the_reply_is_stored_is_finished_by_the_stream_and_nothing_claims_an_unsent_answer(
+        stack, monkeypatch):
+    ws = new_workspace(stack)
+    conv_id, before = waiting_conversation(ws)
+    crashed = crashing_once_before_the_bump(monkeypatch)
+    assert ws.reply(conv_id, "We are on it").status_code == 500
+    assert crashed
+    (stored,) = [m for m in ws.messages(conv_id) if m["origin"] == "operator"]
+    assert stored["id"] == crashed[0] and stored["status"] == "pending"
+    untouched = repo.get_conversation(ws.id, conv_id, consistent=True)
+    assert untouched is not None and int(untouched.revision) == int(before.revision)  # still waiting, as is true
+    assert untouched.awaiting_since and untouched.first_response_at is None
+
+    ws.drain()
+    after = answered_once(ws, conv_id, before, crashed[0])
+    assert after.last_message_preview == "We are on it"
+    assert replies_sent(ws, "We are on it") == 1
+    (sent,) = [m for m in ws.messages(conv_id) if m["origin"] == "operator"]
+    assert sent["status"] == "sent"
+
+
+def test_a_note_whose_writer_died_before_the_bump_is_shown_in_the_inbox_by_the_stream(stack, monkeypatch):
+    ws = new_workspace(stack)
+    conv_id, before = waiting_conversation(ws)
+    crashed = crashing_once_before_the_bump(monkeypatch)
+    assert ws.api("POST", f"/conversations/{conv_id}/notes", json={"text": "VIP, call back"}).status_code == 500
+    ws.drain()
+    after = repo.get_conversation(ws.id, conv_id, consistent=True)
+    assert crashed and after is not None and int(after.revision) == int(before.revision) + 1
+    assert after.last_message_preview == "VIP, call back" and after.last_message_direction == "note"
+    assert after.unread_count == 1 and after.awaiting_since and after.status == "new"  # a note answers nobody
+
+
+def test_replaying_the_records_of_a_reply_bumps_and_sends_nothing_again(stack):
+    ws = new_workspace(stack)
+    conv_id, before = waiting_conversation(ws)
+    resp = ws.reply(conv_id, "Replayed")
+    assert resp.status_code == 202, resp.text
+    ws.drain()
+    message_id = resp.json()["id"]
+    done = answered_once(ws, conv_id, before, message_id)
+
+    stored = repo.get_message(ws.id, conv_id, message_id)
+    assert stored is not None and stored.status == "sent"
+    as_inserted = repo.get_message(ws.id, conv_id, message_id)
+    assert as_inserted is not None
+    as_inserted.status, as_inserted.external_message_id, as_inserted.sent_at = "pending", None, None
+    for _ in range(3):  # the INSERT record handed over again, as after a partial batch failure
+        outbound.on_message(deps(), as_inserted, None)
+
+    again = repo.get_conversation(ws.id, conv_id, consistent=True)
+    assert again is not None and int(again.revision) == int(done.revision)
+    assert replies_sent(ws, "Replayed") == 1
+    final = repo.get_message(ws.id, conv_id, message_id)
+    assert final is not None and final.status == "sent" and final.external_message_id == stored.external_message_id
+
+
+def test_racing_writers_of_one_reply_store_it_once_and_bump_the_conversation_once(stack):
+    """Four API calls with the same message id at once (a client's retry racing its first attempt)."""
+    ws = new_workspace(stack)
+    conv_id, before = waiting_conversation(ws)
+    now = deps().now()
+    message_id = new_id("m", now)
+    results: list[tuple[MessageItem, MessageItem]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def writer() -> None:
+        try:
+            conv = repo.get_conversation(ws.id, conv_id, consistent=True)
+            assert conv is not None
+            mine = repo.new_message(ws.id, conv_id, message_id, channel_id=conv.channel_id, direction="out",
+                                    origin="operator", author_id="tests", text="Raced", status="pending",
+                                    created_at=iso(now))
+            barrier.wait()
+            results.append((mine, repo.add_outbound_message(conv, mine, now=now, counts_as_response=True)))
+        except BaseException as err:  # noqa: BLE001 - returned to the test
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert sum(1 for mine, got in results if got is mine) == 1  # one call stored it; the others got the stored one
+    assert all(got.message_id == message_id for _, got in results)
+    answered_once(ws, conv_id, before, message_id)
+    ws.drain()
+    answered_once(ws, conv_id, before, message_id)  # the stream's INSERT found it counted: no second bump
+    assert replies_sent(ws, "Raced") == 1
+
+
+def test_the_stream_bumping_before_the_slow_writer_leaves_one_bump(stack, monkeypatch):
+    """The message's INSERT reaches the stream before the API's bump: whichever comes second changes nothing."""
+    ws = new_workspace(stack)
+    conv_id, before = waiting_conversation(ws)
+    real = repo.bump_for_outbound
+    stream_first: list[int] = []
+
+    def slow_writer(conv: Any, message: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("unless_newer") and not stream_first:
+            stream_first.append(ws.drain())  # the stream runs in between (and finishes the bump itself)
+        return real(conv, message, **kwargs)
+
+    monkeypatch.setattr(repo, "bump_for_outbound", slow_writer)
+    resp = ws.reply(conv_id, "Slow writer")
+    assert resp.status_code == 202, resp.text
+    assert stream_first and stream_first[0] >= 1
+    answered_once(ws, conv_id, before, resp.json()["id"])
+    ws.drain()
+    answered_once(ws, conv_id, before, resp.json()["id"])
+    assert replies_sent(ws, "Slow writer") == 1
+
+
+def test_a_colleagues_reply_whose_bump_crashed_still_holds_back_a_late_reply(stack, monkeypatch):
+    """B10 reads the thread, and the message is the first write: a colleague's reply counts from the moment it is
+    stored, before (or without) its conversation's move."""
+    ws = new_workspace(stack)
+    anna, boris = add_user(stack, ws.id, "operator", name="Anna"), add_user(stack, ws.id, "operator")
+    conv_id, _ = waiting_conversation(ws)
+    seen = ws.messages(conv_id)[-1]["id"]
+    crashed = crashing_once_before_the_bump(monkeypatch)
+    assert anna.api("POST", f"/conversations/{conv_id}/replies",
+                    json={"text": "Anna here", "last_seen_message_id": seen}).status_code == 500
+    assert crashed
+    late = boris.api("POST", f"/conversations/{conv_id}/replies",
+                     json={"text": "Boris here", "last_seen_message_id": seen})
+    assert late.status_code == 409
+    assert late.json()["error"]["code"] == "colleague_replied"
+    assert late.json()["error"]["details"]["author_id"] == f"user:{anna.user_id}"
+    ws.drain()
+    assert [m["text"] for m in ws.messages(conv_id) if m["origin"] == "operator"] == ["Anna here"]
+    assert replies_sent(ws, "Anna here") == 1 and replies_sent(ws, "Boris here") == 0
+
+
+def test_a_bulk_reply_retried_after_a_crash_between_the_writes_is_stored_sent_and_counted_once(stack, monkeypatch):
+    """The API client's retry (same request_id, so the same message ids) finds the message and writes nothing;
+    the stream finished the conversation's move."""
+    ws = new_workspace(stack)
+    conv_id, before = waiting_conversation(ws)
+    crashed = crashing_once_before_the_bump(monkeypatch)
+    body = {"request_id": f"bulk-{secrets.token_hex(6)}", "items": [{"conversation_id": conv_id}], "text": "Bulk"}
+    assert ws.api("POST", "/replies/bulk", json=body).status_code == 500
+    assert crashed
+    retried = ws.api("POST", "/replies/bulk", json=body)
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["items"][0]["message_id"] == crashed[0]
+    ws.drain()
+    answered_once(ws, conv_id, before, crashed[0])
+    assert [m["id"] for m in ws.messages(conv_id) if m["origin"] == "operator"] == crashed
+    assert replies_sent(ws, "Bulk") == 1
 
 
 def test_a_crash_between_the_pointer_and_the_sent_status_is_finished_by_the_retry_and_sends_once(stack, monkeypatch):
