@@ -1,8 +1,9 @@
 """Send outbound messages (operator replies, greetings) through the channel adapter, from the stream.
 
 A message is written as `pending`; this sends it and records `sent` (provider id) or `failed` (reason).
-The provider call is wrapped in Powertools idempotency keyed on message id and generation, so a
-redelivered stream record never sends twice; a retry by the operator bumps the generation.
+Before the provider call the sender takes the send's lease (`take_send`: one conditional put keyed on message id
+and generation), so a redelivered or racing stream record never sends twice; the message's own status says when
+the send is done. A retry by the operator bumps the generation.
 """
 
 from __future__ import annotations
@@ -122,28 +123,41 @@ def _optional(adapter: Any, method: str) -> Any:
     return getattr(adapter, method)
 
 
-def _idempotent_sender(d: Deps) -> Any:
-    """Built once per set of dependencies (its DynamoDB client belongs to them), on the first send."""
-    if "send_once" not in d.cache:
-        d.cache["send_once"] = _build_sender(d.settings.idempotency_table)
-    return d.cache["send_once"]
+LEASE_KEEP = timedelta(days=2)  # past the stream's 24 h retention: a replayed record still finds the lease
 
 
-def _build_sender(table_name: str) -> Any:
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
+class SendInProgress(RuntimeError):
+    """Another worker holds this send's lease and the message is still pending: the stream retries the record
+    later (by then it is sent, or the lease ran out because that worker died)."""
 
-    persistence = DynamoDBPersistenceLayer(table_name=table_name)
-    config = IdempotencyConfig(expires_after_seconds=7 * 24 * 3600, raise_on_no_idempotency_key=True)
 
-    @idempotent_function(data_keyword_argument="job", persistence_store=persistence, config=config)
-    def send_once(job: dict[str, str], d: Deps, message: MessageItem, conv: ConversationItem) -> dict[str, Any]:
-        return _call_provider(d, message, conv)
+def _lease_seconds(d: Deps) -> float:
+    """As long as this invocation may still run (a Lambda's remaining time), else the longest the send loop takes."""
+    if d.lambda_context is not None:
+        return d.lambda_context.get_remaining_time_in_millis() / 1000 + 1
+    return d.settings.send_max_attempts * (d.settings.send_max_wait_seconds + 30) + 60
 
-    return send_once, config
+
+def take_send(d: Deps, message: MessageItem) -> bool:
+    """May this worker call the provider for this message's generation? Exactly one may (issue 14, replacing the
+    Powertools idempotency record: 1 write unit instead of 2, and no extra stream record).
+
+    The first taker of the lease sends (one conditional put). Anyone after it reads the message: sent, failed or
+    retried meanwhile -> False (a replayed or duplicate record: nothing to do); still pending -> the lease holder is
+    at work (SendInProgress: the record comes back later), or died and its lease ran out -> take it over and send.
+    """
+    ws = message.workspace_id or ""
+    key = f"lease#send#{ws}#{message.message_id}#{message.generation}"
+    now = d.now()
+    until = now + timedelta(seconds=_lease_seconds(d))
+    if repo.take_send_lease(key, now=now, until=until, keep=LEASE_KEEP, expired_only=False):
+        return True
+    current = repo.get_message(ws, message.conversation_id, message.message_id)
+    if current is None or current.status != "pending" or current.generation != message.generation:
+        return False
+    if repo.take_send_lease(key, now=now, until=until, keep=LEASE_KEEP, expired_only=True):
+        return True
+    raise SendInProgress(f"message {message.message_id} is being sent by another worker")
 
 
 def deliver(d: Deps, message: MessageItem, conv: ConversationItem | None = None) -> None:
@@ -153,11 +167,9 @@ def deliver(d: Deps, message: MessageItem, conv: ConversationItem | None = None)
         repo.mark_failed(message, "conversation_missing", "the conversation was removed", attempts=0)
         return
     logger.append_keys(conversation_id=message.conversation_id, message_id=message.message_id)
-    job = {"key": f"send#{ws}#{message.message_id}#{message.generation}"}
-    send_once, config = _idempotent_sender(d)
-    if d.lambda_context is not None:
-        config.register_lambda_context(d.lambda_context)
-    outcome = send_once(job=job, d=d, message=message, conv=conv)
+    if not take_send(d, message):
+        return  # sent or failed already: a replayed record
+    outcome = _call_provider(d, message, conv)
     if outcome["ok"]:
         repo.mark_sent(message, outcome["external_message_id"], conv.external_conversation_id,
                        attempts=outcome["attempts"], now=d.now())

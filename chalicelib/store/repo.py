@@ -42,6 +42,7 @@ from chalicelib.store.models import (
     MainItem,
     MessageItem,
     ParkedItem,
+    SendLeaseItem,
     TimerItem,
     WorkspaceItem,
     plain,
@@ -718,6 +719,22 @@ def mark_sent(message: MessageItem, external_message_id: str, ext_conv: str, *, 
          MessageItem.error_code.remove(), MessageItem.error_message.remove()],
         condition=(MessageItem.status == "pending") & (MessageItem.generation == message.generation),
     )
+
+
+def take_send_lease(key: str, *, now: datetime, until: datetime, keep: timedelta, expired_only: bool) -> bool:
+    """One conditional put of a small item (1 write unit): True when this caller may send. First come
+    (`expired_only` False): only if nobody took it; a take-over: only if there is none or its lease ran out."""
+    lease = SendLeaseItem(key, lease_until=int(until.timestamp()), expiration=int((now + keep).timestamp()))
+    condition = SendLeaseItem.id.does_not_exist()
+    if expired_only:
+        condition |= SendLeaseItem.lease_until < int(now.timestamp())
+    try:
+        lease.save(condition=condition)
+        return True
+    except PutError as err:
+        if condition_failed(err):
+            return False
+        raise
 
 
 def mark_failed(message: MessageItem, code: str, text: str, *, attempts: int) -> bool:

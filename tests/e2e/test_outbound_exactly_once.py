@@ -226,10 +226,12 @@ def test_a_bulk_reply_retried_after_a_crash_between_the_writes_is_stored_sent_an
     assert replies_sent(ws, "Bulk") == 1
 
 
-def test_a_crash_between_the_pointer_and_the_sent_status_is_finished_by_the_retry_and_sends_once(stack, monkeypatch):
+def test_a_crash_between_the_pointer_and_the_sent_status_leaves_the_message_findable_and_sends_nothing_twice(
+        stack, monkeypatch):
     """mark_sent: the pointer first, then `sent`. Killed in between, the message is still `pending`, but a delivery
-    status the provider reports at that moment finds it through the pointer; the stream's retry records `sent`
-    from the idempotent sender's saved outcome, without calling the provider again."""
+    status the provider reports at that moment finds it through the pointer. The stream's retries find the dead
+    worker's send lease and the message pending: they do not call the provider again (the record is parked while
+    the lease holds: the one window where the outcome is not on the message yet, see outbound.take_send)."""
     shop = open_shop(stack, "whatsapp")
     wa_id = "7916" + digits(7)
     number = shop.channel.secrets["phone_number_id"]
@@ -254,6 +256,86 @@ def test_a_crash_between_the_pointer_and_the_sent_status_is_finished_by_the_retr
     conv = only(shop.conversations())
     (greeting,) = [m for m in shop.messages(conv["id"]) if m["origin"] == "greeting"]
     assert window == [greeting["id"]]  # in the window, the provider's id already led to our message
-    assert greeting["status"] == "sent" and greeting["delivery"] == "delivered"
-    assert greeting["external_message_id"] == shop.fake.sent(wa_id)[-1]["id"]
-    assert len(shop.fake.sent(wa_id)) == 1  # the retry did not send it again
+    assert greeting["delivery"] == "delivered"  # ... and the status was recorded on it
+    assert greeting["status"] == "pending"
+    assert len(shop.fake.sent(wa_id)) == 1  # the retries did not send it again
+
+
+def slow_provider(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    real = outbound._send
+
+    def slow(*args: Any, **kwargs: Any) -> str:
+        time.sleep(seconds)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outbound, "_send", slow)
+
+
+def pending_reply(ws: Workspace, conv_id: str, text: str) -> MessageItem:
+    """An operator's reply stored `pending`, its record not yet taken by the stream."""
+    resp = ws.reply(conv_id, text)
+    assert resp.status_code == 202, resp.text
+    message = repo.get_message(ws.id, conv_id, resp.json()["id"])
+    assert message is not None and message.status == "pending"
+    return message
+
+
+def test_racing_duplicate_records_of_a_send_call_the_provider_once(stack, monkeypatch):
+    """Four workers hand the same pending message to the sender at once (a duplicate record, a retry racing the
+    first attempt): one takes the lease and sends; the others see it held and come back later."""
+    ws = new_workspace(stack)
+    conv_id, _ = waiting_conversation(ws)
+    message = pending_reply(ws, conv_id, "Only once")
+    slow_provider(monkeypatch, 0.5)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        copy = repo.get_message(ws.id, conv_id, message.message_id)
+        assert copy is not None
+        barrier.wait()
+        try:
+            outbound.deliver(deps(), copy)
+            outcomes.append("done")
+        except outbound.SendInProgress:
+            outcomes.append("in progress")
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["done", "in progress", "in progress", "in progress"]
+    assert replies_sent(ws, "Only once") == 1
+    ws.drain()  # the stream's own record of the INSERT: the lease is there, the message sent: nothing to do
+    assert replies_sent(ws, "Only once") == 1
+    final = repo.get_message(ws.id, conv_id, message.message_id)
+    assert final is not None and final.status == "sent"
+
+
+def test_a_sender_that_died_holding_the_lease_is_taken_over_once_the_lease_runs_out(stack, clock, monkeypatch):
+    """Killed after taking the lease and before calling the provider: nobody sends while the lease holds (the
+    records come back in progress and are parked); a replay after it ran out sends the message, once."""
+    ws = new_workspace(stack)
+    conv_id, _ = waiting_conversation(ws)
+    real = outbound._call_provider
+    died: list[bool] = []
+
+    def dies_once(*args: Any, **kwargs: Any) -> Any:
+        if not died:
+            died.append(True)
+            raise Crash("killed holding the lease")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outbound, "_call_provider", dies_once)
+    message = pending_reply(ws, conv_id, "After the lease")
+    ws.drain()
+    assert died and replies_sent(ws, "After the lease") == 0
+    with pytest.raises(outbound.SendInProgress):
+        outbound.deliver(deps(), message)  # still held: a replay now waits
+    clock.advance(minutes=16)  # past the longest lease (a Lambda's 15 minutes)
+    outbound.deliver(deps(), message)
+    outbound.deliver(deps(), message)  # and once more: it is sent, nothing to do
+    assert replies_sent(ws, "After the lease") == 1
+    final = repo.get_message(ws.id, conv_id, message.message_id)
+    assert final is not None and final.status == "sent"
