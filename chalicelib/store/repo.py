@@ -677,13 +677,7 @@ def finish_outbound(conv: ConversationItem, message: MessageItem) -> Conversatio
 
 def put_message_once(message: MessageItem) -> bool:
     """Save a message unless it exists (greetings: exactly once per conversation)."""
-    try:
-        message.save(condition=MessageItem.pk.does_not_exist())
-        return True
-    except PutError as err:
-        if condition_failed(err):
-            return False
-        raise
+    return put_new(message)
 
 
 def new_message(ws: str, conv_id: str, message_id: str, **attrs: Any) -> MessageItem:

@@ -9,7 +9,6 @@ writes, replay records that already succeeded and race writers, on DynamoDB Loca
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from typing import Any
 
@@ -22,14 +21,11 @@ from chalicelib.services.deps import deps
 from chalicelib.store import repo
 from chalicelib.store.models import ConversationItem, MessageItem
 from tests.e2e.test_channel_meta import digits, only, open_shop
+from tests.e2e.test_ingest_exactly_once import Crash, race
 from tests.e2e.test_team_support import add_user
 from tests.support import Workspace, customer_message, new_workspace
 
 pytestmark = pytest.mark.ddblocal
-
-
-class Crash(RuntimeError):
-    """The Lambda dying between two writes (the stream pump retries the record, as Lambda does)."""
 
 
 def waiting_conversation(ws: Workspace, text: str = "where is my order?") -> tuple[str, ConversationItem]:
@@ -136,27 +132,16 @@ def test_racing_writers_of_one_reply_store_it_once_and_bump_the_conversation_onc
     now = deps().now()
     message_id = new_id("m", now)
     results: list[tuple[MessageItem, MessageItem]] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
 
     def writer() -> None:
-        try:
-            conv = repo.get_conversation(ws.id, conv_id, consistent=True)
-            assert conv is not None
-            mine = repo.new_message(ws.id, conv_id, message_id, channel_id=conv.channel_id, direction="out",
-                                    origin="operator", author_id="tests", text="Raced", status="pending",
-                                    created_at=iso(now))
-            barrier.wait()
-            results.append((mine, repo.add_outbound_message(conv, mine, now=now, counts_as_response=True)))
-        except BaseException as err:  # noqa: BLE001 - returned to the test
-            errors.append(err)
+        conv = repo.get_conversation(ws.id, conv_id, consistent=True)
+        assert conv is not None
+        mine = repo.new_message(ws.id, conv_id, message_id, channel_id=conv.channel_id, direction="out",
+                                origin="operator", author_id="tests", text="Raced", status="pending",
+                                created_at=iso(now))
+        results.append((mine, repo.add_outbound_message(conv, mine, now=now, counts_as_response=True)))
 
-    threads = [threading.Thread(target=writer) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors
+    assert not race(writer)
     assert sum(1 for mine, got in results if got is mine) == 1  # one call stored it; the others got the stored one
     assert all(got.message_id == message_id for _, got in results)
     answered_once(ws, conv_id, before, message_id)
@@ -261,16 +246,6 @@ def test_a_crash_between_the_pointer_and_the_sent_status_leaves_the_message_find
     assert len(shop.fake.sent(wa_id)) == 1  # the retries did not send it again
 
 
-def slow_provider(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    real = outbound._send
-
-    def slow(*args: Any, **kwargs: Any) -> str:
-        time.sleep(seconds)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(outbound, "_send", slow)
-
-
 def pending_reply(ws: Workspace, conv_id: str, text: str) -> MessageItem:
     """An operator's reply stored `pending`, its record not yet taken by the stream."""
     resp = ws.reply(conv_id, text)
@@ -286,26 +261,27 @@ def test_racing_duplicate_records_of_a_send_call_the_provider_once(stack, monkey
     ws = new_workspace(stack)
     conv_id, _ = waiting_conversation(ws)
     message = pending_reply(ws, conv_id, "Only once")
-    slow_provider(monkeypatch, 0.5)
-    outcomes: list[str] = []
-    barrier = threading.Barrier(4)
+    real = outbound._send
+    finished: list[bool] = []
+
+    def slow_provider(*args: Any, **kwargs: Any) -> str:  # answers once the three others have given up
+        deadline = time.monotonic() + 20
+        while len(finished) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return str(real(*args, **kwargs))
+
+    monkeypatch.setattr(outbound, "_send", slow_provider)
 
     def worker() -> None:
         copy = repo.get_message(ws.id, conv_id, message.message_id)
         assert copy is not None
-        barrier.wait()
         try:
             outbound.deliver(deps(), copy)
-            outcomes.append("done")
-        except outbound.SendInProgress:
-            outcomes.append("in progress")
+        finally:
+            finished.append(True)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert sorted(outcomes) == ["done", "in progress", "in progress", "in progress"]
+    errors = race(worker)
+    assert len(errors) == 3 and all(isinstance(e, outbound.SendInProgress) for e in errors)  # one sent
     assert replies_sent(ws, "Only once") == 1
     ws.drain()  # the stream's own record of the INSERT: the lease is there, the message sent: nothing to do
     assert replies_sent(ws, "Only once") == 1
