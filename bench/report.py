@@ -106,6 +106,9 @@ def _cost_summary(results: dict[str, Any]) -> list[str]:
     rows.append(_row("  the webhook's own write units", _num(follow["request_units"].get("write_units", 0.0))))
     rows.append(_row("  stream invocations / records per follow-up",
                      f"{_num(follow['stream_invocations'])} / {_num(follow['stream_records'])}"))
+    reply = cost["counted"]["operator_reply"]  # the outbound path: the API's writes, then the stream's (the send)
+    rows.append(_row("ddb.write_units_per_reply", f"{_num(reply['request_units'].get('write_units', 0.0))} API + "
+                     f"{_num(reply['stream_units'].get('write_units', 0.0))} stream"))
     calls = results.get("ddb_calls", {})
     if isinstance(calls, dict) and "warm" in calls:
         goal = calls["goal_per_webhook"]
