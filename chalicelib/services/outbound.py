@@ -132,9 +132,10 @@ class SendInProgress(RuntimeError):
 
 
 def _lease_seconds(d: Deps) -> float:
-    """As long as this invocation may still run (a Lambda's remaining time), else the longest the send loop takes."""
+    """As long as this invocation may still run (a Lambda's remaining time, at least 30 s: a context kept from an
+    earlier invocation may say less), else the longest the send loop may take."""
     if d.lambda_context is not None:
-        return d.lambda_context.get_remaining_time_in_millis() / 1000 + 1
+        return max(d.lambda_context.get_remaining_time_in_millis() / 1000 + 1, 30.0)
     return d.settings.send_max_attempts * (d.settings.send_max_wait_seconds + 30) + 60
 
 
