@@ -110,6 +110,9 @@ def _cost_summary(results: dict[str, Any]) -> list[str]:
         counted = cost["counted"][event]
         rows.append(_row(f"  {event}: stream invocations, records filtered out",
                          f"{_num(counted['stream_invocations'])}, {_num(counted.get('stream_records_filtered', 0))}"))
+    reply = cost["counted"]["operator_reply"]  # the outbound path: the API's writes, then the stream's (the send)
+    rows.append(_row("ddb.write_units_per_reply", f"{_num(reply['request_units'].get('write_units', 0.0))} API + "
+                     f"{_num(reply['stream_units'].get('write_units', 0.0))} stream"))
     calls = results.get("ddb_calls", {})
     if isinstance(calls, dict) and "warm" in calls:
         goal = calls["goal_per_webhook"]

@@ -9,6 +9,7 @@ notification INSERT       -> the user's consoles (bell) and, when wanted now, on
 conversation / message events -> a delivery per outgoing webhook that wants them; delivery pending -> POST
 conversation / message triggers -> the workspace's rules, in order (services/rules.py)
 message out + pending     -> send through the channel (once per generation)
+operator's reply / note INSERT -> its conversation's bump, if the API died before it (services/outbound.py)
 message in + provider file -> copy the attachment into our storage
 message with a pending action -> edit / delete it at the provider (B4)
 contact edited              -> the new name on its conversations; the consoles' cards (contact.updated)
@@ -91,8 +92,8 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         push(d, ws, {"type": "contact.updated", "contact": contact_json(new, [])})
     elif isinstance(new, MessageItem):
         previous = old if isinstance(old, MessageItem) else None
-        if outbound.needs_delivery(new, previous):
-            outbound.deliver(d, new)
+        if outbound.needs_work(new, previous):  # an operator's message: its conversation bumped once; sent
+            outbound.on_message(d, new, previous)
         elif moderation.needs_action(new, previous):
             moderation.perform(d, new)
         elif media.needs_fetch(new):

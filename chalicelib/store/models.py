@@ -324,6 +324,19 @@ class ConnectionItem(Model):
     by_workspace = ConnectionsByWorkspace()
 
 
+class SendLeaseItem(Model):
+    """A send's lease (issue 14): taken with one conditional put before the provider call, so a replayed or racing
+    stream record never sends a message twice; the message's own status (`pending` -> `sent` / `failed`) says when
+    it is done. In the idempotency table: small, and not streamed."""
+
+    class Meta:
+        table_name = "zabota-idempotency"
+
+    id = UnicodeAttribute(hash_key=True)
+    lease_until = NumberAttribute()  # epoch seconds: until then nobody else sends it
+    expiration = NumberAttribute()  # the table's TTL: kept past the stream's 24 h retention (a replay's lifetime)
+
+
 class UserItem(MainItem):
     """A person who signs in: no password, only e-mailed links and OpenID Connect. Found by e-mail via EmailItem."""
 
@@ -793,10 +806,11 @@ MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items(
 def configure(settings: Settings) -> None:
     """Point the models at this stage's tables. pynamodb caches one connection per class and does not notice a
     new endpoint, so the cached connections are dropped (a second embedded stack in one process, benchmarks)."""
-    models: tuple[type[Model], ...] = (*MAIN_MODELS, MainItem, ConnectionItem)
+    models: tuple[type[Model], ...] = (*MAIN_MODELS, MainItem, ConnectionItem, SendLeaseItem)
     for cls in models:
         cls._connection = None
     for cls in MAIN_MODELS:
         cls.Meta.table_name = settings.main_table
     MainItem.Meta.table_name = settings.main_table
     ConnectionItem.Meta.table_name = settings.connections_table
+    SendLeaseItem.Meta.table_name = settings.idempotency_table

@@ -14,18 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import size
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import search
 from chalicelib.domain.model import STATUSES, Channel, InboundEvent, Sender, iso, parse_iso, preview
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import keys, merges
 from chalicelib.store.base import (
-    cancel_codes,
     condition_failed,
-    connection,
     lazily,
     page_items,
     put_new,
@@ -45,6 +42,7 @@ from chalicelib.store.models import (
     MainItem,
     MessageItem,
     ParkedItem,
+    SendLeaseItem,
     TimerItem,
     WorkspaceItem,
     plain,
@@ -628,16 +626,53 @@ def apply_inbound_delete(event: InboundEvent, conv_id: str) -> bool:
 
 def add_outbound_message(conv: ConversationItem, message: MessageItem, *, now: datetime,
                          counts_as_response: bool, retries: int = 5) -> MessageItem:
-    """Write an outbound message as `pending` (the stream sends it) and bump the conversation."""
+    """Write an outbound message (an operator's reply, `pending`: the stream sends it) or note, then bump its
+    conversation: conditional writes idempotent per message id, no transaction (a transaction bills 2 write units
+    per item: 8 per reply with the inbox move, 4 without).
+
+    In this order, so that whatever a crash leaves, nobody acts on a state that is not true:
+    1. the message, only if absent. Its INSERT is what the stream sends, pushes and counts; the conversation never
+       claims a reply that is not stored (no first response, answered wait or stopped SLA clock without one).
+       Present already (a retry or a racing call with the same id): the stored one is returned and this call writes
+       nothing more; the call that stored it bumps, or the stream does.
+    2. the conversation, once per message (`recent_ids`, under its revision), as `bump_for_outbound` says.
+    A crash between 1 and 2 is finished by the stream: the message's INSERT runs `finish_outbound` (a colleague's
+    reply is visible to the 409 `colleague_replied` check from step 1 on: that check reads messages).
+    """
+    if not put_new(message):
+        return get_message(conv.workspace_id or "", conv.conversation_id, message.message_id) or message
+    try:
+        bump_for_outbound(conv, message, now=now, counts_as_response=counts_as_response, retries=retries)
+    except Conflict:  # the conversation kept changing: the message is stored and goes out; the stream bumps
+        pass
+    return message
+
+
+def answers_customer(message: MessageItem) -> bool:
+    """Which outbound messages answer the customer (unread, first response, status): replies, not notes."""
+    return message.direction == "out"
+
+
+def bump_for_outbound(conv: ConversationItem, message: MessageItem, *, now: datetime, counts_as_response: bool,
+                      retries: int = 5, unless_newer: bool = False) -> ConversationItem:
+    """The conversation's move for an outbound message, once: preview; for a reply also unread reset, new -> in
+    progress, the wait answered, the inbox move and the first response (set once). Guarded by the revision, and
+    the message's tag joins `recent_ids`, so a racing or repeated bump for the same message changes nothing.
+
+    `unless_newer` (the stream finishing after a crash): not when the conversation moved past the message since
+    (a newer message was counted), whose own move says more than this one would.
+    """
     ws = conv.workspace_id or ""
+    tag = counted_tag(message.message_id)
     at = message.created_at or iso(now)
     for _ in range(retries):
+        if tag in (conv.recent_ids or []) or (unless_newer and conv.last_activity_at > at):
+            return conv
         actions: list[Any] = [
             ConversationItem.last_message_preview.set(preview(message.text, message.attachments or [])),
             ConversationItem.last_message_direction.set(message.direction),
+            ConversationItem.recent_ids.set([*(conv.recent_ids or [])[-(RECENT_IDS - 1):], tag]),
         ]
-        status = conv.status
-        activity = conv.last_activity_at
         if counts_as_response:
             status = "in_progress" if conv.status == "new" else conv.status
             activity = _later(conv.last_activity_at, at)
@@ -648,37 +683,33 @@ def add_outbound_message(conv: ConversationItem, message: MessageItem, *, now: d
                 actions += [ConversationItem.first_response_at.set(at),
                             ConversationItem.first_response_seconds.set(seconds)]
             actions += _index_actions(conv, ConvIndex(status, conv.assignee_id, activity))
-        guard = _index_guard(conv) & (
-            ConversationItem.first_response_at.exists() if conv.first_response_at
-            else ConversationItem.first_response_at.does_not_exist()
-        )
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.save(message, condition=MessageItem.pk.does_not_exist())
-                tx.update(conv, actions=[*actions, ConversationItem.revision.add(1)], condition=guard)
-            return message
-        except TransactWriteError as err:
-            codes = cancel_codes(err)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return get_message(ws, conv.conversation_id, message.message_id) or message
-            if "ConditionalCheckFailed" not in codes:
-                raise
-            fresh = get_conversation(ws, conv.conversation_id, consistent=True)
-            if fresh is None:
-                raise NotFound(f"conversation {conv.conversation_id} not found") from err
-            conv = fresh
+        guard = _index_guard(conv) & (ConversationItem.revision == (conv.revision or 0))
+        if update_if(conv, [*actions, ConversationItem.revision.add(1)], condition=guard):
+            return conv
+        fresh = get_conversation(ws, conv.conversation_id, consistent=True)
+        if fresh is None:
+            raise NotFound(f"conversation {conv.conversation_id} not found")
+        conv = fresh
     raise Conflict("conversation kept changing while adding a reply")
+
+
+def finish_outbound(conv: ConversationItem, message: MessageItem) -> ConversationItem:
+    """The stream's half of `add_outbound_message` (an operator's reply or note INSERT): bump the conversation if
+    the writer died before it did. Usually the tag is there (no write); a read that does not show it is repeated
+    strongly consistent before writing (the writer's bump is milliseconds old)."""
+    tag = counted_tag(message.message_id)
+    if tag in (conv.recent_ids or []):
+        return conv
+    fresh = get_conversation(conv.workspace_id or "", conv.conversation_id, consistent=True)
+    if fresh is None:
+        return conv
+    return bump_for_outbound(fresh, message, now=parse_iso(message.created_at or fresh.last_activity_at),
+                             unless_newer=True, counts_as_response=answers_customer(message))
 
 
 def put_message_once(message: MessageItem) -> bool:
     """Save a message unless it exists (greetings: exactly once per conversation)."""
-    try:
-        message.save(condition=MessageItem.pk.does_not_exist())
-        return True
-    except PutError as err:
-        if condition_failed(err):
-            return False
-        raise
+    return put_new(message)
 
 
 def new_message(ws: str, conv_id: str, message_id: str, **attrs: Any) -> MessageItem:
@@ -695,23 +726,39 @@ def get_message(ws: str, conv_id: str, message_id: str) -> MessageItem | None:
 
 
 def mark_sent(message: MessageItem, external_message_id: str, ext_conv: str, *, attempts: int, now: datetime) -> bool:
+    """Record a send: two writes, no transaction (a transaction bills 2 write units per item).
+
+    1. the pointer from the provider's id (an unconditional put of the same item: idempotent), first, so a delivery
+       status or a quoted reply that the provider sends at once finds the message even before it reads `sent`;
+    2. the message's status, under its `pending` state and generation (False: a replay, or the operator retried).
+    A crash between the two leaves the message `pending` with its pointer: the stream's retry of the record gets
+    the same outcome from the idempotent sender and writes both again (the pointer: same item, same cost).
+    """
     ws = message.workspace_id or ""
     ppk, psk = keys.external_message(ws, message.channel_id, ext_conv, external_message_id)
-    pointer = typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=message.conversation_id,
-                     message_id=message.message_id)
+    typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=message.conversation_id,
+          message_id=message.message_id).save()
+    return update_if(
+        message,
+        [MessageItem.status.set("sent"), MessageItem.external_message_id.set(external_message_id),
+         MessageItem.sent_at.set(iso(now)), MessageItem.attempts.set(attempts),
+         MessageItem.error_code.remove(), MessageItem.error_message.remove()],
+        condition=(MessageItem.status == "pending") & (MessageItem.generation == message.generation),
+    )
+
+
+def take_send_lease(key: str, *, now: datetime, until: datetime, keep: timedelta, expired_only: bool) -> bool:
+    """One conditional put of a small item (1 write unit): True when this caller may send. First come
+    (`expired_only` False): only if nobody took it; a take-over: only if there is none or its lease ran out."""
+    lease = SendLeaseItem(key, lease_until=int(until.timestamp()), expiration=int((now + keep).timestamp()))
+    condition = SendLeaseItem.id.does_not_exist()
+    if expired_only:
+        condition |= SendLeaseItem.lease_until < int(now.timestamp())
     try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(
-                message,
-                actions=[MessageItem.status.set("sent"), MessageItem.external_message_id.set(external_message_id),
-                         MessageItem.sent_at.set(iso(now)), MessageItem.attempts.set(attempts),
-                         MessageItem.error_code.remove(), MessageItem.error_message.remove()],
-                condition=(MessageItem.status == "pending") & (MessageItem.generation == message.generation),
-            )
-            tx.save(pointer)
+        lease.save(condition=condition)
         return True
-    except TransactWriteError as err:
-        if "ConditionalCheckFailed" in cancel_codes(err):
+    except PutError as err:
+        if condition_failed(err):
             return False
         raise
 
