@@ -140,33 +140,54 @@ def _by_value(rows_: Sequence[tuple[str, str, dict[str, int]]]) -> dict[str, dic
     return out
 
 
+LIVE_HOURS = 7  # the stream delivers a record for up to 6 hours (MaximumRecordAgeInSeconds): older hours are final
+
+
 def dashboard(d: Deps, ws: str) -> dict[str, Any]:
-    """The last 24 h against the 24 h before (hourly counters: 48 items plus 48 per active channel)."""
+    """The last 24 h against the 24 h before. Hours older than LIVE_HOURS are final: their sums (the window's
+    previous day, most of the current one, per channel, and the hourly chart) are one snapshot item per window
+    end hour, made by the first dashboard opened in that hour; every open reads it and the live hours' items."""
     now = d.now().astimezone(UTC)
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     middle, start = end - timedelta(hours=24), end - timedelta(hours=48)
-    split = middle.strftime("%Y-%m-%dT%H")
-    totals = rows(ws, "a", start, end)
-    channels = rows(ws, "c", start, end)
-    current = [r for r in totals if r[0] >= split]
-    previous = [r for r in totals if r[0] < split]
+    settled = end - timedelta(hours=LIVE_HOURS)
+    end_hour = end.strftime("%Y-%m-%dT%H")
+    snap = store.snapshot(ws, end_hour)
+    if snap is None:
+        snap = _settled_sums(ws, start, middle, settled)
+        store.put_snapshot(ws, end_hour, snap, now=now)
+    current, previous = dict(snap["cur"]), dict(snap["prev"])
+    per_current = {k: dict(v) for k, v in snap["ch_cur"].items()}
+    hourly = {hour: list(v) for hour, v in snap["hourly"].items()}
+    for hour, _, metrics in rows(ws, "a", settled, end):  # live hours: all in the current day
+        rules.merge(current, metrics)
+        hourly[hour] = [hourly.get(hour, [0, 0])[0] + metrics.get("new", 0),
+                        hourly.get(hour, [0, 0])[1] + metrics.get("in", 0)]
+    for _, channel_id, metrics in rows(ws, "c", settled, end):
+        rules.merge(per_current.setdefault(channel_id, {}), metrics)
     names = names_of(ws, "channel")
-    per_channel = []
-    for channel_id, metrics in sorted(_by_value([r for r in channels if r[0] >= split]).items()):
-        before = _by_value([r for r in channels if r[0] < split and r[1] == channel_id]).get(channel_id, {})
-        per_channel.append({"channel_id": channel_id, "name": names.get(channel_id, channel_id),
-                            "current": rules.summary(metrics), "previous": rules.summary(before)})
-    hourly = {hour: metrics for hour, _, metrics in current}
+    per_channel = [{"channel_id": channel_id, "name": names.get(channel_id, channel_id),
+                    "current": rules.summary(metrics), "previous": rules.summary(snap["ch_prev"].get(channel_id, {}))}
+                   for channel_id, metrics in sorted(per_current.items())]
     return {
         "generated_at": iso(now), "from": iso(start), "split": iso(middle), "to": iso(end),
-        "current": rules.summary(_sum(current)), "previous": rules.summary(_sum(previous)),
+        "current": rules.summary(current), "previous": rules.summary(previous),
         "waiting_now": max(0, store.gauge(ws).get("wait", 0)),
         "oldest_waiting": _oldest_waiting(ws, now),
         "channels": per_channel,
-        "hourly": [{"hour": hour, "new": hourly.get(hour, {}).get("new", 0),
-                    "messages_in": hourly.get(hour, {}).get("in", 0)}
+        "hourly": [{"hour": hour, "new": hourly.get(hour, [0, 0])[0], "messages_in": hourly.get(hour, [0, 0])[1]}
                    for hour in rules.hours_between(middle, end - timedelta(hours=1))],
     }
+
+
+def _settled_sums(ws: str, start: datetime, middle: datetime, settled: datetime) -> dict[str, Any]:
+    """The sums of the final hours of a dashboard window: [start, middle) and [middle, settled)."""
+    split = middle.strftime("%Y-%m-%dT%H")
+    totals, channels = rows(ws, "a", start, settled), rows(ws, "c", start, settled)
+    return {"prev": _sum([r for r in totals if r[0] < split]), "cur": _sum([r for r in totals if r[0] >= split]),
+            "ch_prev": _by_value([r for r in channels if r[0] < split]),
+            "ch_cur": _by_value([r for r in channels if r[0] >= split]),
+            "hourly": {hour: [m.get("new", 0), m.get("in", 0)] for hour, _, m in totals if hour >= split}}
 
 
 def _oldest_waiting(ws: str, now: datetime) -> dict[str, Any] | None:

@@ -693,6 +693,13 @@ class ExportItem(MainItem):
     error = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
 
+
+class CounterSnapshotItem(MainItem):
+    """The dashboard's sums of the hours no stream record can still change, for one window end hour: computed by
+    the first dashboard opened in that hour, read by the others (services/analytics.py). TTL 3 days."""
+
+    data = UnicodeAttribute(default="{}")  # compact JSON: {"cur", "prev", "ch_cur", "ch_prev", "hourly"}
+
 class ArticleItem(MainItem):
     """A knowledge-base article (H1): a category, ru / en versions ({lang: {title, body}}, Markdown), draft or
     published, and how many sent replies used it (counted once per reply, services/knowledge.py)."""
@@ -768,6 +775,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     SurveyAskedItem,
     ArticleItem, ArticleUseItem,
     MergeItem, RecentInboundItem, ClusterNoteItem,
+    CounterSnapshotItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -786,6 +794,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     SurveyAskedItem: "surveyasked",
     ArticleItem: "article", ArticleUseItem: "articleuse",
     MergeItem: "merge", RecentInboundItem: "recentin", ClusterNoteItem: "clusternote",
+    CounterSnapshotItem: "anxsnap",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 

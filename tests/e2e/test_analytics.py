@@ -154,6 +154,31 @@ def test_the_dashboard_compares_the_last_24_hours_with_the_day_before_and_links_
     assert sum(h["new"] for h in board["hourly"]) == 2 and len(board["hourly"]) == 24
 
 
+def test_the_dashboard_sums_final_hours_once_per_hour_and_reads_the_live_hours_each_time(stack, clock):
+    from chalicelib.services import analytics
+    from chalicelib.store import analytics as store
+
+    ws = new_workspace(stack)
+    customer_writes(ws, chat_id(), "thirty hours ago")
+    clock.advance(hours=10)
+    customer_writes(ws, chat_id(), "twenty hours ago")
+    clock.advance(hours=20)
+    first = api(ws, "/analytics/dashboard")
+    assert (first["current"]["new"], first["previous"]["new"]) == (1, 1)
+    end_hour = first["to"][:13]
+    snap = store.snapshot(ws.id, end_hour)
+    assert snap is not None and snap["cur"]["new"] == 1 and snap["prev"]["new"] == 1
+    customer_writes(ws, chat_id(), "just now")  # a live hour: read at every open, the snapshot stays
+    again = api(ws, "/analytics/dashboard")
+    assert (again["current"]["new"], again["current"]["messages_in"]) == (2, 2)
+    assert again["channels"][0]["current"]["new"] == 2 and sum(h["new"] for h in again["hourly"]) == 2
+    assert store.snapshot(ws.id, end_hour) == snap
+    clock.advance(hours=analytics.LIVE_HOURS)  # the window moves: a new snapshot holds the hour that was live
+    later = api(ws, "/analytics/dashboard")
+    assert (later["current"]["new"], later["previous"]["new"]) == (1, 2)
+    assert store.snapshot(ws.id, later["to"][:13])["cur"]["new"] == 1
+
+
 def put_survey(ws_id: str, survey_id: str, **attrs):
     from chalicelib.store.base import typed
     from chalicelib.store.models import SurveyItem
