@@ -680,13 +680,16 @@ class CounterMarkItem(MainItem):
 
 
 class ExportItem(MainItem):
-    """A report export (G5): written by the API, run by the stream, downloaded by a signed link when done."""
+    """A report export (G5): written by the API, handed by the stream to the export worker, downloaded by a signed
+    link when done."""
 
     export_id = UnicodeAttribute()
     requested_by = UnicodeAttribute(default="")
     fmt = UnicodeAttribute(default="csv")  # csv | xlsx
     params = MapAttribute[str, Any](default=dict)  # what to export: rows, from, to
     state = UnicodeAttribute(default="pending")  # pending | running | done | failed
+    lease_until = UnicodeAttribute(null=True)  # a running worker's: another may take the job over after it
+    attempts = NumberAttribute(default=0)  # workers that claimed it (services/exports.py MAX_ATTEMPTS)
     rows = NumberAttribute(default=0)  # written so far: the console's progress bar
     total = NumberAttribute(null=True)  # expected rows, when known
     file_key = UnicodeAttribute(null=True)

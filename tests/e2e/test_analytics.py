@@ -266,6 +266,7 @@ def test_an_export_runs_in_the_background_and_its_link_has_every_row(stack, cloc
     job = resp.json()
     assert job["state"] == "pending" and job["rows_expected"] == 3 and job["url"] is None
     ws.drain()
+    assert stack.workers.join()  # the stream handed it to the export worker (a thread here, a Lambda in AWS)
     done = api(ws, f"/analytics/exports/{job['id']}")
     assert done["state"] == "done" and done["rows_written"] == 3 and done["url"]
     body = download(ws, done)
@@ -278,6 +279,7 @@ def test_an_export_runs_in_the_background_and_its_link_has_every_row(stack, cloc
     assert rows[0][0] == "conversation_id" and sorted(r[0] for r in rows[1:]) == sorted(convs)
     hours = ws.api("POST", "/analytics/exports", json={"format": fmt, "rows": "hours"}).json()
     ws.drain()
+    assert stack.workers.join()
     assert api(ws, f"/analytics/exports/{hours['id']}")["rows_written"] >= 2  # the total and the channel
 
 
