@@ -46,5 +46,5 @@ ws_connect = app.on_ws_connect(name="ws_connect")(websocket.ws_connect)
 ws_message = app.on_ws_message(name="ws_message")(websocket.ws_message)
 ws_disconnect = app.on_ws_disconnect(name="ws_disconnect")(websocket.ws_disconnect)
 webhook = app.lambda_function(name="webhook")(function_url.handler(app))  # webhooks via a Function URL
-export_worker = app.lambda_function(name="export_worker")(export_job.handler)  # report exports, asynchronously (G5)
+export_worker = app.lambda_function(name="export_worker")(export_job.export_worker)  # exports (G5)
 coldstart.ready()  # the cold import is over (chalicelib/coldstart.py)

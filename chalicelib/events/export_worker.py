@@ -14,7 +14,8 @@ from chalicelib.services import exports
 from chalicelib.services.deps import deps
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def export_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda finds it as `app.export_worker` (Chalice names the handler after the function)."""
     ws, export_id = str(event.get("workspace_id") or ""), str(event.get("export_id") or "")
     if not ws or not export_id:
         return {"outcome": "invalid"}

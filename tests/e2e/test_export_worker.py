@@ -107,3 +107,52 @@ def test_a_worker_that_dies_is_restarted_once_by_the_watchdog_then_the_job_fails
     assert int(stored(ws.id, first["id"]).attempts) == 2
     failed = job_of(ws, second["id"])
     assert failed["state"] == "failed" and "stopped" in failed["error"] and failed["url"] is None
+
+
+def test_in_aws_mode_the_hand_off_invokes_the_worker_asynchronously_and_it_uploads_to_s3_behind_a_presigned_link(
+        stack, clock):
+    """AWS mode: the stream's hand-off is one `Event` invoke of EXPORT_FUNCTION with the job's ids (botocore's
+    Stubber checks the request Lambda would get), and the worker writes the file to the files bucket (moto; the
+    tables stay on DynamoDB Local) behind a presigned link."""
+    import csv
+    import io
+    import json
+    from dataclasses import replace
+
+    import boto3
+    from botocore.stub import Stubber
+    from moto import mock_aws
+
+    from chalicelib.services import exports
+    from chalicelib.services.deps import Deps, deps
+
+    ws = new_workspace(stack)
+    conv = customer_writes(ws, chat_id(), "hello")
+    job = ws.api("POST", "/analytics/exports", json={"format": "csv"}).json()
+    local = deps()
+    aws = Deps(replace(local.settings, export_function="zabota-ExportWorker", files_bucket="zabota-files"),
+               clock=local.clock)
+    client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    aws.cache["lambda"] = client
+    with Stubber(client) as stub:
+        stub.add_response("invoke", {"StatusCode": 202}, {
+            "FunctionName": "zabota-ExportWorker", "InvocationType": "Event",
+            "Payload": json.dumps({"workspace_id": ws.id, "export_id": job["id"]}).encode()})
+        exports.hand_off(aws, stored(ws.id, job["id"]))
+        exports.hand_off(aws, stored(ws.id, job["id"]))  # the record again: no second invoke
+        stub.assert_no_pending_responses()
+    with mock_aws(config={"core": {"passthrough": {"services": ["dynamodb", "dynamodbstreams"]}}}):
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="zabota-files")
+        assert exports.work(aws, ws.id, job["id"]) == "done"
+        done = exports.export_json(aws, stored(ws.id, job["id"]))
+        key = stored(ws.id, job["id"]).file_key
+        body = s3.get_object(Bucket="zabota-files", Key=key)
+    assert key.startswith(f"exports/{ws.id}/{job['id']}/")  # where the worker's role may write
+    assert done["state"] == "done" and "Signature=" in done["url"] and "zabota-files" in done["url"]
+    assert body["ContentType"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(body["Body"].read().decode("utf-8-sig"))))
+    assert [r[0] for r in rows[1:]] == [conv]
+    ws.drain()  # the stream's own hand-off of the same record: booked already, nothing starts
+    assert stack.workers.join()
+    assert int(stored(ws.id, job["id"]).attempts) == 1
