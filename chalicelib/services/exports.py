@@ -144,13 +144,10 @@ def request_export(d: Deps, principal: Principal, body: dict[str, Any]) -> Expor
 
 
 def require_export(ws: str, export_id: str) -> ExportItem:
-    from pynamodb.exceptions import DoesNotExist
-
-    pk, sk = keys.export(ws, export_id)
-    try:
-        return ExportItem.get(pk, sk)
-    except DoesNotExist as err:
-        raise NotFound("export not found") from err
+    item = _get(ws, export_id)
+    if item is None:
+        raise NotFound("export not found")
+    return item
 
 
 def file_name(item: ExportItem) -> str:
