@@ -115,15 +115,34 @@ def _hours(low: datetime, high: datetime) -> tuple[str, str]:
     return low.strftime("%Y-%m-%dT%H"), last.strftime("%Y-%m-%dT%H")
 
 
-def rows(ws: str, kind: str, low: datetime, high: datetime) -> list[tuple[str, str, dict[str, int]]]:
+Row = tuple[str, str, dict[str, int]]  # (UTC hour, dimension value, metrics)
+
+
+def rows(ws: str, kind: str, low: datetime, high: datetime) -> list[Row]:
     """(UTC hour, dimension value, metrics) of one kind of counter over a period."""
+    return rows_by_kind(ws, (kind,), low, high)[kind]
+
+
+def rows_by_kind(ws: str, kinds: Sequence[str], low: datetime, high: datetime) -> dict[str, list[Row]]:
+    """The rows of several kinds, one Query per kind: a channel's and an operator's per-message counts come from
+    the workspace-hour items they are folded into (domain/analytics.py), summed with their own items' metrics."""
     first, last = _hours(low, high)
-    found = []
-    for sk, metrics in store.query(ws, rules.sort_key(kind, first, ""), rules.sort_key(kind, last, HIGH)):
-        k, hour, value = rules.parse_sort_key(sk)
-        if k == kind:
-            found.append((hour, value, metrics))
-    return found
+    found: dict[str, dict[tuple[str, str], dict[str, int]]] = {kind: {} for kind in kinds}
+    wanted = ("a", *kinds) if set(kinds) & set(rules.FOLDED_KINDS) and "a" not in kinds else tuple(kinds)
+    for kind in wanted:
+        for sk, metrics in store.query(ws, rules.sort_key(kind, first, ""), rules.sort_key(kind, last, HIGH)):
+            k, hour, value = rules.parse_sort_key(sk)
+            if k != kind:
+                continue
+            if kind == "a":
+                for folded_kind, folded_value, name, n in rules.folded(metrics):
+                    if folded_kind in found:
+                        rules.merge(found[folded_kind].setdefault((hour, folded_value), {}), {name: n})
+                metrics = rules.own(metrics)
+            if kind in found:
+                rules.merge(found[kind].setdefault((hour, value), {}), metrics)
+    return {kind: [(hour, value, metrics) for (hour, value), metrics in sorted(by.items())]
+            for kind, by in found.items()}
 
 
 def _sum(rows_: Sequence[tuple[str, str, dict[str, int]]]) -> dict[str, int]:
@@ -159,11 +178,12 @@ def dashboard(d: Deps, ws: str) -> dict[str, Any]:
     current, previous = dict(snap["cur"]), dict(snap["prev"])
     per_current = {k: dict(v) for k, v in snap["ch_cur"].items()}
     hourly = {hour: list(v) for hour, v in snap["hourly"].items()}
-    for hour, _, metrics in rows(ws, "a", settled, end):  # live hours: all in the current day
+    live = rows_by_kind(ws, ("a", "c"), settled, end)
+    for hour, _, metrics in live["a"]:  # live hours: all in the current day
         rules.merge(current, metrics)
         hourly[hour] = [hourly.get(hour, [0, 0])[0] + metrics.get("new", 0),
                         hourly.get(hour, [0, 0])[1] + metrics.get("in", 0)]
-    for _, channel_id, metrics in rows(ws, "c", settled, end):
+    for _, channel_id, metrics in live["c"]:
         rules.merge(per_current.setdefault(channel_id, {}), metrics)
     names = names_of(ws, "channel")
     per_channel = [{"channel_id": channel_id, "name": names.get(channel_id, channel_id),
@@ -183,7 +203,8 @@ def dashboard(d: Deps, ws: str) -> dict[str, Any]:
 def _settled_sums(ws: str, start: datetime, middle: datetime, settled: datetime) -> dict[str, Any]:
     """The sums of the final hours of a dashboard window: [start, middle) and [middle, settled)."""
     split = middle.strftime("%Y-%m-%dT%H")
-    totals, channels = rows(ws, "a", start, settled), rows(ws, "c", start, settled)
+    found = rows_by_kind(ws, ("a", "c"), start, settled)
+    totals, channels = found["a"], found["c"]
     return {"prev": _sum([r for r in totals if r[0] < split]), "cur": _sum([r for r in totals if r[0] >= split]),
             "ch_prev": _by_value([r for r in channels if r[0] < split]),
             "ch_cur": _by_value([r for r in channels if r[0] >= split]),
@@ -222,7 +243,8 @@ def kpis(ws: str, low: datetime, high: datetime) -> dict[str, Any]:
     from chalicelib.store import tasks as task_store
     from chalicelib.store import team as team_store
 
-    per_op = _by_value(rows(ws, "o", low, high))
+    found = rows_by_kind(ws, ("a", "o"), low, high)
+    per_op = _by_value(found["o"])
     members = {m.user_id: m for m in team_store.list_members(ws)}
     operators = []
     for user_id in sorted(set(per_op) | set(members)):
@@ -237,7 +259,7 @@ def kpis(ws: str, low: datetime, high: datetime) -> dict[str, Any]:
             rules.merge(summed, per_op.get(user_id, {}))
         teams.append({"team_id": team.team_id, "name": team.name, "member_ids": list(team.member_ids or []),
                       **_kpi(summed)})
-    return {"from": iso(low), "to": iso(high), "workspace": _kpi(_sum(rows(ws, "a", low, high))),
+    return {"from": iso(low), "to": iso(high), "workspace": _kpi(_sum(found["a"])),
             "operators": operators, "teams": teams}
 
 

@@ -317,8 +317,9 @@ def conversation_rows(ws: str, low: datetime, high: datetime, zone: str) -> Iter
 def hour_rows(ws: str, low: datetime, high: datetime, zone: str) -> Iterator[list[Any]]:
     names = {**analytics.names_of(ws, "channel"), **analytics.names_of(ws, "operator")}
     dims = {"a": "total", "c": "channel", "o": "operator", "t": "tag"}
+    found = analytics.rows_by_kind(ws, tuple(dims), low, high)
     for kind, dimension in dims.items():
-        for hour, value, metrics in analytics.rows(ws, kind, low, high):
+        for hour, value, metrics in found[kind]:
             s = rules.summary(metrics)
             yield [rules.local_period(hour, zone, "hour"), dimension, value, names.get(value, value), s["new"],
                    s["messages_in"], s["messages_out"], s["first_responses"], s["first_response_avg_s"],
