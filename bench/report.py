@@ -163,6 +163,9 @@ def _analytics(d: dict[str, Any]) -> list[str]:
              f"({_num(d['read_units_100k'])} / {_num(d['read_units_1k'])} RCU)",
              f"<= {goals['dashboard_read_units_100k_over_1k']}",
              verdict(d["dashboard_read_units_100k_over_1k"], goals["dashboard_read_units_100k_over_1k"])),
+        _row("  first open in an hour (sums the final hours)",
+             f"{_num(d.get('first_open_of_the_hour_read_units_100k'))} / "
+             f"{_num(d.get('first_open_of_the_hour_read_units_1k'))} RCU"),
         _row("analytics.stream_writes_per_message", f"{_num(d['stream_writes_per_message'])} WCU  "
              f"(burst of {d['burst_messages']}, {d['burst_transactions']} transactions)",
              f"<= {goals['stream_writes_per_message']}",

@@ -18,7 +18,7 @@ conversation INSERT       -> round-robin assignment (team settings)
 conversation name / title / tags changed -> its search text (services/search.py)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
 task / task comment        -> its timers, notifications and live push (services/tasks.py)
-export INSERT              -> the report file, streamed (services/exports.py); counters: per batch (events/stream.py)
+export INSERT              -> handed to the export worker (services/exports.py); counters: per batch (events/stream.py)
 conversation closed / survey prompt sent / survey answered -> CSAT / NPS survey (services/surveys.py)
 message / note / contact / conversation title and tags / article -> the full-text index (services/search.py)
 reply that used articles sent -> each article's use counted once (services/knowledge.py)
@@ -114,7 +114,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
     elif isinstance(new, TaskItem | TaskEventItem):
         tasks.on_change(d, event_name, new, old)
     elif isinstance(new, ExportItem) and event_name == "INSERT":
-        exports.run(d, new)  # a report export (G5): written to a file, stored, linked
+        exports.hand_off(d, new)  # a report export (G5): handed to the export worker (its own Lambda)
     elif isinstance(new, DeliveryItem):
         if webhooks_out.needs_sending(new, old if isinstance(old, DeliveryItem) else None):
             webhooks_out.send(d, new)
