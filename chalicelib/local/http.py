@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
+from chalicelib.events.function_url import CREDENTIAL_HEADER
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -317,6 +319,10 @@ class ChaliceGateway:
 
         path = request.path + (f"?{request.query}" if request.query else "")
         headers = {name: value for name, value in request.headers.items()}
+        credential = request.headers.get(CREDENTIAL_HEADER, "").strip()
+        if credential:  # a client written for AWS (the key beside CloudFront's signature) works here unchanged
+            headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", CREDENTIAL_HEADER)}
+            headers["Authorization"] = credential
         try:
             result = self._gateway.handle_request(request.method, path, headers, request.body or None)
         except LocalGatewayException as exc:

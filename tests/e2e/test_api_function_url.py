@@ -99,3 +99,21 @@ def test_the_webhook_path_is_served_here_too_for_channels_registered_on_the_cons
     ws.drain()
     (conversation,) = ws.conversations()
     assert conversation["id"]
+
+
+def test_embedded_mode_takes_the_credential_a_client_written_for_cloudfront_sends(stack):
+    """The same client works on both: the key in X-Zabota-Authorization reaches our authentication locally too,
+    and wins over an Authorization header (behind CloudFront that one is the signature)."""
+    import requests
+
+    ws = new_workspace(stack)
+    url = f"{stack.url}/api/conversations"
+    assert requests.get(url, timeout=30).status_code == 401
+    answer = requests.get(url, headers={"X-Zabota-Authorization": f"Bearer {ws.key}"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    signed = requests.get(url, headers={"X-Zabota-Authorization": f"Bearer {ws.key}", "Authorization": SIGNATURE},
+                          timeout=30)
+    assert signed.status_code == 200, signed.text
+    wrong = requests.get(url, headers={"X-Zabota-Authorization": "Bearer nope", "Authorization": f"Bearer {ws.key}"},
+                         timeout=30)
+    assert wrong.status_code == 401
