@@ -14,6 +14,7 @@ from chalicelib.api import search as search_api
 from chalicelib.api import surveys as surveys_api
 from chalicelib.api import tasks as tasks_api
 from chalicelib.api import team as team_api
+from chalicelib.events import export_worker as export_job
 from chalicelib.events import function_url, schedules, stream, websocket
 from chalicelib.observability import logger
 
@@ -46,4 +47,5 @@ ws_message = app.on_ws_message(name="ws_message")(websocket.ws_message)
 ws_disconnect = app.on_ws_disconnect(name="ws_disconnect")(websocket.ws_disconnect)
 webhook = app.lambda_function(name="webhook")(function_url.handler(app))  # webhooks via a Function URL
 api = function_url.handler(app, "api")  # the API function's handler: its Function URL, CloudFront's /api/* origin
+export_worker = app.lambda_function(name="export_worker")(export_job.export_worker)  # exports (G5)
 coldstart.ready()  # the cold import is over (chalicelib/coldstart.py)

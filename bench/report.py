@@ -110,6 +110,9 @@ def _cost_summary(results: dict[str, Any]) -> list[str]:
         counted = cost["counted"][event]
         rows.append(_row(f"  {event}: stream invocations, records filtered out",
                          f"{_num(counted['stream_invocations'])}, {_num(counted.get('stream_records_filtered', 0))}"))
+    reply = cost["counted"]["operator_reply"]  # the outbound path: the API's writes, then the stream's (the send)
+    rows.append(_row("ddb.write_units_per_reply", f"{_num(reply['request_units'].get('write_units', 0.0))} API + "
+                     f"{_num(reply['stream_units'].get('write_units', 0.0))} stream"))
     calls = results.get("ddb_calls", {})
     if isinstance(calls, dict) and "warm" in calls:
         goal = calls["goal_per_webhook"]
@@ -160,6 +163,9 @@ def _analytics(d: dict[str, Any]) -> list[str]:
              f"({_num(d['read_units_100k'])} / {_num(d['read_units_1k'])} RCU)",
              f"<= {goals['dashboard_read_units_100k_over_1k']}",
              verdict(d["dashboard_read_units_100k_over_1k"], goals["dashboard_read_units_100k_over_1k"])),
+        _row("  first open in an hour (sums the final hours)",
+             f"{_num(d.get('first_open_of_the_hour_read_units_100k'))} / "
+             f"{_num(d.get('first_open_of_the_hour_read_units_1k'))} RCU"),
         _row("analytics.stream_writes_per_message", f"{_num(d['stream_writes_per_message'])} WCU  "
              f"(burst of {d['burst_messages']}, {d['burst_transactions']} transactions)",
              f"<= {goals['stream_writes_per_message']}",

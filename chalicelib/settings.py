@@ -62,6 +62,7 @@ class Settings:
         return self.webhook_base_url or self.public_url
     search_dir: str = ".data/search"  # embedded mode: one SQLite FTS5 file per workspace (search/engines.py)
     search_bucket: str = ""  # AWS mode: the S3 bucket of the search segments (the files bucket by default)
+    export_function: str = ""  # EXPORT_FUNCTION: the export worker Lambda (AWS); empty: a thread of the runner
 
     @property
     def cookie_secure(self) -> bool:
@@ -107,6 +108,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         secrets_key_parameter=env.get("SECRETS_KEY_PARAMETER", ""),
         search_dir=env.get("SEARCH_DIR", os.path.join(".data", "search")),
         search_bucket=env.get("SEARCH_BUCKET", env.get("FILES_BUCKET", "")),
+        export_function=env.get("EXPORT_FUNCTION", ""),
         graph_api_url=env.get("GRAPH_API_URL", "https://graph.facebook.com").rstrip("/"),
         graph_api_version=env.get("GRAPH_API_VERSION", "25.0").lstrip("v"),
         ok_api_url=env.get("OK_API_URL", "https://api.ok.ru").rstrip("/"),

@@ -49,7 +49,7 @@ DEPS_EXCLUDE = ("bin/",)
 # AWS services the code calls (tests/infra/test_iam_coverage.py checks every observed call is in this set).
 KEEP_SERVICES = frozenset({
     "dynamodb", "dynamodbstreams", "s3", "sts", "sesv2", "ses", "sns", "sqs", "kms", "ssm",
-    "apigatewaymanagementapi", "secretsmanager",
+    "apigatewaymanagementapi", "secretsmanager", "lambda",  # lambda: the export hand-off (services/exports.py)
 })
 SERVICE_DATA_DIRS = ("botocore/data/", "boto3/data/")
 

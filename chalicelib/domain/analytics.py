@@ -14,6 +14,11 @@ A counter item is one workspace x one UTC hour x one dimension: `a` (the whole w
     nn / np / npa / nd  NPS answers, promoters (9-10), passives (7-8), detractors (0-6)
 
 Plus one gauge item per workspace: `wait` (conversations whose customer waits for an answer now).
+
+The per-message counts (`in`, `out`) of a channel or an operator are folded into the workspace-hour item as
+`<metric>@<kind>:<value>` (e.g. `in@c:ch1`), so an ordinary message adds to ONE counter item; `rows`
+(services/analytics.py) gives them back as that dimension's. Hours written before the fold hold them in the
+channel's and operator's own items: both are read and summed, so nothing needs migrating.
 Latency buckets are log-spaced (x1.5 from 10 s): a percentile read from them is within one bucket of the exact
 value, and an item stays far under 1 KB (only non-empty buckets are stored).
 """
@@ -30,6 +35,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 KINDS = ("a", "c", "o", "t")  # all, channel, operator, tag
+FOLDED = ("in", "out")  # counted per message: a channel's and an operator's go into the workspace-hour item
+FOLDED_KINDS = ("c", "o")
 GAUGE = "g"
 # upper bounds (seconds) of the latency buckets: 10, 15, 22, 34, ... about 33 days; the last bucket is open
 BOUNDS: tuple[int, ...] = tuple(round(10 * 1.5 ** i) for i in range(32))
@@ -96,14 +103,18 @@ class Batch:
     def add(self, delta: Delta) -> None:
         if not delta.workspace_id or len(delta.hour) != 13:
             return
+        total = self.items[(delta.workspace_id, sort_key("a", delta.hour))]
         for dim in ("a", *delta.dims):
             kind, _, value = dim.partition(":")
-            target = self.items[(delta.workspace_id, sort_key(kind, delta.hour, value))]
             for name, n in delta.metrics.items():
                 if not n:
                     continue
                 if kind == "t" and name[0] in "fr" and name[1:].isdigit():
                     continue  # tags carry counts only: histograms per tag would grow items past 1 KB
+                if kind in FOLDED_KINDS and name in FOLDED:
+                    target, name = total, folded_name(name, kind, value)  # one item per message
+                else:
+                    target = self.items[(delta.workspace_id, sort_key(kind, delta.hour, value))]
                 target[name] = target.get(name, 0) + n
 
     def gauge(self, workspace_id: str, name: str, n: int) -> None:
@@ -122,6 +133,24 @@ class Batch:
 
 def sort_key(kind: str, hour: str, value: str = "") -> str:
     return f"{kind}#{hour}" if kind == "a" else f"{kind}#{hour}#{value}"
+
+
+def folded_name(name: str, kind: str, value: str) -> str:
+    return f"{name}@{kind}:{value}"
+
+
+def own(metrics: Mapping[str, int]) -> dict[str, int]:
+    """A workspace-hour item's own metrics, without the dimensions folded into it."""
+    return {k: v for k, v in metrics.items() if "@" not in k}
+
+
+def folded(metrics: Mapping[str, int]) -> Iterable[tuple[str, str, str, int]]:
+    """The dimensions folded into a workspace-hour item: (kind, value, metric, n)."""
+    for key, n in metrics.items():
+        name, at, dim = key.partition("@")
+        if at:
+            kind, _, value = dim.partition(":")
+            yield kind, value, name, int(n)
 
 
 def parse_sort_key(sk: str) -> tuple[str, str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import chalicelib.services.exports  # noqa: F401 - the export watchdog (G5)
 from chalicelib.services import clusters, merges, notifications, rules, sla, snooze, surveys, timers, webhooks_out  # noqa: F401 - timer kinds
 from chalicelib.services.deps import deps
 

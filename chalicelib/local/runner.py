@@ -55,6 +55,7 @@ class EmbeddedStack:
         self.ddb: DynamoDBLocal | None = None
         self.pump: Any = None
         self.ticker: Any = None
+        self.workers: Any = None
         self.hub: Any = None
         self.fakes: dict[str, Any] = {}
         self.demo: Any = None
@@ -168,6 +169,11 @@ class EmbeddedStack:
             self.pump.start()
         self.ticker = Ticker(handlers["every_minute"], cfg.tick_seconds)
         self.ticker.start()
+        from chalicelib.local.workers import Workers
+        from chalicelib.services import exports
+
+        self.workers = Workers(handlers["export_worker"])  # the export worker's asynchronous invokes
+        exports.local_invoker = self.workers.start
 
     @staticmethod
     def _park(record: dict[str, Any], error: str) -> None:
@@ -184,6 +190,8 @@ class EmbeddedStack:
         for part in (self.ticker, self.pump):
             if part is not None:
                 part.stop()
+        if self.workers is not None:
+            self.workers.join(timeout=30)  # an export being written finishes (its tables are about to go)
         if self.hub is not None:
             self.hub.close_all()  # consoles see close code 1001 and $disconnect runs
         if self._server is not None:

@@ -115,15 +115,34 @@ def _hours(low: datetime, high: datetime) -> tuple[str, str]:
     return low.strftime("%Y-%m-%dT%H"), last.strftime("%Y-%m-%dT%H")
 
 
-def rows(ws: str, kind: str, low: datetime, high: datetime) -> list[tuple[str, str, dict[str, int]]]:
+Row = tuple[str, str, dict[str, int]]  # (UTC hour, dimension value, metrics)
+
+
+def rows(ws: str, kind: str, low: datetime, high: datetime) -> list[Row]:
     """(UTC hour, dimension value, metrics) of one kind of counter over a period."""
+    return rows_by_kind(ws, (kind,), low, high)[kind]
+
+
+def rows_by_kind(ws: str, kinds: Sequence[str], low: datetime, high: datetime) -> dict[str, list[Row]]:
+    """The rows of several kinds, one Query per kind: a channel's and an operator's per-message counts come from
+    the workspace-hour items they are folded into (domain/analytics.py), summed with their own items' metrics."""
     first, last = _hours(low, high)
-    found = []
-    for sk, metrics in store.query(ws, rules.sort_key(kind, first, ""), rules.sort_key(kind, last, HIGH)):
-        k, hour, value = rules.parse_sort_key(sk)
-        if k == kind:
-            found.append((hour, value, metrics))
-    return found
+    found: dict[str, dict[tuple[str, str], dict[str, int]]] = {kind: {} for kind in kinds}
+    wanted = ("a", *kinds) if set(kinds) & set(rules.FOLDED_KINDS) and "a" not in kinds else tuple(kinds)
+    for kind in wanted:
+        for sk, metrics in store.query(ws, rules.sort_key(kind, first, ""), rules.sort_key(kind, last, HIGH)):
+            k, hour, value = rules.parse_sort_key(sk)
+            if k != kind:
+                continue
+            if kind == "a":
+                for folded_kind, folded_value, name, n in rules.folded(metrics):
+                    if folded_kind in found:
+                        rules.merge(found[folded_kind].setdefault((hour, folded_value), {}), {name: n})
+                metrics = rules.own(metrics)
+            if kind in found:
+                rules.merge(found[kind].setdefault((hour, value), {}), metrics)
+    return {kind: [(hour, value, metrics) for (hour, value), metrics in sorted(by.items())]
+            for kind, by in found.items()}
 
 
 def _sum(rows_: Sequence[tuple[str, str, dict[str, int]]]) -> dict[str, int]:
@@ -140,33 +159,56 @@ def _by_value(rows_: Sequence[tuple[str, str, dict[str, int]]]) -> dict[str, dic
     return out
 
 
+LIVE_HOURS = 7  # the stream delivers a record for up to 6 hours (MaximumRecordAgeInSeconds): older hours are final
+
+
 def dashboard(d: Deps, ws: str) -> dict[str, Any]:
-    """The last 24 h against the 24 h before (hourly counters: 48 items plus 48 per active channel)."""
+    """The last 24 h against the 24 h before. Hours older than LIVE_HOURS are final: their sums (the window's
+    previous day, most of the current one, per channel, and the hourly chart) are one snapshot item per window
+    end hour, made by the first dashboard opened in that hour; every open reads it and the live hours' items."""
     now = d.now().astimezone(UTC)
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     middle, start = end - timedelta(hours=24), end - timedelta(hours=48)
-    split = middle.strftime("%Y-%m-%dT%H")
-    totals = rows(ws, "a", start, end)
-    channels = rows(ws, "c", start, end)
-    current = [r for r in totals if r[0] >= split]
-    previous = [r for r in totals if r[0] < split]
+    settled = end - timedelta(hours=LIVE_HOURS)
+    end_hour = end.strftime("%Y-%m-%dT%H")
+    snap = store.snapshot(ws, end_hour)
+    if snap is None:
+        snap = _settled_sums(ws, start, middle, settled)
+        store.put_snapshot(ws, end_hour, snap, now=now)
+    current, previous = dict(snap["cur"]), dict(snap["prev"])
+    per_current = {k: dict(v) for k, v in snap["ch_cur"].items()}
+    hourly = {hour: list(v) for hour, v in snap["hourly"].items()}
+    live = rows_by_kind(ws, ("a", "c"), settled, end)
+    for hour, _, metrics in live["a"]:  # live hours: all in the current day
+        rules.merge(current, metrics)
+        hourly[hour] = [hourly.get(hour, [0, 0])[0] + metrics.get("new", 0),
+                        hourly.get(hour, [0, 0])[1] + metrics.get("in", 0)]
+    for _, channel_id, metrics in live["c"]:
+        rules.merge(per_current.setdefault(channel_id, {}), metrics)
     names = names_of(ws, "channel")
-    per_channel = []
-    for channel_id, metrics in sorted(_by_value([r for r in channels if r[0] >= split]).items()):
-        before = _by_value([r for r in channels if r[0] < split and r[1] == channel_id]).get(channel_id, {})
-        per_channel.append({"channel_id": channel_id, "name": names.get(channel_id, channel_id),
-                            "current": rules.summary(metrics), "previous": rules.summary(before)})
-    hourly = {hour: metrics for hour, _, metrics in current}
+    per_channel = [{"channel_id": channel_id, "name": names.get(channel_id, channel_id),
+                    "current": rules.summary(metrics), "previous": rules.summary(snap["ch_prev"].get(channel_id, {}))}
+                   for channel_id, metrics in sorted(per_current.items())]
     return {
         "generated_at": iso(now), "from": iso(start), "split": iso(middle), "to": iso(end),
-        "current": rules.summary(_sum(current)), "previous": rules.summary(_sum(previous)),
+        "current": rules.summary(current), "previous": rules.summary(previous),
         "waiting_now": max(0, store.gauge(ws).get("wait", 0)),
         "oldest_waiting": _oldest_waiting(ws, now),
         "channels": per_channel,
-        "hourly": [{"hour": hour, "new": hourly.get(hour, {}).get("new", 0),
-                    "messages_in": hourly.get(hour, {}).get("in", 0)}
+        "hourly": [{"hour": hour, "new": hourly.get(hour, [0, 0])[0], "messages_in": hourly.get(hour, [0, 0])[1]}
                    for hour in rules.hours_between(middle, end - timedelta(hours=1))],
     }
+
+
+def _settled_sums(ws: str, start: datetime, middle: datetime, settled: datetime) -> dict[str, Any]:
+    """The sums of the final hours of a dashboard window: [start, middle) and [middle, settled)."""
+    split = middle.strftime("%Y-%m-%dT%H")
+    found = rows_by_kind(ws, ("a", "c"), start, settled)
+    totals, channels = found["a"], found["c"]
+    return {"prev": _sum([r for r in totals if r[0] < split]), "cur": _sum([r for r in totals if r[0] >= split]),
+            "ch_prev": _by_value([r for r in channels if r[0] < split]),
+            "ch_cur": _by_value([r for r in channels if r[0] >= split]),
+            "hourly": {hour: [m.get("new", 0), m.get("in", 0)] for hour, _, m in totals if hour >= split}}
 
 
 def _oldest_waiting(ws: str, now: datetime) -> dict[str, Any] | None:
@@ -201,7 +243,8 @@ def kpis(ws: str, low: datetime, high: datetime) -> dict[str, Any]:
     from chalicelib.store import tasks as task_store
     from chalicelib.store import team as team_store
 
-    per_op = _by_value(rows(ws, "o", low, high))
+    found = rows_by_kind(ws, ("a", "o"), low, high)
+    per_op = _by_value(found["o"])
     members = {m.user_id: m for m in team_store.list_members(ws)}
     operators = []
     for user_id in sorted(set(per_op) | set(members)):
@@ -216,7 +259,7 @@ def kpis(ws: str, low: datetime, high: datetime) -> dict[str, Any]:
             rules.merge(summed, per_op.get(user_id, {}))
         teams.append({"team_id": team.team_id, "name": team.name, "member_ids": list(team.member_ids or []),
                       **_kpi(summed)})
-    return {"from": iso(low), "to": iso(high), "workspace": _kpi(_sum(rows(ws, "a", low, high))),
+    return {"from": iso(low), "to": iso(high), "workspace": _kpi(_sum(found["a"])),
             "operators": operators, "teams": teams}
 
 

@@ -9,6 +9,7 @@ notification INSERT       -> the user's consoles (bell) and, when wanted now, on
 conversation / message events -> a delivery per outgoing webhook that wants them; delivery pending -> POST
 conversation / message triggers -> the workspace's rules, in order (services/rules.py)
 message out + pending     -> send through the channel (once per generation)
+operator's reply / note INSERT -> its conversation's bump, if the API died before it (services/outbound.py)
 message in + provider file -> copy the attachment into our storage
 message with a pending action -> edit / delete it at the provider (B4)
 contact edited              -> the new name on its conversations; the consoles' cards (contact.updated)
@@ -17,7 +18,7 @@ conversation INSERT       -> round-robin assignment (team settings)
 conversation name / title / tags changed -> its search text (services/search.py)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
 task / task comment        -> its timers, notifications and live push (services/tasks.py)
-export INSERT              -> the report file, streamed (services/exports.py); counters: per batch (events/stream.py)
+export INSERT              -> handed to the export worker (services/exports.py); counters: per batch (events/stream.py)
 conversation closed / survey prompt sent / survey answered -> CSAT / NPS survey (services/surveys.py)
 message / note / contact / conversation title and tags / article -> the full-text index (services/search.py)
 reply that used articles sent -> each article's use counted once (services/knowledge.py)
@@ -91,8 +92,8 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         push(d, ws, {"type": "contact.updated", "contact": contact_json(new, [])})
     elif isinstance(new, MessageItem):
         previous = old if isinstance(old, MessageItem) else None
-        if outbound.needs_delivery(new, previous):
-            outbound.deliver(d, new)
+        if outbound.needs_work(new, previous):  # an operator's message: its conversation bumped once; sent
+            outbound.on_message(d, new, previous)
         elif moderation.needs_action(new, previous):
             moderation.perform(d, new)
         elif media.needs_fetch(new):
@@ -113,7 +114,7 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
     elif isinstance(new, TaskItem | TaskEventItem):
         tasks.on_change(d, event_name, new, old)
     elif isinstance(new, ExportItem) and event_name == "INSERT":
-        exports.run(d, new)  # a report export (G5): written to a file, stored, linked
+        exports.hand_off(d, new)  # a report export (G5): handed to the export worker (its own Lambda)
     elif isinstance(new, DeliveryItem):
         if webhooks_out.needs_sending(new, old if isinstance(old, DeliveryItem) else None):
             webhooks_out.send(d, new)

@@ -1,19 +1,27 @@
 """Report exports (G5): CSV or XLSX, streamed with constant memory and no row cap, as a background job.
 
-One mechanism in both modes: the API writes an export item; the stream runs it (`run`) into a temporary file
-(csv module; openpyxl's write-only workbook), row by row, and stores the file through the file store: S3 with a
-multipart upload and a presigned link in AWS, the local file folder and a signed link in embedded mode. The
-console polls the item for its progress (`rows_written` of `rows_expected`, the latter from the counters).
+One mechanism in both modes: the API writes an export item; the stream only hands it off (`hand_off`): a watchdog
+timer, then the export worker, a Lambda of its own invoked asynchronously in AWS (`EXPORT_FUNCTION`), a thread of
+the runner in embedded mode. The worker (`work`) claims the job (pending -> running with a lease, a conditional
+update: a redelivered record or a second invoke finds it taken or done and returns), writes a temporary file
+(csv module; openpyxl's write-only workbook) row by row and stores it through the file store: S3 with a multipart
+upload and a presigned link in AWS, the local file folder and a signed link in embedded mode. Every write of a
+worker is conditional on its lease, so one that lost the job changes nothing. The console polls the item for its
+progress (`rows_written` of `rows_expected`, the latter from the counters).
+
+A worker that dies leaves the job `running`; the watchdog (the one-minute schedule, due when the lease runs out)
+starts it once more (MAX_ATTEMPTS), then marks it `failed` with an error the console shows.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,15 +30,20 @@ from chalicelib.domain import analytics as rules
 from chalicelib.domain.model import iso, new_id
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.observability import logger
-from chalicelib.services import analytics
+from chalicelib.services import analytics, timers
 from chalicelib.services.deps import Deps
-from chalicelib.store import keys
+from chalicelib.store import keys, repo
 from chalicelib.store.base import put_new, typed, update_if
-from chalicelib.store.models import ConversationItem, ExportItem, plain
+from chalicelib.store.models import ConversationItem, ExportItem, TimerItem, plain
 
 FORMATS = ("csv", "xlsx")
 ROWS = ("conversations", "hours")
 PROGRESS_EVERY = 5000  # rows between two progress writes
+LEASE = timedelta(minutes=16)  # the worker's Lambda timeout (15 min, .chalice/config.json) and a minute
+MAX_ATTEMPTS = 2  # workers that may claim one job: the first and one restart by the watchdog
+WATCH = "export-watch"  # the watchdog timer's kind
+FINAL = ("done", "failed")
+local_invoker: Callable[[dict[str, Any]], None] | None = None  # embedded mode: the runner's background threads
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 CONVERSATION_TEXT = (2, 3, 5, 6)  # channel, contact, assignee, tags: people's text
@@ -131,13 +144,10 @@ def request_export(d: Deps, principal: Principal, body: dict[str, Any]) -> Expor
 
 
 def require_export(ws: str, export_id: str) -> ExportItem:
-    from pynamodb.exceptions import DoesNotExist
-
-    pk, sk = keys.export(ws, export_id)
-    try:
-        return ExportItem.get(pk, sk)
-    except DoesNotExist as err:
-        raise NotFound("export not found") from err
+    item = _get(ws, export_id)
+    if item is None:
+        raise NotFound("export not found")
+    return item
 
 
 def file_name(item: ExportItem) -> str:
@@ -155,10 +165,72 @@ def export_json(d: Deps, item: ExportItem) -> dict[str, Any]:
             "error": item.error, "created_at": item.created_at or ""}
 
 
-def run(d: Deps, item: ExportItem) -> None:
-    """Stream: write the file and store it. A redelivered record runs it again (same key, same content)."""
-    if item.state in ("done", "failed"):
+def hand_off(d: Deps, item: ExportItem) -> None:
+    """Stream, on the export's INSERT: book the watchdog and start the worker. A redelivered record finds the
+    watchdog booked and starts nothing (were the first delivery lost after booking, the watchdog starts it)."""
+    if item.state in FINAL:
         return
+    ws, now = item.workspace_id or "", d.now()
+    if repo.put_timer(ws, _watch_id(item.export_id), WATCH, iso(now + LEASE + timedelta(minutes=1)),
+                      {"export_id": item.export_id}, now=now, only_new=True):
+        start_worker(d, ws, item.export_id)
+
+
+def start_worker(d: Deps, ws: str, export_id: str) -> None:
+    """The export worker, asynchronously: a Lambda `Event` invoke in AWS, a runner's thread in embedded mode."""
+    payload = {"workspace_id": ws, "export_id": export_id}
+    if d.settings.export_function:
+        if "lambda" not in d.cache:
+            import boto3
+
+            d.cache["lambda"] = boto3.client("lambda", region_name=d.settings.region)
+        d.cache["lambda"].invoke(FunctionName=d.settings.export_function, InvocationType="Event",
+                                 Payload=json.dumps(payload).encode())
+    elif local_invoker is not None:
+        local_invoker(payload)
+    else:
+        work(d, ws, export_id)  # no runner around (a script): here and now
+
+
+def _watch_id(export_id: str) -> str:
+    return f"export-{export_id}"
+
+
+def _get(ws: str, export_id: str) -> ExportItem | None:
+    pk, sk = keys.export(ws, export_id)
+    try:
+        return ExportItem.get(pk, sk, consistent_read=True)
+    except ExportItem.DoesNotExist:
+        return None
+
+
+def work(d: Deps, ws: str, export_id: str) -> str:
+    """The worker: claim the job, write the file, store it. Returns what happened (done, failed, taken, ...)."""
+    item = _get(ws, export_id)
+    if item is None:
+        return "missing"
+    if item.state in FINAL:
+        return "finished"  # a second invoke, or a watchdog that raced the end
+    now = iso(d.now())
+    if item.state == "pending":
+        claim = ExportItem.state == "pending"
+    elif item.state == "running" and item.lease_until and item.lease_until < now:
+        claim = (ExportItem.state == "running") & (ExportItem.lease_until == item.lease_until)
+    else:
+        return "taken"  # another worker holds the lease
+    lease = iso(d.now() + LEASE)
+    if not update_if(item, [ExportItem.state.set("running"), ExportItem.lease_until.set(lease), ExportItem.rows.set(0),
+                            ExportItem.attempts.set(int(item.attempts or 0) + 1)], claim):
+        return "taken"
+    mine = ExportItem.lease_until == lease  # every later write: only while this worker holds the job
+    try:
+        return _write(d, item, mine)
+    except Exception:
+        update_if(item, [ExportItem.lease_until.set(iso(d.now()))], mine)  # the watchdog need not wait the lease
+        raise
+
+
+def _write(d: Deps, item: ExportItem, mine: Any) -> str:
     ws = item.workspace_id or ""
     params = plain(item.params)
     low = datetime.fromisoformat(str(params["from"]).replace("Z", "+00:00"))
@@ -166,10 +238,9 @@ def run(d: Deps, item: ExportItem) -> None:
     zone = str(params.get("tz") or "UTC")
     header, text, rows = (CONVERSATION_COLUMNS, CONVERSATION_TEXT, conversation_rows(ws, low, high, zone)) \
         if params.get("rows") == "conversations" else (HOUR_COLUMNS, HOUR_TEXT, hour_rows(ws, low, high, zone))
-    _set(item, ExportItem.state.set("running"))
 
     def progress(n: int) -> None:
-        _set(item, ExportItem.rows.set(n))
+        update_if(item, [ExportItem.rows.set(n)], mine)
 
     fd, path = tempfile.mkstemp(suffix=f".{item.fmt}")
     os.close(fd)
@@ -177,13 +248,43 @@ def run(d: Deps, item: ExportItem) -> None:
         count = write_rows(path, item.fmt, header, rows, progress, text_columns=text)
         key = f"exports/{ws}/{item.export_id}/{file_name(item)}"
         d.files.put_file(key, path, CONTENT_TYPES[item.fmt])
-        _set(item, ExportItem.rows.set(count), ExportItem.file_key.set(key), ExportItem.state.set("done"),
-             ExportItem.finished_at.set(iso(d.now())))
+        if not update_if(item, [ExportItem.rows.set(count), ExportItem.file_key.set(key),
+                                ExportItem.state.set("done"), ExportItem.finished_at.set(iso(d.now()))], mine):
+            return "taken"  # the lease ran out and another worker has the job: it writes the same file
         logger.info("export done", extra={"export": item.export_id, "rows": count})
+        return "done"
     except InvalidInput as err:
-        _set(item, ExportItem.state.set("failed"), ExportItem.error.set(err.message))
+        update_if(item, [ExportItem.state.set("failed"), ExportItem.error.set(err.message)], mine)
+        return "failed"
     finally:
         os.unlink(path)
+
+
+@timers.register(WATCH)
+def watch(d: Deps, timer: TimerItem) -> None:
+    """Due when a worker's lease runs out: a job still not finished is started again, or failed after
+    MAX_ATTEMPTS workers."""
+    ws, export_id = timer.workspace_id or "", str(plain(timer.target).get("export_id", ""))
+    item = _get(ws, export_id)
+    if item is None or item.state in FINAL:
+        return
+    now = d.now()
+    if item.state == "running" and item.lease_until and item.lease_until > iso(now):
+        repo.put_timer(ws, timer.timer_id, WATCH, _plus_minute(item.lease_until), dict(plain(timer.target)), now=now)
+        return
+    if int(item.attempts or 0) >= MAX_ATTEMPTS:
+        update_if(item, [ExportItem.state.set("failed"), ExportItem.lease_until.remove(),
+                         ExportItem.error.set(f"the export stopped before it finished ({MAX_ATTEMPTS} attempts)")],
+                  ExportItem.state == item.state)
+        logger.warning("export failed: its workers stopped", extra={"export": export_id})
+        return
+    repo.put_timer(ws, timer.timer_id, WATCH, iso(now + LEASE + timedelta(minutes=1)), dict(plain(timer.target)),
+                   now=now)
+    start_worker(d, ws, export_id)
+
+
+def _plus_minute(when: str) -> str:
+    return iso(datetime.fromisoformat(when.replace("Z", "+00:00")) + timedelta(minutes=1))
 
 
 def _set(item: ExportItem, *actions: Any) -> None:
@@ -216,8 +317,9 @@ def conversation_rows(ws: str, low: datetime, high: datetime, zone: str) -> Iter
 def hour_rows(ws: str, low: datetime, high: datetime, zone: str) -> Iterator[list[Any]]:
     names = {**analytics.names_of(ws, "channel"), **analytics.names_of(ws, "operator")}
     dims = {"a": "total", "c": "channel", "o": "operator", "t": "tag"}
+    found = analytics.rows_by_kind(ws, tuple(dims), low, high)
     for kind, dimension in dims.items():
-        for hour, value, metrics in analytics.rows(ws, kind, low, high):
+        for hour, value, metrics in found[kind]:
             s = rules.summary(metrics)
             yield [rules.local_period(hour, zone, "hour"), dimension, value, names.get(value, value), s["new"],
                    s["messages_in"], s["messages_out"], s["first_responses"], s["first_response_avg_s"],

@@ -50,7 +50,8 @@ def _record_customer_message(d: Deps, event: InboundEvent, conv_id: str) -> None
     contact_id, name = repo.ensure_identity(
         event, contact_id_for(event.workspace_id, event.channel_id, event.sender.external_user_id), now=now,
         enrich=_profile_lookup(d, event))
-    conv = repo.ensure_conversation(event, conv_id, contact_id, name, now=now)
+    conv = repo.get_conversation(event.workspace_id, conv_id, consistent=True) or repo.draft_conversation(
+        event, conv_id, contact_id, name, now=now)  # stored with its first message counted, in one write
     repo.record_inbound_message(event, conv, message_id_for(event), now=now, quiet=bool(conv.blocked))
 
 

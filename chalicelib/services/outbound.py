@@ -1,8 +1,9 @@
 """Send outbound messages (operator replies, greetings) through the channel adapter, from the stream.
 
 A message is written as `pending`; this sends it and records `sent` (provider id) or `failed` (reason).
-The provider call is wrapped in Powertools idempotency keyed on message id and generation, so a
-redelivered stream record never sends twice; a retry by the operator bumps the generation.
+Before the provider call the sender takes the send's lease (`take_send`: one conditional put keyed on message id
+and generation), so a redelivered or racing stream record never sends twice; the message's own status says when
+the send is done. A retry by the operator bumps the generation.
 """
 
 from __future__ import annotations
@@ -28,6 +29,27 @@ def needs_delivery(new: MessageItem, old: MessageItem | None) -> bool:
     if new.direction != "out" or new.status != "pending":
         return False
     return old is None or old.status != "pending" or old.generation != new.generation
+
+
+def bumped_by_writer(new: MessageItem, old: MessageItem | None) -> bool:
+    """An operator's reply or note just stored: `repo.add_outbound_message` bumps its conversation after it."""
+    return old is None and new.origin == "operator" and new.direction in ("out", "note")
+
+
+def needs_work(new: MessageItem, old: MessageItem | None) -> bool:
+    return needs_delivery(new, old) or bumped_by_writer(new, old)
+
+
+def on_message(d: Deps, new: MessageItem, old: MessageItem | None) -> None:
+    """From the stream: an operator's message's conversation bump finished if its writer died before it (one read
+    of the conversation, which the send reads anyway), then the send."""
+    conv = None
+    if bumped_by_writer(new, old):
+        conv = repo.get_conversation(new.workspace_id or "", new.conversation_id)
+        if conv is not None:
+            conv = repo.finish_outbound(conv, new)
+    if needs_delivery(new, old):
+        deliver(d, new, conv)
 
 
 def backoff_seconds(d: Deps, attempt: int) -> float:
@@ -101,42 +123,54 @@ def _optional(adapter: Any, method: str) -> Any:
     return getattr(adapter, method)
 
 
-def _idempotent_sender(d: Deps) -> Any:
-    """Built once per set of dependencies (its DynamoDB client belongs to them), on the first send."""
-    if "send_once" not in d.cache:
-        d.cache["send_once"] = _build_sender(d.settings.idempotency_table)
-    return d.cache["send_once"]
+LEASE_KEEP = timedelta(days=2)  # past the stream's 24 h retention: a replayed record still finds the lease
 
 
-def _build_sender(table_name: str) -> Any:
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
-
-    persistence = DynamoDBPersistenceLayer(table_name=table_name)
-    config = IdempotencyConfig(expires_after_seconds=7 * 24 * 3600, raise_on_no_idempotency_key=True)
-
-    @idempotent_function(data_keyword_argument="job", persistence_store=persistence, config=config)
-    def send_once(job: dict[str, str], d: Deps, message: MessageItem, conv: ConversationItem) -> dict[str, Any]:
-        return _call_provider(d, message, conv)
-
-    return send_once, config
+class SendInProgress(RuntimeError):
+    """Another worker holds this send's lease and the message is still pending: the stream retries the record
+    later (by then it is sent, or the lease ran out because that worker died)."""
 
 
-def deliver(d: Deps, message: MessageItem) -> None:
+def _lease_seconds(d: Deps) -> float:
+    """As long as this invocation may still run (a Lambda's remaining time, at least 30 s: a context kept from an
+    earlier invocation may say less), else the longest the send loop may take."""
+    if d.lambda_context is not None:
+        return max(d.lambda_context.get_remaining_time_in_millis() / 1000 + 1, 30.0)
+    return d.settings.send_max_attempts * (d.settings.send_max_wait_seconds + 30) + 60
+
+
+def take_send(d: Deps, message: MessageItem) -> bool:
+    """May this worker call the provider for this message's generation? Exactly one may (issue 14, replacing the
+    Powertools idempotency record: 1 write unit instead of 2, and no extra stream record).
+
+    The first taker of the lease sends (one conditional put). Anyone after it reads the message: sent, failed or
+    retried meanwhile -> False (a replayed or duplicate record: nothing to do); still pending -> the lease holder is
+    at work (SendInProgress: the record comes back later), or died and its lease ran out -> take it over and send.
+    """
     ws = message.workspace_id or ""
-    conv = repo.get_conversation(ws, message.conversation_id)
+    key = f"lease#send#{ws}#{message.message_id}#{message.generation}"
+    now = d.now()
+    until = now + timedelta(seconds=_lease_seconds(d))
+    if repo.take_send_lease(key, now=now, until=until, keep=LEASE_KEEP, expired_only=False):
+        return True
+    current = repo.get_message(ws, message.conversation_id, message.message_id)
+    if current is None or current.status != "pending" or current.generation != message.generation:
+        return False
+    if repo.take_send_lease(key, now=now, until=until, keep=LEASE_KEEP, expired_only=True):
+        return True
+    raise SendInProgress(f"message {message.message_id} is being sent by another worker")
+
+
+def deliver(d: Deps, message: MessageItem, conv: ConversationItem | None = None) -> None:
+    ws = message.workspace_id or ""
+    conv = conv or repo.get_conversation(ws, message.conversation_id)
     if conv is None:
         repo.mark_failed(message, "conversation_missing", "the conversation was removed", attempts=0)
         return
     logger.append_keys(conversation_id=message.conversation_id, message_id=message.message_id)
-    job = {"key": f"send#{ws}#{message.message_id}#{message.generation}"}
-    send_once, config = _idempotent_sender(d)
-    if d.lambda_context is not None:
-        config.register_lambda_context(d.lambda_context)
-    outcome = send_once(job=job, d=d, message=message, conv=conv)
+    if not take_send(d, message):
+        return  # sent or failed already: a replayed record
+    outcome = _call_provider(d, message, conv)
     if outcome["ok"]:
         repo.mark_sent(message, outcome["external_message_id"], conv.external_conversation_id,
                        attempts=outcome["attempts"], now=d.now())

@@ -203,7 +203,9 @@ def on_change(d: Deps, event_name: str, new: MainItem, old: MainItem | None) -> 
     if event_name == "INSERT":
         fired += fire(d, rules, new, "conversation_created", key=new.conversation_id,
                       text=new.last_message_preview or "", at=new.created_at or new.last_activity_at)
-    if before is None:
+    if before is None:  # created with its first message (store/repo.py): the customer waits from the start
+        if new.awaiting_since:
+            _no_answer_timers(d, rules, new, None)
         return fired
     depth, by_rule = _origin(new)
     for tag in [t for t in (new.tags or []) if t not in (before.tags or [])]:
@@ -218,7 +220,8 @@ def on_change(d: Deps, event_name: str, new: MainItem, old: MainItem | None) -> 
     return fired
 
 
-def _no_answer_timers(d: Deps, rules: list[domain.Rule], new: ConversationItem, old: ConversationItem) -> None:
+def _no_answer_timers(d: Deps, rules: list[domain.Rule], new: ConversationItem, old: ConversationItem | None
+                      ) -> None:
     ws = new.workspace_id or ""
     for rule in rules:
         if rule.trigger != "no_answer":
@@ -228,7 +231,7 @@ def _no_answer_timers(d: Deps, rules: list[domain.Rule], new: ConversationItem, 
             due = parse_iso(new.awaiting_since) + timedelta(minutes=rule.minutes)
             repo.put_timer(ws, timer, "rule-no-answer", iso(due), {
                 "rule_id": rule.id, "conversation_id": new.conversation_id, "since": new.awaiting_since}, now=d.now())
-        elif old.awaiting_since:
+        elif old is not None and old.awaiting_since:
             repo.delete_timer(ws, timer)
 
 

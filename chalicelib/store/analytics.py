@@ -12,6 +12,7 @@ transaction; the marker another 2, once per batch. Consumed units are summed in 
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,7 +24,7 @@ from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.store import keys
 from chalicelib.store.base import cancel_codes, connection, epoch
-from chalicelib.store.models import TYPE_OF, CounterItem, CounterMarkItem, MainItem
+from chalicelib.store.models import TYPE_OF, CounterItem, CounterMarkItem, CounterSnapshotItem, MainItem
 
 MAX_ITEMS = 99  # a transaction holds 100 items: the marker and 99 counter items
 MARK_DAYS = 2  # a stream keeps records 24 h: a marker older than that guards nothing
@@ -184,3 +185,24 @@ def gauge(ws: str) -> dict[str, int]:
     raw = _get(keys.counters(ws), "g", consistent=False)
     STATS.read_units += float((raw.get("ConsumedCapacity") or {}).get("CapacityUnits", 0))
     return metrics_of(raw.get("Item") or {})
+
+
+SNAPSHOT_DAYS = 3  # a snapshot serves one window end hour; kept a little longer than the 48 hours it sums
+
+
+def snapshot(ws: str, end_hour: str) -> dict[str, Any] | None:
+    """The dashboard's settled sums for the window ending at this hour, or None if no dashboard made them yet."""
+    raw = _get(keys.counters(ws), f"s#{end_hour}", consistent=False)
+    STATS.read_units += float((raw.get("ConsumedCapacity") or {}).get("CapacityUnits", 0))
+    item = raw.get("Item")
+    if not item:
+        return None
+    return dict(json.loads(item.get("data", {}).get("S", "{}")))
+
+
+def put_snapshot(ws: str, end_hour: str, data: Mapping[str, Any], *, now: datetime) -> None:
+    """Store the settled sums (two dashboards racing write the same content: a plain put)."""
+    connection().client.put_item(TableName=_table(), Item={
+        "pk": {"S": keys.counters(ws)}, "sk": {"S": f"s#{end_hour}"}, "type": {"S": TYPE_OF[CounterSnapshotItem]},
+        "workspace_id": {"S": ws}, "data": {"S": json.dumps(data, separators=(",", ":"), sort_keys=True)},
+        "expires_at": {"N": str(epoch(now) + SNAPSHOT_DAYS * 86400)}})

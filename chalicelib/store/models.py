@@ -324,6 +324,19 @@ class ConnectionItem(Model):
     by_workspace = ConnectionsByWorkspace()
 
 
+class SendLeaseItem(Model):
+    """A send's lease (issue 14): taken with one conditional put before the provider call, so a replayed or racing
+    stream record never sends a message twice; the message's own status (`pending` -> `sent` / `failed`) says when
+    it is done. In the idempotency table: small, and not streamed."""
+
+    class Meta:
+        table_name = "zabota-idempotency"
+
+    id = UnicodeAttribute(hash_key=True)
+    lease_until = NumberAttribute()  # epoch seconds: until then nobody else sends it
+    expiration = NumberAttribute()  # the table's TTL: kept past the stream's 24 h retention (a replay's lifetime)
+
+
 class UserItem(MainItem):
     """A person who signs in: no password, only e-mailed links and OpenID Connect. Found by e-mail via EmailItem."""
 
@@ -680,18 +693,28 @@ class CounterMarkItem(MainItem):
 
 
 class ExportItem(MainItem):
-    """A report export (G5): written by the API, run by the stream, downloaded by a signed link when done."""
+    """A report export (G5): written by the API, handed by the stream to the export worker, downloaded by a signed
+    link when done."""
 
     export_id = UnicodeAttribute()
     requested_by = UnicodeAttribute(default="")
     fmt = UnicodeAttribute(default="csv")  # csv | xlsx
     params = MapAttribute[str, Any](default=dict)  # what to export: rows, from, to
     state = UnicodeAttribute(default="pending")  # pending | running | done | failed
+    lease_until = UnicodeAttribute(null=True)  # a running worker's: another may take the job over after it
+    attempts = NumberAttribute(default=0)  # workers that claimed it (services/exports.py MAX_ATTEMPTS)
     rows = NumberAttribute(default=0)  # written so far: the console's progress bar
     total = NumberAttribute(null=True)  # expected rows, when known
     file_key = UnicodeAttribute(null=True)
     error = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
+
+
+class CounterSnapshotItem(MainItem):
+    """The dashboard's sums of the hours no stream record can still change, for one window end hour: computed by
+    the first dashboard opened in that hour, read by the others (services/analytics.py). TTL 3 days."""
+
+    data = UnicodeAttribute(default="{}")  # compact JSON: {"cur", "prev", "ch_cur", "ch_prev", "hourly"}
 
 class ArticleItem(MainItem):
     """A knowledge-base article (H1): a category, ru / en versions ({lang: {title, body}}, Markdown), draft or
@@ -768,6 +791,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     SurveyAskedItem,
     ArticleItem, ArticleUseItem,
     MergeItem, RecentInboundItem, ClusterNoteItem,
+    CounterSnapshotItem,
 )
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
@@ -786,6 +810,7 @@ TYPE_OF: dict[type[MainItem], str] = {
     SurveyAskedItem: "surveyasked",
     ArticleItem: "article", ArticleUseItem: "articleuse",
     MergeItem: "merge", RecentInboundItem: "recentin", ClusterNoteItem: "clusternote",
+    CounterSnapshotItem: "anxsnap",
 }
 MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items()}
 
@@ -793,10 +818,11 @@ MODEL_OF: dict[str, type[MainItem]] = {name: cls for cls, name in TYPE_OF.items(
 def configure(settings: Settings) -> None:
     """Point the models at this stage's tables. pynamodb caches one connection per class and does not notice a
     new endpoint, so the cached connections are dropped (a second embedded stack in one process, benchmarks)."""
-    models: tuple[type[Model], ...] = (*MAIN_MODELS, MainItem, ConnectionItem)
+    models: tuple[type[Model], ...] = (*MAIN_MODELS, MainItem, ConnectionItem, SendLeaseItem)
     for cls in models:
         cls._connection = None
     for cls in MAIN_MODELS:
         cls.Meta.table_name = settings.main_table
     MainItem.Meta.table_name = settings.main_table
     ConnectionItem.Meta.table_name = settings.connections_table
+    SendLeaseItem.Meta.table_name = settings.idempotency_table

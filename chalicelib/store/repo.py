@@ -14,18 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import size
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import search
 from chalicelib.domain.model import STATUSES, Channel, InboundEvent, Sender, iso, parse_iso, preview
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import keys, merges
 from chalicelib.store.base import (
-    cancel_codes,
     condition_failed,
-    connection,
     lazily,
     page_items,
     put_new,
@@ -45,6 +42,7 @@ from chalicelib.store.models import (
     MainItem,
     MessageItem,
     ParkedItem,
+    SendLeaseItem,
     TimerItem,
     WorkspaceItem,
     plain,
@@ -345,6 +343,13 @@ def ensure_conversation(event: InboundEvent, conv_id: str, contact_id: str, cont
     existing = get_conversation(event.workspace_id, conv_id, consistent=True)
     if existing is not None:
         return existing
+    return _create_conversation(draft_conversation(event, conv_id, contact_id, contact_name, now=now))
+
+
+def draft_conversation(event: InboundEvent, conv_id: str, contact_id: str, contact_name: str, *,
+                       now: datetime) -> ConversationItem:
+    """A new conversation, not stored yet (revision 0): `record_inbound_message` creates it with its first message
+    counted, one PutItem instead of a put and an update (and one index write less)."""
     ws = event.workspace_id
     pk, sk = keys.conversation(ws, conv_id)
     at = event.received_at or iso(now)
@@ -353,20 +358,40 @@ def ensure_conversation(event: InboundEvent, conv_id: str, contact_id: str, cont
         channel_kind=event.channel_kind, contact_id=contact_id, contact_name=contact_name,
         external_conversation_id=event.external_conversation_id, external_thread_id=event.external_thread_id,
         surface=event.surface, title=event.conversation_title, language=event.sender.language, status="new",
-        automated=event.sender.is_bot, revision=1,
+        automated=event.sender.is_bot, revision=0,
         last_activity_at=at, created_at=at, tags=[], unread_count=0, message_count=0,
         contact_username=event.sender.username or None,
         search_text=search.search_text(contact_name, event.sender.username, event.conversation_title, []),
         **{k: v for k, v in index_attrs(ws, conv_id, contact_id, ConvIndex("new", None, at), at).items() if v},
     )
+    return conv
+
+
+def _create_conversation(conv: ConversationItem) -> ConversationItem:
+    """Store a draft unless its conversation exists: then the stored one (a racing first message made it)."""
+    conv.revision = 1
     try:
         conv.save(condition=ConversationItem.pk.does_not_exist())
     except PutError as err:
         if not condition_failed(err):
             raise
-        found = get_conversation(ws, conv_id, consistent=True)
+        found = get_conversation(conv.workspace_id or "", conv.conversation_id, consistent=True)
         assert found is not None
         return found
+    return conv
+
+
+def _with_first_message(conv: ConversationItem, event: InboundEvent, message: MessageItem, *,
+                        now: datetime) -> ConversationItem:
+    """A draft as `_count_message` would leave it after the customer's first message (the same fields)."""
+    at = event.received_at or iso(now)
+    conv.last_activity_at = _later(conv.last_activity_at, at)
+    conv.last_message_preview = preview(event.text, event.attachments)
+    conv.last_message_direction = message.direction
+    conv.message_count = 1
+    conv.recent_ids = [counted_tag(message.message_id)]
+    conv.last_inbound_at = conv.awaiting_since = conv.first_inbound_at = at
+    conv.unread_count = 1
     return conv
 
 
@@ -426,7 +451,9 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
     2. if the message exists, it was counted: stop (a redelivered stream record; one strongly consistent read);
     3. the conversation, unless it already counted this message (`recent_ids`, guarded by its revision: a crash
        between 3 and 4 is retried within seconds, long before 12 newer messages push the id out), so the stream
-       sees the message only after its conversation moved, as it did with the transaction;
+       sees the message only after its conversation moved, as it did with the transaction; a conversation not
+       stored yet (`draft_conversation`) is created with this message counted, after the pointer is ours (so a
+       racing edit recorded under another id cannot leave it counting a message that is never stored);
     4. the message.
     Returns False when the message was there already. A closed conversation reopens as new (B9).
     """
@@ -457,6 +484,9 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
         return False  # the provider's message is in the thread already (its edit came first)
     if get_message(ws, conv.conversation_id, message_id) is not None:
         return False
+    if conv.revision == 0:  # a draft: created counting this message (a customer's), or the racer's stored one
+        conv = _create_conversation(_with_first_message(conv, event, message, now=now) if inbound and not quiet
+                                    else conv)
     if not quiet:  # a blocked customer: keep the message, leave the conversation (inbox, unread, status) alone
         _count_message(event, conv, message, now=now, retries=retries)
     return put_new(message)
@@ -596,16 +626,53 @@ def apply_inbound_delete(event: InboundEvent, conv_id: str) -> bool:
 
 def add_outbound_message(conv: ConversationItem, message: MessageItem, *, now: datetime,
                          counts_as_response: bool, retries: int = 5) -> MessageItem:
-    """Write an outbound message as `pending` (the stream sends it) and bump the conversation."""
+    """Write an outbound message (an operator's reply, `pending`: the stream sends it) or note, then bump its
+    conversation: conditional writes idempotent per message id, no transaction (a transaction bills 2 write units
+    per item: 8 per reply with the inbox move, 4 without).
+
+    In this order, so that whatever a crash leaves, nobody acts on a state that is not true:
+    1. the message, only if absent. Its INSERT is what the stream sends, pushes and counts; the conversation never
+       claims a reply that is not stored (no first response, answered wait or stopped SLA clock without one).
+       Present already (a retry or a racing call with the same id): the stored one is returned and this call writes
+       nothing more; the call that stored it bumps, or the stream does.
+    2. the conversation, once per message (`recent_ids`, under its revision), as `bump_for_outbound` says.
+    A crash between 1 and 2 is finished by the stream: the message's INSERT runs `finish_outbound` (a colleague's
+    reply is visible to the 409 `colleague_replied` check from step 1 on: that check reads messages).
+    """
+    if not put_new(message):
+        return get_message(conv.workspace_id or "", conv.conversation_id, message.message_id) or message
+    try:
+        bump_for_outbound(conv, message, now=now, counts_as_response=counts_as_response, retries=retries)
+    except Conflict:  # the conversation kept changing: the message is stored and goes out; the stream bumps
+        pass
+    return message
+
+
+def answers_customer(message: MessageItem) -> bool:
+    """Which outbound messages answer the customer (unread, first response, status): replies, not notes."""
+    return message.direction == "out"
+
+
+def bump_for_outbound(conv: ConversationItem, message: MessageItem, *, now: datetime, counts_as_response: bool,
+                      retries: int = 5, unless_newer: bool = False) -> ConversationItem:
+    """The conversation's move for an outbound message, once: preview; for a reply also unread reset, new -> in
+    progress, the wait answered, the inbox move and the first response (set once). Guarded by the revision, and
+    the message's tag joins `recent_ids`, so a racing or repeated bump for the same message changes nothing.
+
+    `unless_newer` (the stream finishing after a crash): not when the conversation moved past the message since
+    (a newer message was counted), whose own move says more than this one would.
+    """
     ws = conv.workspace_id or ""
+    tag = counted_tag(message.message_id)
     at = message.created_at or iso(now)
     for _ in range(retries):
+        if tag in (conv.recent_ids or []) or (unless_newer and conv.last_activity_at > at):
+            return conv
         actions: list[Any] = [
             ConversationItem.last_message_preview.set(preview(message.text, message.attachments or [])),
             ConversationItem.last_message_direction.set(message.direction),
+            ConversationItem.recent_ids.set([*(conv.recent_ids or [])[-(RECENT_IDS - 1):], tag]),
         ]
-        status = conv.status
-        activity = conv.last_activity_at
         if counts_as_response:
             status = "in_progress" if conv.status == "new" else conv.status
             activity = _later(conv.last_activity_at, at)
@@ -616,37 +683,33 @@ def add_outbound_message(conv: ConversationItem, message: MessageItem, *, now: d
                 actions += [ConversationItem.first_response_at.set(at),
                             ConversationItem.first_response_seconds.set(seconds)]
             actions += _index_actions(conv, ConvIndex(status, conv.assignee_id, activity))
-        guard = _index_guard(conv) & (
-            ConversationItem.first_response_at.exists() if conv.first_response_at
-            else ConversationItem.first_response_at.does_not_exist()
-        )
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.save(message, condition=MessageItem.pk.does_not_exist())
-                tx.update(conv, actions=[*actions, ConversationItem.revision.add(1)], condition=guard)
-            return message
-        except TransactWriteError as err:
-            codes = cancel_codes(err)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return get_message(ws, conv.conversation_id, message.message_id) or message
-            if "ConditionalCheckFailed" not in codes:
-                raise
-            fresh = get_conversation(ws, conv.conversation_id, consistent=True)
-            if fresh is None:
-                raise NotFound(f"conversation {conv.conversation_id} not found") from err
-            conv = fresh
+        guard = _index_guard(conv) & (ConversationItem.revision == (conv.revision or 0))
+        if update_if(conv, [*actions, ConversationItem.revision.add(1)], condition=guard):
+            return conv
+        fresh = get_conversation(ws, conv.conversation_id, consistent=True)
+        if fresh is None:
+            raise NotFound(f"conversation {conv.conversation_id} not found")
+        conv = fresh
     raise Conflict("conversation kept changing while adding a reply")
+
+
+def finish_outbound(conv: ConversationItem, message: MessageItem) -> ConversationItem:
+    """The stream's half of `add_outbound_message` (an operator's reply or note INSERT): bump the conversation if
+    the writer died before it did. Usually the tag is there (no write); a read that does not show it is repeated
+    strongly consistent before writing (the writer's bump is milliseconds old)."""
+    tag = counted_tag(message.message_id)
+    if tag in (conv.recent_ids or []):
+        return conv
+    fresh = get_conversation(conv.workspace_id or "", conv.conversation_id, consistent=True)
+    if fresh is None:
+        return conv
+    return bump_for_outbound(fresh, message, now=parse_iso(message.created_at or fresh.last_activity_at),
+                             unless_newer=True, counts_as_response=answers_customer(message))
 
 
 def put_message_once(message: MessageItem) -> bool:
     """Save a message unless it exists (greetings: exactly once per conversation)."""
-    try:
-        message.save(condition=MessageItem.pk.does_not_exist())
-        return True
-    except PutError as err:
-        if condition_failed(err):
-            return False
-        raise
+    return put_new(message)
 
 
 def new_message(ws: str, conv_id: str, message_id: str, **attrs: Any) -> MessageItem:
@@ -663,23 +726,39 @@ def get_message(ws: str, conv_id: str, message_id: str) -> MessageItem | None:
 
 
 def mark_sent(message: MessageItem, external_message_id: str, ext_conv: str, *, attempts: int, now: datetime) -> bool:
+    """Record a send: two writes, no transaction (a transaction bills 2 write units per item).
+
+    1. the pointer from the provider's id (an unconditional put of the same item: idempotent), first, so a delivery
+       status or a quoted reply that the provider sends at once finds the message even before it reads `sent`;
+    2. the message's status, under its `pending` state and generation (False: a replay, or the operator retried).
+    A crash between the two leaves the message `pending` with its pointer: the stream's retry of the record gets
+    the same outcome from the idempotent sender and writes both again (the pointer: same item, same cost).
+    """
     ws = message.workspace_id or ""
     ppk, psk = keys.external_message(ws, message.channel_id, ext_conv, external_message_id)
-    pointer = typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=message.conversation_id,
-                     message_id=message.message_id)
+    typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=message.conversation_id,
+          message_id=message.message_id).save()
+    return update_if(
+        message,
+        [MessageItem.status.set("sent"), MessageItem.external_message_id.set(external_message_id),
+         MessageItem.sent_at.set(iso(now)), MessageItem.attempts.set(attempts),
+         MessageItem.error_code.remove(), MessageItem.error_message.remove()],
+        condition=(MessageItem.status == "pending") & (MessageItem.generation == message.generation),
+    )
+
+
+def take_send_lease(key: str, *, now: datetime, until: datetime, keep: timedelta, expired_only: bool) -> bool:
+    """One conditional put of a small item (1 write unit): True when this caller may send. First come
+    (`expired_only` False): only if nobody took it; a take-over: only if there is none or its lease ran out."""
+    lease = SendLeaseItem(key, lease_until=int(until.timestamp()), expiration=int((now + keep).timestamp()))
+    condition = SendLeaseItem.id.does_not_exist()
+    if expired_only:
+        condition |= SendLeaseItem.lease_until < int(now.timestamp())
     try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(
-                message,
-                actions=[MessageItem.status.set("sent"), MessageItem.external_message_id.set(external_message_id),
-                         MessageItem.sent_at.set(iso(now)), MessageItem.attempts.set(attempts),
-                         MessageItem.error_code.remove(), MessageItem.error_message.remove()],
-                condition=(MessageItem.status == "pending") & (MessageItem.generation == message.generation),
-            )
-            tx.save(pointer)
+        lease.save(condition=condition)
         return True
-    except TransactWriteError as err:
-        if "ConditionalCheckFailed" in cancel_codes(err):
+    except PutError as err:
+        if condition_failed(err):
             return False
         raise
 

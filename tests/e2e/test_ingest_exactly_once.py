@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.model import InboundEvent
+from chalicelib.domain.model import InboundEvent, conversation_id_for
 from chalicelib.services import inbound
 from chalicelib.services.deps import deps
 from chalicelib.store import repo
@@ -166,3 +166,70 @@ def test_racing_first_deliveries_of_one_message_store_and_count_it_once(stack, m
     ws.drain()
     assert not errors
     assert conversation_counts(ws) == (2, 2, 2)
+
+
+def counts_of(ws: Any, conv_id: str) -> tuple[int, int, int, int]:
+    """(messages in the thread from the customer, message_count, unread_count, revision) of one conversation."""
+    stored = repo.get_conversation(ws.id, conv_id, consistent=True)
+    assert stored is not None
+    messages = [m for m in ws.messages(conv_id) if m["direction"] == "in"]
+    return len(messages), int(stored.message_count), int(stored.unread_count), int(stored.revision)
+
+
+def test_a_new_conversation_is_stored_once_with_its_first_message_counted(stack):
+    """One write for the conversation (no put then update): its revision is 1, and the customer waits from it."""
+    ws = new_workspace(stack)
+    assert ws.post_update(customer_message(chat(), "hello there")).status_code == 200
+    ws.drain()
+    (conv,) = ws.conversations()
+    stored = repo.get_conversation(ws.id, conv["id"], consistent=True)
+    assert stored is not None
+    assert counts_of(ws, conv["id"]) == (1, 1, 1, 1)
+    assert stored.awaiting_since == stored.first_inbound_at == stored.last_inbound_at == stored.created_at
+    assert stored.last_message_preview == "hello there"
+    assert stored.recent_ids == [repo.counted_tag(ws.messages(conv["id"])[0]["id"])]
+
+
+@pytest.mark.parametrize("where", ["before_the_conversation", "after_the_conversation"])
+def test_a_crash_around_a_new_conversation_is_finished_by_the_retry(stack, monkeypatch, where):
+    ws = new_workspace(stack)
+    crashed: list[str] = []
+    real_create, real_put_new = repo._create_conversation, repo.put_new
+
+    def create(conv: Any) -> Any:
+        if where == "before_the_conversation" and not crashed:
+            crashed.append(where)
+            raise Crash("killed before the conversation was written")
+        return real_create(conv)
+
+    def put_new(item: Any) -> bool:
+        if where == "after_the_conversation" and isinstance(item, MessageItem) and not crashed:
+            crashed.append(where)
+            raise Crash("killed between the new conversation and its first message")
+        return real_put_new(item)
+
+    monkeypatch.setattr(repo, "_create_conversation", create)
+    monkeypatch.setattr(repo, "put_new", put_new)
+    assert ws.post_update(customer_message(chat(), "hello")).status_code == 200
+    ws.drain()
+    assert crashed == [where]
+    (conv,) = ws.conversations()
+    assert counts_of(ws, conv["id"])[:3] == (1, 1, 1)
+
+
+def test_racing_first_deliveries_of_a_conversations_first_message_create_and_count_it_once(stack, monkeypatch):
+    """Four workers get the first message of a chat nobody wrote from before: one conversation, counted once."""
+    ws = new_workspace(stack)
+    events = recorded_events(monkeypatch)
+    assert ws.post_update(customer_message(chat(), "first")).status_code == 200
+    ws.drain()
+    template = events[-1]
+    other_chat = str(chat())
+    fresh = dataclasses.replace(template, external_conversation_id=other_chat,
+                                external_message_id=template.external_message_id + "9",
+                                external_event_id=template.external_event_id + "9", text="a new chat")
+    assert not race(lambda: inbound.process_inbound(deps(), fresh))
+    ws.drain()
+    new_id = conversation_id_for(ws.id, template.channel_id, other_chat)
+    assert counts_of(ws, new_id)[:3] == (1, 1, 1)
+    assert len(ws.conversations()) == 2

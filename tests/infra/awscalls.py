@@ -40,6 +40,7 @@ FUNCTIONS = {
     "ws_message": "WebsocketMessage",
     "ws_disconnect": "WebsocketDisconnect",
     "webhook": "Webhook",
+    "export_worker": "ExportWorker",
 }
 
 # DynamoDB item actions in transactions and batches -> IAM action
@@ -240,6 +241,8 @@ class PolicyResolver:
             return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{ref}"
         if kind == "AWS::IAM::Role":
             return f"arn:aws:iam::{ACCOUNT}:role/{ref}"
+        if kind == "AWS::Lambda::Function":
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{ref}"
         raise KeyError(f"no ARN rule for {kind}.{attribute}")
 
     def value(self, node: Any) -> Any:

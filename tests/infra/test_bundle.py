@@ -132,7 +132,7 @@ def test_every_handler_in_the_template_imports_from_the_staged_app_without_embed
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found.pop("local") is False
-    assert found == {handler: True for handler in handlers} and len(handlers) == 7
+    assert found == {handler: True for handler in handlers} and len(handlers) == 8
 
 
 def test_the_app_s_dataclass_methods_come_precompiled_and_none_is_compiled_on_a_cold_import(built, tmp_path):

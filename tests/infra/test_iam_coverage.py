@@ -72,6 +72,10 @@ NOT_EXERCISED = {
     ("ws_disconnect", "dynamodb:PutItem"): "a signed-in operator's last console going away: offline",
     ("ws_disconnect", "dynamodb:Query"): "a signed-in operator's other consoles are looked up",
     ("ws_disconnect", "execute-api:ManageConnections"): "presence broadcast to the workspace's consoles",
+    ("handle_stream", "lambda:InvokeFunction"): "the export hand-off; embedded mode runs the worker on a thread",
+    ("every_minute", "lambda:InvokeFunction"): "the export watchdog restarts a dead worker; embedded: a thread",
+    ("export_worker", "s3:PutObject"): "the export file (multipart upload); embedded mode writes a folder",
+    ("export_worker", "s3:AbortMultipartUpload"): "a failed multipart upload of an export is aborted",
 }
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}  # Lambda's runtime writes logs with the role
 DATA_PREFIXES = ("dynamodb:", "s3:", "sqs:", "kms:", "ses:", "sns:", "execute-api:")
@@ -175,6 +179,12 @@ def run_slice(stack: Any) -> dict[str, Any]:
     stack.pump.drain(timeout=60)
 
     from chalicelib.services import timers
+
+    export = api.post(f"{base}/analytics/exports", json={"format": "xlsx"}, timeout=30)
+    assert export.status_code == 202, export.text
+    stack.pump.drain(timeout=60)  # the stream hands it to the export worker
+    assert stack.workers.join(timeout=60)
+    assert api.get(f"{base}/analytics/exports/{export.json()['id']}", timeout=30).json()["state"] == "done"
 
     timers.HANDLERS["iam-test"] = lambda d, timer: None  # leased (UpdateItem), then deleted (DeleteItem)
     repo.put_timer(ws, f"t{secrets.token_hex(4)}", "iam-test", "2000-01-01T00:00:00Z", {}, now=d.now())

@@ -145,4 +145,4 @@ def test_role_policies_resolve_to_the_created_resources(moto_stack):
 
 def test_log_groups_keep_logs_for_the_configured_days(moto_stack):
     groups = moto_stack["client"]("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/zabota/")["logGroups"]
-    assert len(groups) == 7 and all(g["retentionInDays"] == 14 for g in groups)
+    assert len(groups) == 8 and all(g["retentionInDays"] == 14 for g in groups)

@@ -11,7 +11,7 @@ import pytest
 from infra.package import aws_env
 
 FUNCTIONS = ("APIHandler", "HandleStream", "EveryMinute", "WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect",
-             "Webhook")
+             "Webhook", "ExportWorker")
 ESM = "HandleStreamHandleStreamDynamodbEventSource"
 
 
@@ -238,3 +238,23 @@ def test_the_channel_secrets_master_key_is_read_from_its_parameter_by_the_functi
     variables = built.resource("APIHandler")["Properties"]["Environment"]["Variables"]
     assert variables["SECRETS_KEY_PARAMETER"] == {"Fn::Sub": "/${AWS::StackName}/channel-secrets-key"}
     assert variables["SECRETS_KMS_KEY_ARN"] == {"Fn::If": ["HasLegacySecretsKey", {"Ref": "LegacySecretsKeyArn"}, ""]}
+
+
+def test_exports_run_in_a_function_of_their_own_that_the_stream_and_the_schedule_may_start(built):
+    worker = built.resource("ExportWorker")["Properties"]
+    assert worker["Handler"] == "app.export_worker"
+    assert worker["Timeout"] == 900 and worker["MemorySize"] == 1024
+    configs = [c["Properties"] for c in built.of_type("AWS::Lambda::EventInvokeConfig").values()
+               if c["Properties"]["FunctionName"] == {"Ref": "ExportWorker"}]
+    assert [c["MaximumRetryAttempts"] for c in configs] == [0]  # the watchdog restarts a job, not Lambda
+    for function, role in (("HandleStream", "StreamRole"), ("EveryMinute", "ScheduleRole")):
+        variables = built.resource(function)["Properties"]["Environment"]["Variables"]
+        assert variables["EXPORT_FUNCTION"] == {"Ref": "ExportWorker"}, function
+        invoke = [s for s in statements(built, role) if s.get("Action") == "lambda:InvokeFunction"]
+        assert [s["Resource"] for s in invoke] == [{"Fn::GetAtt": ["ExportWorker", "Arn"]}], role
+    granted = {a for s in statements(built, "ExportWorkerRole")
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert granted == {"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem", "dynamodb:UpdateItem",
+                       "dynamodb:Query", "s3:PutObject", "s3:AbortMultipartUpload"}
+    files = next(s for s in statements(built, "ExportWorkerRole") if s["Sid"] == "ExportFiles")
+    assert files["Resource"] == {"Fn::Sub": "${FilesBucket.Arn}/exports/*"}

@@ -62,11 +62,15 @@ def test_tags_carry_counts_but_no_histograms():
 def test_messages_in_and_out_and_the_operator_of_a_reply():
     msg = SimpleNamespace(workspace_id="w1", channel_id="ch1", created_at="2026-12-03T10:59:59.999Z", occurred_at=None,
                           direction="out", origin="operator", author_id="user:u7")
-    assert summed(a.message_deltas("INSERT", msg))[("w1", "o#2026-12-03T10#u7")] == {"out": 1}
+    # one item per message: the channel's and the operator's counts are folded into the workspace-hour item
+    assert summed(a.message_deltas("INSERT", msg)) == {
+        ("w1", "a#2026-12-03T10"): {"out": 1, "out@c:ch1": 1, "out@o:u7": 1}}
     assert a.message_deltas("MODIFY", msg) == []  # a status change of a message is not a new message
     by_key = SimpleNamespace(**{**vars(msg), "author_id": "key:k1"})  # an API key is nobody's work
-    assert set(summed(a.message_deltas("INSERT", by_key))) == {("w1", "a#2026-12-03T10"),
-                                                              ("w1", "c#2026-12-03T10#ch1")}
+    assert summed(a.message_deltas("INSERT", by_key)) == {("w1", "a#2026-12-03T10"): {"out": 1, "out@c:ch1": 1}}
+    item = {"out": 3, "in": 2, "out@c:ch1": 3, "in@c:ch1": 2, "out@o:u7": 1}
+    assert a.own(item) == {"out": 3, "in": 2}
+    assert sorted(a.folded(item)) == [("c", "ch1", "in", 2), ("c", "ch1", "out", 3), ("o", "u7", "out", 1)]
     note = SimpleNamespace(**{**vars(msg), "direction": "note"})
     assert a.message_deltas("INSERT", note) == []
 
@@ -146,3 +150,32 @@ def test_summary_reads_csat_nps_and_averages():
     assert s["csat_avg"] == 4.25 and s["csat_scores"]["5"] == 2 and s["nps"] == 40.0
     assert s["first_response_avg_s"] == 45.0 and s["first_response_median_s"] is not None
     assert a.summary({})["csat_avg"] is None and a.summary({})["nps"] is None
+
+
+def test_rows_give_a_channel_its_folded_counts_and_those_of_items_written_before_the_fold(monkeypatch):
+    from datetime import UTC, datetime
+
+    from chalicelib.services import analytics
+    from chalicelib.store import analytics as store
+
+    items = {  # hour 10 written before the fold (the channel's own item holds `in`), hour 11 after it
+        "a#2026-12-03T10": {"in": 2, "new": 1}, "c#2026-12-03T10#ch1": {"in": 2, "new": 1},
+        "a#2026-12-03T11": {"in": 3, "out": 1, "in@c:ch1": 1, "in@c:ch2": 2, "out@c:ch1": 1, "out@o:u7": 1},
+        "c#2026-12-03T11#ch1": {"new": 1}, "o#2026-12-03T11#u7": {"fr": 1},
+    }
+    queries: list[str] = []
+
+    def query(ws, low, high):
+        queries.append(low[0])
+        return iter(sorted((sk, m) for sk, m in items.items() if low <= sk <= high))
+
+    monkeypatch.setattr(store, "query", query)
+    low, high = datetime(2026, 12, 3, 10, tzinfo=UTC), datetime(2026, 12, 3, 12, tzinfo=UTC)
+    found = analytics.rows_by_kind("w1", ("a", "c", "o"), low, high)
+    assert found["a"] == [("2026-12-03T10", "", {"in": 2, "new": 1}), ("2026-12-03T11", "", {"in": 3, "out": 1})]
+    assert found["c"] == [("2026-12-03T10", "ch1", {"in": 2, "new": 1}),
+                          ("2026-12-03T11", "ch1", {"in": 1, "out": 1, "new": 1}), ("2026-12-03T11", "ch2", {"in": 2})]
+    assert found["o"] == [("2026-12-03T11", "u7", {"out": 1, "fr": 1})]
+    assert queries == ["a", "c", "o"]  # the workspace-hour items are read once for every kind
+    queries.clear()
+    assert analytics.rows("w1", "c", low, high) == found["c"] and queries == ["a", "c"]
