@@ -276,3 +276,31 @@ def test_an_operator_blocks_a_spammer_and_the_thread_says_the_customer_is_blocke
     assert demo.api("GET", f"/conversations/{conv['id']}").json()["blocked"] is True
     page.get_by_role("button", name="Unblock", exact=True).click()
     expect(page.get_by_role("button", name="Block", exact=True)).to_be_visible()
+
+
+def test_every_api_request_carries_what_cloudfront_s_signature_needs(page, demo, live):
+    """Behind CloudFront (docs/DEPLOY.md) the credential travels in X-Zabota-Authorization too, and a request with a
+    body states the body's SHA-256 in x-amz-content-sha256 (frontend/src/signing.ts)."""
+    import hashlib
+
+    user_id, name = fresh_customer()
+    demo.customer_writes(user_id, name, "Do you ship abroad?")
+    sent: list[tuple[str, str, dict[str, str], bytes]] = []
+    page.on("request", lambda request: sent.append((request.method, request.url, request.headers,
+                                                    request.post_data_buffer or b""))
+            if "/api/" in request.url else None)
+    sign_in(page, demo)
+    open_conversation(page, name)
+    reply_box(page).fill("Yes, to 40 countries.")
+    reply_box(page).press("Enter")
+    expect(thread(page).locator("article", has_text="Yes, to 40 countries.").locator("[data-status]")
+           ).to_have_attribute("data-status", "sent")
+    (reply,) = [r for r in sent if r[0] == "POST" and r[1].endswith("/replies")]
+    assert hashlib.sha256(reply[3]).hexdigest() == reply[2]["x-amz-content-sha256"]
+    assert b"Yes, to 40 countries." in reply[3]
+    keyed = [r for r in sent if "authorization" in r[2] or "x-zabota-authorization" in r[2]]
+    assert len(keyed) >= 3  # the inbox, the thread, the reply
+    for _method, url, headers, _ in keyed:
+        assert headers.get("x-zabota-authorization") == headers.get("authorization") == f"Bearer {demo.key}", url
+    for method, url, headers, _ in sent:
+        assert ("x-amz-content-sha256" in headers) == (method not in ("GET", "HEAD", "OPTIONS")), (method, url)
