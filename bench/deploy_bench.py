@@ -59,6 +59,7 @@ PRICES = {  # USD
     "dynamodb_storage_gb_month": 0.25,
     "dynamodb_pitr_gb_month": 0.20,
     "s3_storage_gb_month": 0.023,
+    "s3_put_request": 0.005 / 1e3,  # S3 Standard PUT: the search index's segment per stream batch (search/engines.py)
     "cloudfront_https_request": 0.0100 / 1e4,  # console and API calls: CloudFront -> the API function's URL
 }
 ASSUMED = {
@@ -384,14 +385,32 @@ def phase(stack: Any, meter: UnitMeter, logs: LogMeter, events: list[Any]) -> di
     handler_seconds: list[float] = []
     handler = stack.pump.handler
 
+    # In AWS the search index is S3Engine: one segment PUT per workspace with index changes per stream batch
+    # (embedded mode's LocalEngine writes SQLite instead), counted here from what the batch hands the engine.
+    from chalicelib.search import engines
+
+    touched: set[str] = set()
+    segments = 0
+    real_add = engines.LocalEngine.add
+
+    def counting_add(engine: Any, ws: str, ops: Any) -> None:
+        batch = list(ops)
+        if batch:
+            touched.add(ws)
+        real_add(engine, ws, batch)
+
     def timed_handler(event: Any, context: Any) -> Any:  # Lambda bills the handler's time, not the polling
+        nonlocal segments
+        touched.clear()
         started = time.perf_counter()
         try:
             return handler(event, context)
         finally:
             handler_seconds.append(time.perf_counter() - started)
+            segments += len(touched)
 
     stack.pump.handler = timed_handler
+    engines.LocalEngine.add = counting_add  # type: ignore[method-assign]
     try:
         for event in events:
             started = time.perf_counter()
@@ -406,6 +425,7 @@ def phase(stack: Any, meter: UnitMeter, logs: LogMeter, events: list[Any]) -> di
             stream_calls += calls
     finally:
         stack.pump.handler = handler
+        engines.LocalEngine.add = real_add  # type: ignore[method-assign]
     stream_seconds = sum(handler_seconds)
     batches = stack.pump.stats.batches - batches_before
     provider_calls = len(stack.fake_telegram.calls) - sent_before
@@ -424,6 +444,7 @@ def phase(stack: Any, meter: UnitMeter, logs: LogMeter, events: list[Any]) -> di
         "stream_seconds": round(stream_seconds * per, 4),
         "stream_units": scaled(stream_units), "stream_calls": scaled(stream_calls),
         "provider_calls": round(provider_calls * per, 2),
+        "search_segments": round(segments * per, 2),
         "pushes_per_console": round(pushes * per, 2),
         "app_log_lines": round(logs.take() * per, 2),
     }
@@ -451,6 +472,8 @@ def dollars(figures: dict[str, Any], *, api_request: bool, consoles: int = 1,
         "dynamodb_reads": units["read_units"] * p["dynamodb_read_unit"],
         "logs": log_bytes / 1e9 * p["logs_ingested_gb"],
         "live_updates": figures["pushes_per_console"] * consoles * p["websocket_message"],
+        # AWS's search index: a segment PUT per batch and workspace (its compaction, 1 in 20 flushes, not counted)
+        "search_segments": figures.get("search_segments", 0.0) * p["s3_put_request"],
     }
     per_million = {k: round(v * 1e6, 3) for k, v in lines.items()}
     per_million["total"] = round(sum(lines.values()) * 1e6, 2)
