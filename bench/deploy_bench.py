@@ -385,29 +385,34 @@ def phase(stack: Any, meter: UnitMeter, logs: LogMeter, events: list[Any]) -> di
     handler_seconds: list[float] = []
     handler = stack.pump.handler
 
-    # In AWS the search index is S3Engine: one segment PUT per workspace with index changes per stream batch
-    # (embedded mode's LocalEngine writes SQLite instead), counted here from what the batch hands the engine.
+    # In AWS the search index is S3Engine: one segment per workspace with index changes per stream batch, an item
+    # of the main table up to SMALL_SEGMENT bytes (its write units), else an S3 PUT (embedded mode's LocalEngine
+    # writes SQLite instead); counted here from what each batch hands the engine.
     from chalicelib.search import engines
 
-    touched: set[str] = set()
-    segments = 0
+    touched: dict[str, list[Any]] = {}
+    segments = {"puts": 0, "item_write_units": 0}
     real_add = engines.LocalEngine.add
 
     def counting_add(engine: Any, ws: str, ops: Any) -> None:
         batch = list(ops)
         if batch:
-            touched.add(ws)
+            touched.setdefault(ws, []).extend(batch)
         real_add(engine, ws, batch)
 
     def timed_handler(event: Any, context: Any) -> Any:  # Lambda bills the handler's time, not the polling
-        nonlocal segments
         touched.clear()
         started = time.perf_counter()
         try:
             return handler(event, context)
         finally:
             handler_seconds.append(time.perf_counter() - started)
-            segments += len(touched)
+            for ops in touched.values():
+                size = len(engines.segment_body(ops)) + 60  # + the item's keys and type
+                if size <= engines.SMALL_SEGMENT:
+                    segments["item_write_units"] += -(-size // 1024)
+                else:
+                    segments["puts"] += 1
 
     stack.pump.handler = timed_handler
     engines.LocalEngine.add = counting_add  # type: ignore[method-assign]
@@ -444,7 +449,8 @@ def phase(stack: Any, meter: UnitMeter, logs: LogMeter, events: list[Any]) -> di
         "stream_seconds": round(stream_seconds * per, 4),
         "stream_units": scaled(stream_units), "stream_calls": scaled(stream_calls),
         "provider_calls": round(provider_calls * per, 2),
-        "search_segments": round(segments * per, 2),
+        "search_segment_puts": round(segments["puts"] * per, 2),
+        "search_segment_write_units": round(segments["item_write_units"] * per, 2),
         "pushes_per_console": round(pushes * per, 2),
         "app_log_lines": round(logs.take() * per, 2),
     }
@@ -472,8 +478,10 @@ def dollars(figures: dict[str, Any], *, api_request: bool, consoles: int = 1,
         "dynamodb_reads": units["read_units"] * p["dynamodb_read_unit"],
         "logs": log_bytes / 1e9 * p["logs_ingested_gb"],
         "live_updates": figures["pushes_per_console"] * consoles * p["websocket_message"],
-        # AWS's search index: a segment PUT per batch and workspace (its compaction, 1 in 20 flushes, not counted)
-        "search_segments": figures.get("search_segments", 0.0) * p["s3_put_request"],
+        # AWS's search index: a segment per batch and workspace, an item (write units) or an S3 PUT when big; its
+        # compaction (1 flush in 20: a base upload and the deletes) is not counted
+        "search_segments": figures.get("search_segment_puts", 0.0) * p["s3_put_request"]
+        + figures.get("search_segment_write_units", 0.0) * p["dynamodb_write_unit"],
     }
     per_million = {k: round(v * 1e6, 3) for k, v in lines.items()}
     per_million["total"] = round(sum(lines.values()) * 1e6, 2)

@@ -11,6 +11,10 @@
   1 / COMPACT_AFTER, the writer compacts that workspace, and a reader that finds 2 x COMPACT_AFTER segments does
   it too; so an idle workspace costs no request at all. A replayed batch writes another segment with the same
   operations: applied in order, the result is the same.
+  A segment of at most SMALL_SEGMENT bytes (a trickle's batch: one message is a few hundred) is an item of the
+  main table instead (`ItemSegments`: 1 write unit per KB, $0.625 per million, against a PUT's $5 per million at
+  any size); the reader lists both stores and applies their segments in name order, and the compaction removes
+  both.
 
 Why not OpenSearch Serverless: docs/ARCHITECTURE.md ("Full-text search").
 """
@@ -32,6 +36,51 @@ from chalicelib.search.index import Filter, Hit, Op, SqliteIndex
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 COMPACT_AFTER = 20  # about this many segments of a workspace before they are folded into its base
+SMALL_SEGMENT = 8 * 1024  # bytes: up to here an item (1 write unit per KB) costs less than an S3 PUT (8 units)
+ITEM_TYPE = "searchseg"
+ITEM_REF = "item:"  # a segment kept as an item: "item:<name>.json" beside S3's ".../seg/<name>.json"
+
+
+def segment_body(ops: Iterable[Op]) -> bytes:
+    """What a segment stores: the batch's operations as compact JSON."""
+    return json.dumps([op.to_json() for op in ops], ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def segment_name(ref: str) -> str:
+    """`<time-sortable id>.json`, whichever store the segment is in."""
+    return ref.removeprefix(ITEM_REF).rsplit("/", 1)[-1]
+
+
+class ItemSegments:
+    """Small segments as items of the main table: pk `SEARCH#<ws>`, sk the segment's name, the operations in `ops`.
+    The stream's filter drops their records (no consumer reads this type) and backups leave them out (no
+    workspace id: `reindex-search` rebuilds an index); the compaction deletes them once folded into a base."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self.client, self.table = client, table
+
+    def _pk(self, ws: str) -> dict[str, str]:
+        return {"S": f"SEARCH#{ws}"}
+
+    def put(self, ws: str, name: str, body: bytes) -> None:
+        self.client.put_item(TableName=self.table, Item={"pk": self._pk(ws), "sk": {"S": name},
+                                                         "type": {"S": ITEM_TYPE}, "ops": {"B": body}})
+
+    def listing(self, ws: str) -> dict[str, bytes]:
+        """Every segment item of the workspace: name -> operations (one strongly consistent Query, paged)."""
+        found: dict[str, bytes] = {}
+        params: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": "pk = :pk",
+                                  "ExpressionAttributeValues": {":pk": self._pk(ws)}, "ConsistentRead": True}
+        while True:
+            page = self.client.query(**params)
+            for item in page.get("Items", []):
+                found[item["sk"]["S"]] = bytes(item["ops"]["B"])
+            if "LastEvaluatedKey" not in page:
+                return found
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def delete(self, ws: str, name: str) -> None:
+        self.client.delete_item(TableName=self.table, Key={"pk": self._pk(ws), "sk": {"S": name}})
 
 
 def file_name(ws: str) -> str:
@@ -78,9 +127,11 @@ class S3Engine:
     """AWS mode: base + segments in S3 (see the module's docstring); `client` is a boto3 S3 client."""
 
     def __init__(self, bucket: str, client: Any, cache_dir: str, *, prefix: str = "search/",
-                 chance: Any = random.random) -> None:
+                 chance: Any = random.random, items: ItemSegments | None = None) -> None:
         self.bucket, self.client, self.cache_dir, self.prefix = bucket, client, cache_dir, prefix
         self._chance = chance
+        self.items = items  # small segments as table items (None: every segment is an S3 object)
+        self._item_bodies: dict[tuple[str, str], bytes] = {}  # (ws, name) -> operations, from the last listing
         self._pending: dict[str, list[Op]] = defaultdict(list)
         self._cached: dict[str, tuple[str, SqliteIndex]] = {}  # ws -> (base key, index built from it)
         self._lock = threading.Lock()
@@ -96,9 +147,14 @@ class S3Engine:
         pending, self._pending = self._pending, defaultdict(list)
         for ws, ops in pending.items():
             if ops:
-                body = json.dumps([op.to_json() for op in ops], ensure_ascii=False, separators=(",", ":"))
-                self._call("put", Bucket=self.bucket, Key=f"{self._ws(ws)}seg/{new_id('s')}.json",
-                           Body=body.encode(), ContentType="application/json")
+                body = segment_body(ops)
+                name = f"{new_id('s')}.json"
+                if self.items is not None and len(body) <= SMALL_SEGMENT:
+                    self.requests["item_put"] += 1
+                    self.items.put(ws, name, body)
+                else:
+                    self._call("put", Bucket=self.bucket, Key=f"{self._ws(ws)}seg/{name}", Body=body,
+                               ContentType="application/json")
                 if self._chance() < 1 / COMPACT_AFTER:
                     self.compact(ws)
 
@@ -133,9 +189,9 @@ class S3Engine:
             index = cached[1]
             done = index.applied()
             for key in segments:
-                name = key.rsplit("/", 1)[-1]
+                name = segment_name(key)
                 if name not in done:
-                    index.apply(self._segment_ops(key), segment=name)
+                    index.apply(self._segment_ops(ws, key), segment=name)
             return index, segments
 
     def search(self, ws: str, query: Query, flt: Filter, *, limit: int, offset: int) -> list[Hit]:
@@ -150,11 +206,15 @@ class S3Engine:
             return False
         index = self._sync(ws)[0]
         index.optimize()
-        last = segments[-1].rsplit("/", 1)[-1].removesuffix(".json")
+        last = segment_name(segments[-1]).removesuffix(".json")
         new_base = f"{self._ws(ws)}base/{last}.sqlite"
         self._call("put_file", index.path, self.bucket, new_base)
         for key in [*segments, *([base] if base else [])]:
-            self._call("delete", Bucket=self.bucket, Key=key)
+            if key.startswith(ITEM_REF) and self.items is not None:
+                self.requests["item_delete"] += 1
+                self.items.delete(ws, segment_name(key))
+            else:
+                self._call("delete", Bucket=self.bucket, Key=key)
         return True
 
     # --- S3 ---
@@ -168,7 +228,14 @@ class S3Engine:
         bases = sorted(k for k in keys if "/base/" in k)
         base = bases[-1] if bases else ""
         covered = base.rsplit("/", 1)[-1].removesuffix(".sqlite") if base else ""
-        segments = sorted(k for k in keys if "/seg/" in k and k.rsplit("/", 1)[-1].removesuffix(".json") > covered)
+        refs = [k for k in keys if "/seg/" in k]
+        if self.items is not None:
+            self.requests["item_list"] += 1
+            bodies = self.items.listing(ws)
+            self._item_bodies = {key: body for key, body in self._item_bodies.items() if key[0] != ws}
+            self._item_bodies.update({(ws, name): body for name, body in bodies.items()})
+            refs += [ITEM_REF + name for name in bodies]
+        segments = sorted((r for r in refs if segment_name(r).removesuffix(".json") > covered), key=segment_name)
         return base, segments
 
     def _pages(self, **params: Any) -> Iterable[dict[str, Any]]:
@@ -181,8 +248,11 @@ class S3Engine:
             if not token:
                 return
 
-    def _segment_ops(self, key: str) -> list[Op]:
-        body = self._call("get", Bucket=self.bucket, Key=key)["Body"].read()
+    def _segment_ops(self, ws: str, key: str) -> list[Op]:
+        if key.startswith(ITEM_REF):
+            body = self._item_bodies[(ws, segment_name(key))]  # read by the listing just before
+        else:
+            body = self._call("get", Bucket=self.bucket, Key=key)["Body"].read()
         return [Op.from_json(v) for v in json.loads(body)]
 
     def _call(self, kind: str, *args: Any, **kwargs: Any) -> Any:

@@ -43,13 +43,16 @@ class Deps:
     @cached_property
     def search(self) -> Engine:
         """The full-text index (chalicelib/search): S3 base + segments in AWS, SQLite files in embedded mode."""
-        from chalicelib.search.engines import LocalEngine, S3Engine
+        from chalicelib.search.engines import ItemSegments, LocalEngine, S3Engine
 
         if self.settings.search_bucket:
             import boto3
 
             client = boto3.client("s3", region_name=self.settings.region)
-            return S3Engine(self.settings.search_bucket, client, "/tmp/search", prefix=".search/")
+            from chalicelib.store.base import connection
+
+            items = ItemSegments(connection().client, self.settings.main_table)  # pynamodb's client: same endpoint
+            return S3Engine(self.settings.search_bucket, client, "/tmp/search", prefix=".search/", items=items)
         return LocalEngine(self.settings.search_dir)
 
     @cached_property
