@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from chalicelib.events.function_url import CREDENTIAL_HEADER
+from chalicelib.events.function_url import CREDENTIAL_HEADER, caller_headers
 
 logger = logging.getLogger(__name__)
 
@@ -319,10 +319,8 @@ class ChaliceGateway:
 
         path = request.path + (f"?{request.query}" if request.query else "")
         headers = {name: value for name, value in request.headers.items()}
-        credential = request.headers.get(CREDENTIAL_HEADER, "").strip()
-        if credential:  # a client written for AWS (the key beside CloudFront's signature) works here unchanged
-            headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", CREDENTIAL_HEADER)}
-            headers["Authorization"] = credential
+        if CREDENTIAL_HEADER in request.headers:  # a client written for AWS (the key beside CloudFront's signature)
+            headers = caller_headers({name.lower(): value for name, value in headers.items()})  # as the API function
         try:
             result = self._gateway.handle_request(request.method, path, headers, request.body or None)
         except LocalGatewayException as exc:

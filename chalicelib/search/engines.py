@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from chalicelib.domain.model import new_id
 from chalicelib.search.analyze import Query
 from chalicelib.search.index import Filter, Hit, Op, SqliteIndex
+from chalicelib.store import keys
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 COMPACT_AFTER = 20  # about this many segments of a workspace before they are folded into its base
@@ -52,7 +53,8 @@ def segment_name(ref: str) -> str:
 
 
 class ItemSegments:
-    """Small segments as items of the main table: pk `SEARCH#<ws>`, sk the segment's name, the operations in `ops`.
+    """Small segments as items of the main table: pk `keys.search_segments`, sk the segment's name, the operations
+    in `ops`.
     The stream's filter drops their records (no consumer reads this type) and backups leave them out (no
     workspace id: `reindex-search` rebuilds an index); the compaction deletes them once folded into a base."""
 
@@ -60,7 +62,7 @@ class ItemSegments:
         self.client, self.table = client, table
 
     def _pk(self, ws: str) -> dict[str, str]:
-        return {"S": f"SEARCH#{ws}"}
+        return {"S": keys.search_segments(ws)}
 
     def put(self, ws: str, name: str, body: bytes) -> None:
         self.client.put_item(TableName=self.table, Item={"pk": self._pk(ws), "sk": {"S": name},

@@ -331,3 +331,9 @@ def recent_inbound(ws: str) -> str:
 def cluster_notes(ws: str) -> str:
     """H2: the sudden clusters announced to the leads, sorted by time."""
     return f"WS#{ws}#CLUSTERNOTES"
+
+
+def search_segments(ws: str) -> str:
+    """B1 in AWS: the search index's small segments, sorted by name (search/engines.py `ItemSegments`). Not under
+    `WS#<ws>`, and without a workspace id: backups leave them out (`reindex-search` rebuilds an index)."""
+    return f"SEARCH#{ws}"
