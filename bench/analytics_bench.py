@@ -38,7 +38,7 @@ PER_BATCH = 25  # messages per stream batch: about 100 records (inbound, message
 
 
 class ReadMeter(CapacityMeter):
-    """CapacityMeter that also sums the read units of GetItem calls (the gauge, team settings)."""
+    """CapacityMeter that also sums the read units of GetItem calls (snapshots, team settings)."""
 
     OPERATIONS = ("Query", "GetItem")
 
@@ -99,7 +99,6 @@ def _deltas(event: str, kind: str, new: Any, old: Any) -> dict[tuple[str, str], 
     if kind == "conversation":
         for delta in rules.conversation_deltas(event, new, old):
             batch.add(delta)
-        batch.gauge(new.workspace_id, "wait", rules.waiting_change(event, new, old))
     else:
         for delta in rules.message_deltas(event, new):
             batch.add(delta)

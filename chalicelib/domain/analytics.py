@@ -13,7 +13,8 @@ A counter item is one workspace x one UTC hour x one dimension: `a` (the whole w
     cn / cs / c1..c5   CSAT answers, sum of scores, answers per score
     nn / np / npa / nd  NPS answers, promoters (9-10), passives (7-8), detractors (0-6)
 
-Plus one gauge item per workspace: `wait` (conversations whose customer waits for an answer now).
+There is no gauge: how many customers wait now is counted by the dashboard from the inbox index it reads for
+the oldest wait anyway (a gauge item cost 2 write units in every batch where a wait started or ended).
 
 The per-message counts (`in`, `out`) of a channel or an operator are folded into the workspace-hour item as
 `<metric>@<kind>:<value>` (e.g. `in@c:ch1`), so an ordinary message adds to ONE counter item; `rows`
@@ -37,7 +38,6 @@ from zoneinfo import ZoneInfo
 KINDS = ("a", "c", "o", "t")  # all, channel, operator, tag
 FOLDED = ("in", "out")  # counted per message: a channel's and an operator's go into the workspace-hour item
 FOLDED_KINDS = ("c", "o")
-GAUGE = "g"
 # upper bounds (seconds) of the latency buckets: 10, 15, 22, 34, ... about 33 days; the last bucket is open
 BOUNDS: tuple[int, ...] = tuple(round(10 * 1.5 ** i) for i in range(32))
 CLOSED = "closed"
@@ -116,11 +116,6 @@ class Batch:
                 else:
                     target = self.items[(delta.workspace_id, sort_key(kind, delta.hour, value))]
                 target[name] = target.get(name, 0) + n
-
-    def gauge(self, workspace_id: str, name: str, n: int) -> None:
-        if workspace_id and n:
-            target = self.items[(workspace_id, GAUGE)]
-            target[name] = target.get(name, 0) + n
 
     def nonzero(self) -> dict[tuple[str, str], dict[str, int]]:
         out = {}
@@ -213,13 +208,6 @@ def conversation_deltas(event_name: str, new: Any, old: Any | None) -> list[Delt
     if breaches > 0:
         out.append(Delta(ws, hour_of(new.sla_breached_at or new.last_activity_at), dims, {"sla": breaches}))
     return out
-
-
-def waiting_change(event_name: str, new: Any, old: Any | None) -> int:
-    """+1 when a customer starts waiting for an answer, -1 when the wait ends (the `wait` gauge)."""
-    was = bool(old is not None and event_name != "INSERT" and old.awaiting_since and not old.blocked)
-    now = bool(new.awaiting_since and not new.blocked)
-    return int(now) - int(was)
 
 
 def message_deltas(event_name: str, new: Any) -> list[Delta]:

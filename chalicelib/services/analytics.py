@@ -30,10 +30,8 @@ def deltas_of(event_name: str, new: Any, old: Any) -> rules.Batch:
     """The counter deltas one change implies."""
     batch = rules.Batch()
     if isinstance(new, ConversationItem):
-        prev = old if isinstance(old, ConversationItem) else None
-        for delta in rules.conversation_deltas(event_name, new, prev):
+        for delta in rules.conversation_deltas(event_name, new, old if isinstance(old, ConversationItem) else None):
             batch.add(delta)
-        batch.gauge(new.workspace_id or "", "wait", rules.waiting_change(event_name, new, prev))
     elif isinstance(new, MessageItem):
         for delta in rules.message_deltas(event_name, new):
             batch.add(delta)
@@ -192,8 +190,7 @@ def dashboard(d: Deps, ws: str) -> dict[str, Any]:
     return {
         "generated_at": iso(now), "from": iso(start), "split": iso(middle), "to": iso(end),
         "current": rules.summary(current), "previous": rules.summary(previous),
-        "waiting_now": max(0, store.gauge(ws).get("wait", 0)),
-        "oldest_waiting": _oldest_waiting(ws, now),
+        **_waiting(ws, now),
         "channels": per_channel,
         "hourly": [{"hour": hour, "new": hourly.get(hour, [0, 0])[0], "messages_in": hourly.get(hour, [0, 0])[1]}
                    for hour in rules.hours_between(middle, end - timedelta(hours=1))],
@@ -211,18 +208,22 @@ def _settled_sums(ws: str, start: datetime, middle: datetime, settled: datetime)
             "hourly": {hour: [m.get("new", 0), m.get("in", 0)] for hour, _, m in totals if hour >= split}}
 
 
-def _oldest_waiting(ws: str, now: datetime) -> dict[str, Any] | None:
+def _waiting(ws: str, now: datetime) -> dict[str, Any]:
+    """How many customers wait for an answer now (not blocked), and the longest wait: one read of the open
+    conversations on the inbox index (no counter item to keep up in every batch)."""
     from chalicelib.services import team as team_service
 
     statuses = [s for s in team_service.statuses_of(ws) if s != rules.CLOSED]
-    found = repo.query_overdue(ws, statuses, waiting_before=iso(now + timedelta(seconds=1)), limit=1)
+    found = repo.query_overdue(ws, statuses, waiting_before=iso(now + timedelta(seconds=1)), limit=None)
     if not found:
-        return None
+        return {"waiting_now": 0, "oldest_waiting": None}
     conv = found[0]
-    return {"conversation_id": conv.conversation_id, "contact_name": conv.contact_name,
-            "channel_id": conv.channel_id, "waiting_since": conv.awaiting_since,
-            "waiting_s": max(0, int((now - datetime.fromisoformat(
-                (conv.awaiting_since or iso(now)).replace("Z", "+00:00"))).total_seconds()))}
+    return {"waiting_now": sum(1 for c in found if not c.blocked),
+            "oldest_waiting": {
+                "conversation_id": conv.conversation_id, "contact_name": conv.contact_name,
+                "channel_id": conv.channel_id, "waiting_since": conv.awaiting_since,
+                "waiting_s": max(0, int((now - datetime.fromisoformat(
+                    (conv.awaiting_since or iso(now)).replace("Z", "+00:00"))).total_seconds()))}}
 
 
 METRICS = ("in", "new", "out", "res", "fr")

@@ -7,7 +7,8 @@ the records up to its sequence are skipped, and the rest are applied as the next
 from one shard in sequence order, so "up to the marker's sequence" is well defined.
 
 Counter items are small (only non-zero metrics; no histograms per tag), so an update costs 2 write units in the
-transaction; the marker another 2, once per batch. Consumed units are summed in `STATS` (benchmarks).
+transaction; the marker another 2, once per batch. (There is no gauge item: services/analytics.py counts waits
+from the inbox.) Consumed units are summed in `STATS` (benchmarks).
 """
 
 from __future__ import annotations
@@ -179,12 +180,6 @@ def query(ws: str, low: str, high: str) -> Iterator[tuple[str, dict[str, int]]]:
 def metrics_of(raw: Mapping[str, Any]) -> dict[str, int]:
     return {name: int(value["N"]) for name, value in raw.items() if isinstance(value, dict) and "N" in value
             and name not in ("expires_at",)}
-
-
-def gauge(ws: str) -> dict[str, int]:
-    raw = _get(keys.counters(ws), "g", consistent=False)
-    STATS.read_units += float((raw.get("ConsumedCapacity") or {}).get("CapacityUnits", 0))
-    return metrics_of(raw.get("Item") or {})
 
 
 SNAPSHOT_DAYS = 3  # a snapshot serves one window end hour; kept a little longer than the 48 hours it sums

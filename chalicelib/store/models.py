@@ -683,7 +683,7 @@ class SurveyAskedItem(MainItem):
 
 class CounterItem(MainItem):
     """Analytics counters of one workspace x UTC hour x dimension (domain/analytics.py names the metrics, which
-    are top-level numbers written by store/analytics.py), and each workspace's gauge item."""
+    are top-level numbers written by store/analytics.py)."""
 
 
 class CounterMarkItem(MainItem):

@@ -993,18 +993,19 @@ def _take(batch: list[Any], wanted: Callable[[ConversationItem], bool], found: l
     return last
 
 
-def query_overdue(ws: str, statuses: list[str], *, waiting_before: str, limit: int) -> list[ConversationItem]:
+def query_overdue(ws: str, statuses: list[str], *, waiting_before: str,
+                  limit: int | None) -> list[ConversationItem]:
     """Open conversations whose customer has waited since before `waiting_before`, longest wait first.
 
     One filtered Query per open status on the inbox index, read to the end (open conversations are what a team
-    works through; closed ones are never read). No cursor: the answer is the `limit` longest waits.
+    works through; closed ones are never read). No cursor: the answer is the `limit` longest waits (None: all).
     """
     found: list[ConversationItem] = []
     for status in statuses:
         found.extend(ConversationItem.gsi1.query(keys.inbox(ws, status), page_size=500,
                                                  filter_condition=ConversationItem.awaiting_since < waiting_before))
     found.sort(key=lambda c: (c.awaiting_since or "", c.conversation_id))
-    return found[:limit]
+    return found if limit is None else found[:limit]
 
 
 def query_idle(ws: str, status: str, *, active_before: str, limit: int) -> list[ConversationItem]:

@@ -92,13 +92,6 @@ def test_a_survey_answer_counts_once_when_its_score_appears(kind, score, want):
     assert a.survey_deltas("MODIFY", survey(kind=kind, score=score), survey(kind=kind, score=score)) == []
 
 
-def test_the_waiting_gauge_moves_when_a_wait_starts_and_ends():
-    assert a.waiting_change("INSERT", conv(awaiting_since="x"), None) == 1
-    assert a.waiting_change("MODIFY", conv(awaiting_since="x"), conv(awaiting_since="x")) == 0
-    assert a.waiting_change("MODIFY", conv(), conv(awaiting_since="x")) == -1
-    assert a.waiting_change("MODIFY", conv(awaiting_since="x", blocked=True), conv(awaiting_since="x")) == -1
-
-
 @pytest.mark.parametrize("seed", range(5))
 def test_percentiles_from_the_histogram_are_within_one_bucket_of_the_exact_value(seed):
     rng = random.Random(seed)
