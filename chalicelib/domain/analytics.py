@@ -238,6 +238,15 @@ def survey_deltas(event_name: str, new: Any, old: Any | None) -> list[Delta]:
     return []
 
 
+def change_time(new: Any) -> str:
+    """When the change a stream record carries was made (the app's clock, ISO): the latest of the item's own
+    times. Deterministic per record, so a replayed record files its counts under the same key."""
+    names = ("created_at", "changed_at", "last_activity_at", "first_response_at", "closed_at", "sla_breached_at",
+             "answered_at", "occurred_at")
+    times = [t for t in (getattr(new, name, None) for name in names) if isinstance(t, str) and t]
+    return max(times) if times else ""
+
+
 # --- reading ----------------------------------------------------------------------------------------------------
 
 

@@ -60,10 +60,13 @@ def handle_stream(event: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
     raw = event.to_dict()
-    with d.live.batched():  # one push per console for the whole batch
+    with d.live.batched():  # one push per console for the whole batch (best effort: never fails the batch)
         response = process_partial_response(event=raw, record_handler=record_handler, processor=_processor(),
                                             context=event.context)
-        analytics.count_batch(d, raw.get("Records") or [], response)  # once per batch, what will not come back
-    if "search" in vars(d):  # AWS mode: one search segment per workspace of this batch (search/engines.py);
-        d.search.flush()  # if that fails, the batch is retried whole (every side effect is idempotent)
+        if "search" in vars(d):  # AWS mode: one search segment per workspace of this batch (search/engines.py);
+            d.search.flush()  # if that fails, the batch is retried whole (every side effect is idempotent)
+        # last, once per batch, what will not come back: nothing after it can fail the batch, so a retried batch
+        # is one that did not count (store/analytics.py: the counts of a batch that comes back after they were
+        # written are found by their keys)
+        analytics.count_batch(d, raw.get("Records") or [], response)
     return response

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from chalicelib.domain import analytics as rules
 from chalicelib.domain.model import iso
 from chalicelib.errors import InvalidInput
-from chalicelib.services import assignment
+from chalicelib.services import assignment, timers
 from chalicelib.services.deps import Deps
 from chalicelib.store import analytics as store
 from chalicelib.store import backup, repo
@@ -44,7 +44,8 @@ def deltas_of(event_name: str, new: Any, old: Any) -> rules.Batch:
 def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping[str, Any] | None) -> int:
     """Count the records of a processed batch that will not be delivered again. Returns transactions written."""
     failed = {f.get("itemIdentifier") for f in (response or {}).get("batchItemFailures") or []}
-    counted: list[tuple[str, str, dict[tuple[str, str], dict[str, int]]]] = []
+    counted: list[store.Record] = []
+    now: datetime | None = None
     for record in records:
         data = record.get("dynamodb") or {}
         sequence = str(data.get("SequenceNumber", ""))
@@ -59,13 +60,54 @@ def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping
             continue  # a backup import's item: counted before the export (the counters are imported too)
         deltas = deltas_of(str(record.get("eventName", "")), new, old).nonzero()
         if deltas:
-            counted.append((str(record.get("eventID") or sequence), sequence, deltas))
-    if not counted:
+            now = now or d.now()
+            counted.append((str(record.get("eventID") or sequence), sequence, _ms(rules.change_time(new), now),
+                            deltas))
+    if not counted or now is None:
         return 0
-    written = store.apply(counted, now=d.now())
-    if written:
-        _push_updated(d, {ws for _, _, deltas in counted for ws, _ in deltas})
-    return written
+    workspaces = {ws for *_, deltas in counted for ws, _ in deltas}
+    for ws in sorted(workspaces):
+        _book_fold(ws, now)
+    _push_updated(d, workspaces)
+    return store.apply(counted, now=now)  # the batch's last write
+
+
+def _ms(when: str, now: datetime) -> int:
+    try:
+        return int(datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return int(now.timestamp() * 1000)
+
+
+FOLD_TIMER = "anx-fold"
+FOLD_KIND = "analytics-fold"
+_fold_booked: dict[str, str] = {}  # workspace -> when the fold this process knows is booked is due (warm Lambda)
+
+
+FOLD_EVERY = timedelta(days=7)  # half a delta's life (store.DELTA_DAYS): every delta is folded before it expires
+
+
+def _fold_due(now: datetime) -> datetime:
+    return now + FOLD_EVERY
+
+
+def _book_fold(ws: str, now: datetime) -> None:
+    """Make sure a fold is booked for a workspace that got deltas: a workspace nobody reads analytics in still has
+    its deltas folded before they expire. One conditional put per workspace per week per warm process."""
+    if _fold_booked.get(ws, "") > iso(now):
+        return
+    due = _fold_due(now)
+    repo.put_timer(ws, FOLD_TIMER, FOLD_KIND, iso(due), {}, now=now, only_new=True)
+    _fold_booked[ws] = iso(due)
+
+
+@timers.register(FOLD_KIND)
+def _daily_fold(d: Deps, timer: Any) -> None:
+    ws = timer.workspace_id
+    now = d.now()
+    store.fold(ws, now=now)
+    if store.tail(ws, now=now, fold_at=10**9).deltas:  # deltas still to come due: book the next fold
+        repo.put_timer(ws, FOLD_TIMER, FOLD_KIND, iso(_fold_due(now)), {}, now=now)
 
 
 def _push_updated(d: Deps, workspaces: set[str]) -> None:
@@ -116,19 +158,25 @@ def _hours(low: datetime, high: datetime) -> tuple[str, str]:
 Row = tuple[str, str, dict[str, int]]  # (UTC hour, dimension value, metrics)
 
 
-def rows(ws: str, kind: str, low: datetime, high: datetime) -> list[Row]:
+def rows(ws: str, kind: str, low: datetime, high: datetime, now: datetime | None = None) -> list[Row]:
     """(UTC hour, dimension value, metrics) of one kind of counter over a period."""
-    return rows_by_kind(ws, (kind,), low, high)[kind]
+    return rows_by_kind(ws, (kind,), low, high, now=now)[kind]
 
 
-def rows_by_kind(ws: str, kinds: Sequence[str], low: datetime, high: datetime) -> dict[str, list[Row]]:
+def rows_by_kind(ws: str, kinds: Sequence[str], low: datetime, high: datetime, *, now: datetime | None = None,
+                 tail: store.Tail | None = None) -> dict[str, list[Row]]:
     """The rows of several kinds, one Query per kind: a channel's and an operator's per-message counts come from
-    the workspace-hour items they are folded into (domain/analytics.py), summed with their own items' metrics."""
+    the workspace-hour items they are folded into (domain/analytics.py), summed with their own items' metrics.
+    The deltas not folded yet (`store.tail`, read once) are added to the items they belong to."""
+    if tail is None:
+        from chalicelib.services.deps import deps
+
+        tail = store.tail(ws, now=now or deps().now())
     first, last = _hours(low, high)
     found: dict[str, dict[tuple[str, str], dict[str, int]]] = {kind: {} for kind in kinds}
     wanted = ("a", *kinds) if set(kinds) & set(rules.FOLDED_KINDS) and "a" not in kinds else tuple(kinds)
     for kind in wanted:
-        for sk, metrics in store.query(ws, rules.sort_key(kind, first, ""), rules.sort_key(kind, last, HIGH)):
+        for sk, metrics in store.query(ws, rules.sort_key(kind, first, ""), rules.sort_key(kind, last, HIGH), tail):
             k, hour, value = rules.parse_sort_key(sk)
             if k != kind:
                 continue
@@ -169,14 +217,15 @@ def dashboard(d: Deps, ws: str) -> dict[str, Any]:
     middle, start = end - timedelta(hours=24), end - timedelta(hours=48)
     settled = end - timedelta(hours=LIVE_HOURS)
     end_hour = end.strftime("%Y-%m-%dT%H")
+    tail = store.tail(ws, now=now)
     snap = store.snapshot(ws, end_hour)
     if snap is None:
-        snap = _settled_sums(ws, start, middle, settled)
+        snap = _settled_sums(ws, start, middle, settled, tail)
         store.put_snapshot(ws, end_hour, snap, now=now)
     current, previous = dict(snap["cur"]), dict(snap["prev"])
     per_current = {k: dict(v) for k, v in snap["ch_cur"].items()}
     hourly = {hour: list(v) for hour, v in snap["hourly"].items()}
-    live = rows_by_kind(ws, ("a", "c"), settled, end)
+    live = rows_by_kind(ws, ("a", "c"), settled, end, tail=tail)
     for hour, _, metrics in live["a"]:  # live hours: all in the current day
         rules.merge(current, metrics)
         hourly[hour] = [hourly.get(hour, [0, 0])[0] + metrics.get("new", 0),
@@ -197,10 +246,10 @@ def dashboard(d: Deps, ws: str) -> dict[str, Any]:
     }
 
 
-def _settled_sums(ws: str, start: datetime, middle: datetime, settled: datetime) -> dict[str, Any]:
+def _settled_sums(ws: str, start: datetime, middle: datetime, settled: datetime, tail: store.Tail) -> dict[str, Any]:
     """The sums of the final hours of a dashboard window: [start, middle) and [middle, settled)."""
     split = middle.strftime("%Y-%m-%dT%H")
-    found = rows_by_kind(ws, ("a", "c"), start, settled)
+    found = rows_by_kind(ws, ("a", "c"), start, settled, tail=tail)
     totals, channels = found["a"], found["c"]
     return {"prev": _sum([r for r in totals if r[0] < split]), "cur": _sum([r for r in totals if r[0] >= split]),
             "ch_prev": _by_value([r for r in channels if r[0] < split]),

@@ -1,35 +1,56 @@
-"""Analytics counters in the main table: one write per counter item per stream batch, exactly once.
+"""Analytics counters in the main table: one delta item per workspace per stream batch, folded later, exactly once.
 
-Exactly once under stream retries: the counters of a run of records are added in ONE transaction with a marker
-keyed by the run's first record (its stream `eventID`) that holds the run's last sequence number. A batch that
-comes back (a crash, a timeout, a lost answer) starts at a record that began a run: the marker's condition fails,
-the records up to its sequence are skipped, and the rest are applied as the next run. Records of one batch come
-from one shard in sequence order, so "up to the marker's sequence" is well defined.
+Writing (the stream, once per batch): the deltas of a workspace's records in the batch are summed into ONE item of
+`keys.counter_deltas(ws)` keyed `<change time of the first record, ms>#<its eventID>`, holding the sums (`z`,
+zlib-compressed JSON, base64) and
+the last record's sequence (`e`). A plain PutItem, 1 write unit under 1 KB: a batch that comes back (a crash, a
+timeout, bisected in halves) starts at the same first record and overwrites the same key, and the records after
+a split point start their own keys, so whatever batches finally go through, every record is in exactly one item.
 
-Counter items are small (only non-zero metrics; no histograms per tag), so an update costs 2 write units in the
-transaction; the marker another 2, once per batch. (There is no gauge item: services/analytics.py counts waits
-from the inbox.) Consumed units are summed in `STATS` (benchmarks).
+Folding (readers, a weekly timer): the deltas below a cursor are added into the hour items (`<kind>#<hour>[#v]` in
+`keys.counters(ws)`, the layout readers always read) in one transaction per at most 98 items with the cursor's
+move (`CounterFoldItem`, compare-and-set). Each hour item keeps the cursor it was folded to (`fc`), so a reader
+that saw an older cursor adds exactly the deltas that item does not hold yet. The cursor never passes now -
+SETTLE. A record whose change time is older than LATE when it is counted (a stream behind, a batch retried much
+later) does not overwrite: it takes the checked path (`_late`), a transaction that also moves the fold item's
+version, so a fold in flight starts again; a delta that exists already is a marker (records up to its `e` are
+counted), and one the cursor has passed is added into the hour items directly. SETTLE > LATE + the longest a
+write may take after its decision (the client's timeouts), so no on-time write lands behind a fold.
+
+Consumed units are summed in `STATS` (benchmarks).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import time
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from botocore.exceptions import ClientError
 
 from chalicelib.store import keys
-from chalicelib.store.base import cancel_codes, connection, epoch
-from chalicelib.store.models import TYPE_OF, CounterItem, CounterMarkItem, CounterSnapshotItem, MainItem
+from chalicelib.store.base import connection, epoch
+from chalicelib.store.models import (
+    TYPE_OF,
+    CounterDeltaItem,
+    CounterFoldItem,
+    CounterItem,
+    CounterSnapshotItem,
+    MainItem,
+)
 
-MAX_ITEMS = 99  # a transaction holds 100 items: the marker and 99 counter items
-MARK_DAYS = 2  # a stream keeps records 24 h: a marker older than that guards nothing
-SEQ_WIDTH = 40  # sequence numbers are decimal strings of varying length: padded, they compare as text
+MAX_ITEMS = 98  # a transaction holds 100 items: the fold cursor (or a delta) and at most 98 counter items
+LATE = timedelta(seconds=30)  # a record changed longer ago than this when counted goes the checked path
+SETTLE = timedelta(minutes=2)  # the fold's cursor stays this far behind now (> LATE + a write's longest time)
+DELTA_DAYS = 14  # a delta lives this long; the weekly fold (services/analytics.py) folds it within 7 days
+FOLD_AT = 16  # a reader folds when it finds at least this many foldable deltas (or one older than an hour)
+MS_WIDTH = 13
 
 
 @dataclass
@@ -37,29 +58,121 @@ class Stats:
     write_units: float = 0.0
     read_units: float = 0.0
     transactions: int = 0
-    items_written: int = 0  # markers and counter items: x2 write units each by AWS's rule (items under 1 KB)
-    skipped_records: int = 0  # already applied (a replayed batch)
+    deltas_written: int = 0  # delta items put (1 write unit each under 1 KB)
+    folds: int = 0  # fold transactions
+    late: int = 0  # groups that took the checked path
+    skipped_records: int = 0  # already counted (a replayed batch)
 
 
 STATS = Stats()
 
-
-@dataclass
-class Run:
-    """Records of one batch with counter deltas, in sequence order: (event id, sequence, {(ws, sk): metrics})."""
-
-    records: list[tuple[str, str, dict[tuple[str, str], dict[str, int]]]] = field(default_factory=list)
-
-
-def _seq(sequence: str) -> str:
-    return sequence.zfill(SEQ_WIDTH)
+Deltas = dict[tuple[str, str], dict[str, int]]
+Record = tuple[str, str, int, Deltas]  # (event id, sequence, change time in epoch ms, {(ws, counter sk): metrics})
 
 
 def _table() -> str:
     return str(MainItem.Meta.table_name)
 
 
-def _update(ws: str, sk: str, metrics: Mapping[str, int]) -> dict[str, Any]:
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def delta_key(at_ms: int, event_id: str) -> str:
+    return f"{max(0, at_ms):0{MS_WIDTH}d}#{event_id}"
+
+
+def _units(response: Mapping[str, Any], kind: str = "write") -> None:
+    consumed = response.get("ConsumedCapacity")
+    total = sum(float(c.get("CapacityUnits", 0)) for c in consumed) if isinstance(consumed, list) \
+        else float((consumed or {}).get("CapacityUnits", 0))
+    if kind == "write":
+        STATS.write_units += total
+    else:
+        STATS.read_units += total
+
+
+def _sum(records: Sequence[Record]) -> dict[str, dict[str, int]]:
+    summed: dict[str, dict[str, int]] = {}
+    for _, _, _, deltas in records:
+        for (_, sk), metrics in deltas.items():
+            target = summed.setdefault(sk, {})
+            for name, n in metrics.items():
+                target[name] = target.get(name, 0) + int(n)
+    return {sk: {k: v for k, v in m.items() if v} for sk, m in summed.items() if any(m.values())}
+
+
+def _delta_item(ws: str, key: str, sums: Mapping[str, Mapping[str, int]], last: str,
+                now: datetime) -> dict[str, Any]:
+    body = json.dumps(sums, separators=(",", ":"), sort_keys=True).encode()
+    return {"pk": {"S": keys.counter_deltas(ws)}, "sk": {"S": key}, "type": {"S": TYPE_OF[CounterDeltaItem]},
+            "z": {"S": base64.b64encode(zlib.compress(body, 9)).decode()}, "e": {"S": last},
+            "expires_at": {"N": str(epoch(now) + DELTA_DAYS * 86400)}}
+
+
+def apply(records: Sequence[Record], *, now: datetime, sleep: Any = time.sleep) -> int:
+    """Count these records (one shard's, in sequence order), each exactly once. Returns delta items written."""
+    by_ws: dict[str, list[Record]] = {}
+    for record in records:
+        for ws in dict.fromkeys(ws for ws, _ in record[3]):
+            by_ws.setdefault(ws, []).append((record[0], record[1], record[2],
+                                             {k: v for k, v in record[3].items() if k[0] == ws}))
+    on_time: list[dict[str, Any]] = []
+    written = 0
+    late_before = _ms(now - LATE)
+    for ws, group in by_ws.items():
+        sums = _sum(group)
+        if not sums:
+            continue
+        first = group[0]
+        if first[2] >= late_before:
+            on_time.append(_delta_item(ws, delta_key(first[2], first[0]), sums, group[-1][1], now))
+        else:
+            written += _late(ws, group, now=now, sleep=sleep)
+    for start in range(0, len(on_time), 25):
+        _batch_put(on_time[start:start + 25], sleep=sleep)
+        written += len(on_time[start:start + 25])
+    STATS.deltas_written += len(on_time)
+    return written
+
+
+def _batch_put(items: list[dict[str, Any]], *, sleep: Any, attempts: int = 8) -> None:
+    client = connection().client
+    pending: dict[str, list[dict[str, Any]]] = {_table(): [{"PutRequest": {"Item": item}} for item in items]}
+    for attempt in range(attempts):
+        response = client.batch_write_item(RequestItems=pending, ReturnConsumedCapacity="TOTAL")
+        _units(response)
+        pending = response.get("UnprocessedItems") or {}
+        if not pending:
+            return
+        sleep(random.uniform(0, 0.05 * 2 ** attempt))
+    raise RuntimeError("counter deltas left unprocessed: the batch is retried")  # the same keys: idempotent
+
+
+def _transact(items: list[dict[str, Any]], *, sleep: Any, retries: int = 8) -> list[str | None] | None:
+    """Write a transaction: None when done, else the cancellation codes of a failed condition."""
+    client = connection().client
+    for attempt in range(retries):
+        try:
+            response = client.transact_write_items(TransactItems=items, ReturnConsumedCapacity="TOTAL")
+            _units(response)
+            STATS.transactions += 1
+            return None
+        except ClientError as err:
+            reasons = err.response.get("CancellationReasons") or []
+            codes = [r.get("Code") if r.get("Code") not in (None, "None") else None for r in reasons]
+            if "ConditionalCheckFailed" in codes:
+                return codes
+            retryable = err.response.get("Error", {}).get("Code") in (
+                "TransactionCanceledException", "TransactionConflictException", "ThrottlingException",
+                "ProvisionedThroughputExceededException")
+            if attempt == retries - 1 or not retryable:
+                raise
+            sleep(random.uniform(0, 0.05 * 2 ** attempt))  # another writer holds an item: full jitter
+    raise RuntimeError("unreachable")  # pragma: no cover - the loop raises on its last attempt
+
+
+def _add(ws: str, sk: str, metrics: Mapping[str, int], *, cursor: str | None) -> dict[str, Any]:
     names = {"#type": "type"}
     values: dict[str, Any] = {":type": {"S": TYPE_OF[CounterItem]}}
     adds = []
@@ -67,100 +180,240 @@ def _update(ws: str, sk: str, metrics: Mapping[str, int]) -> dict[str, Any]:
         names[f"#m{i}"] = name
         values[f":v{i}"] = {"N": str(int(n))}
         adds.append(f"#m{i} :v{i}")
-    return {"TableName": _table(), "Key": {"pk": {"S": keys.counters(ws)}, "sk": {"S": sk}},
-            "UpdateExpression": f"SET #type = :type ADD {', '.join(adds)}",
-            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+    sets = "#type = :type"
+    if cursor is not None:
+        values[":fc"] = {"S": cursor}
+        sets += ", fc = :fc"
+    return {"Update": {"TableName": _table(), "Key": {"pk": {"S": keys.counters(ws)}, "sk": {"S": sk}},
+                       "UpdateExpression": f"SET {sets} ADD {', '.join(adds)}",
+                       "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
 
 
-def _mark(event_id: str, last_sequence: str, now: datetime) -> dict[str, Any]:
-    pk, sk = keys.counter_mark(event_id)
-    return {"TableName": _table(), "ConditionExpression": "attribute_not_exists(pk)",
-            "Item": {"pk": {"S": pk}, "sk": {"S": sk}, "type": {"S": TYPE_OF[CounterMarkItem]},
-                     "e": {"S": _seq(last_sequence)}, "expires_at": {"N": str(epoch(now) + MARK_DAYS * 86400)}}}
+def _fold_key(ws: str) -> dict[str, Any]:
+    return {"pk": {"S": keys.counters(ws)}, "sk": {"S": keys.COUNTER_FOLD}}
 
 
-def _marked_until(event_id: str) -> str:
-    pk, sk = keys.counter_mark(event_id)
-    raw = _get(pk, sk, consistent=True)
-    STATS.read_units += float((raw.get("ConsumedCapacity") or {}).get("CapacityUnits", 0))
-    return str(((raw.get("Item") or {}).get("e") or {}).get("S", ""))
-
-
-def _get(pk: str, sk: str, *, consistent: bool) -> dict[str, Any]:
-    return dict(connection().client.get_item(TableName=_table(), Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                                             ConsistentRead=consistent, ReturnConsumedCapacity="TOTAL"))
-
-
-def _chunks(records: Sequence[tuple[str, str, dict[tuple[str, str], dict[str, int]]]], start: int) -> int:
-    """The end (exclusive) of the run that starts at `start`: as many records as fit one transaction."""
-    touched: set[tuple[str, str]] = set()
+def _runs(group: Sequence[Record], start: int) -> int:
+    """The end (exclusive) of the run from `start` whose counter items fit one transaction."""
+    touched: set[str] = set()
     end = start
-    while end < len(records):
-        more = touched | set(records[end][2])
+    while end < len(group):
+        more = touched | {sk for _, sk in group[end][3]}
         if len(more) > MAX_ITEMS and end > start:
             break
-        touched = more
-        end += 1
+        touched, end = more, end + 1
     return end
 
 
-def apply(records: Sequence[tuple[str, str, dict[tuple[str, str], dict[str, int]]]], *, now: datetime,
-          retries: int = 8, sleep: Any = time.sleep) -> int:
-    """Add the deltas of these records (one shard's, in order), each record exactly once. Returns the number of
-    transactions written."""
-    records = [r for r in records if r[2]]
+def _late(ws: str, group: Sequence[Record], *, now: datetime, sleep: Any) -> int:
+    """The checked path for records changed long ago: exactly once however the batches were cut before."""
+    STATS.late += 1
     written = 0
     i = 0
-    while i < len(records):
-        end = _chunks(records, i)
-        summed: dict[tuple[str, str], dict[str, int]] = {}
-        for _, _, deltas in records[i:end]:
-            for key, metrics in deltas.items():
-                target = summed.setdefault(key, {})
-                for name, n in metrics.items():
-                    target[name] = target.get(name, 0) + n
-        updates = [_update(ws, sk, m) for (ws, sk), m in summed.items() if any(m.values())]
-        event_id, last = records[i][0], records[end - 1][1]
-        outcome = _transact(_mark(event_id, last, now), updates, retries=retries, sleep=sleep)
-        if outcome:
+    while i < len(group):
+        end = _runs(group, i)
+        run = group[i:end]
+        sums = _sum(run)
+        key = delta_key(run[0][2], run[0][0])
+        if not sums:
+            i = end
+            continue
+        item = _delta_item(ws, key, sums, run[-1][1], now)
+        delta = {"Put": {"TableName": _table(), "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+        ahead = {"Update": {"TableName": _table(), "Key": _fold_key(ws),
+                            "UpdateExpression": "SET #type = :t ADD v :one",
+                            "ConditionExpression": "attribute_not_exists(cur) OR cur <= :key",
+                            "ExpressionAttributeNames": {"#type": "type"},
+                            "ExpressionAttributeValues": {":one": {"N": "1"}, ":key": {"S": key},
+                                                          ":t": {"S": TYPE_OF[CounterFoldItem]}}}}
+        codes = _transact([delta, ahead], sleep=sleep)
+        if codes is not None and codes[0] is None:  # the cursor has passed: straight into the hour items
+            item["f"] = {"N": "1"}
+            codes = _transact([delta, *[_add(ws, sk, m, cursor=None) for sk, m in sorted(sums.items())]], sleep=sleep)
+        if codes is None:
             written += 1
             i = end
             continue
-        until = _marked_until(event_id)  # this run (or a longer one from the same record) was applied already
+        until = _delta_until(ws, key)  # counted before (this run, or a longer one from the same record)
         skip = i
-        while skip < len(records) and _seq(records[skip][1]) <= until:
+        while skip < len(group) and group[skip][1].zfill(40) <= until.zfill(40):
             skip += 1
         STATS.skipped_records += skip - i
         i = max(skip, i + 1)
     return written
 
 
-def _transact(mark: dict[str, Any], updates: list[dict[str, Any]], *, retries: int, sleep: Any) -> bool:
-    for attempt in range(retries):
-        try:
-            result = connection().transact_write_items([], [], [mark], updates, return_consumed_capacity="TOTAL")
-            STATS.transactions += 1
-            STATS.items_written += 1 + len(updates)
-            STATS.write_units += sum(float(c.get("CapacityUnits", 0)) for c in result.get("ConsumedCapacity") or [])
-            return True
-        except TransactWriteError as err:
-            codes = cancel_codes(err)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return False
-            retryable = not any(codes) or bool({"TransactionConflict", "ThrottlingError"} & set(codes))
-            if attempt == retries - 1 or not retryable:
-                raise
-            sleep(random.uniform(0, 0.05 * 2 ** attempt))  # another shard's batch holds an item: full jitter
-    return False  # pragma: no cover - the loop raises on its last attempt
+def _delta_until(ws: str, key: str) -> str:
+    raw = connection().client.get_item(TableName=_table(), Key={"pk": {"S": keys.counter_deltas(ws)}, "sk": {"S": key}},
+                                       ConsistentRead=True, ReturnConsumedCapacity="TOTAL")
+    _units(raw, "read")
+    return str(((raw.get("Item") or {}).get("e") or {}).get("S", ""))
+
+
+# --- folding ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The deltas not folded yet, as a reader found them: (delta sort key, {counter sk: metrics}), in key order."""
+
+    cursor: str
+    deltas: tuple[tuple[str, dict[str, dict[str, int]]], ...]
+
+    def foldable(self, now: datetime) -> list[str]:
+        limit = f"{_ms(now - SETTLE):0{MS_WIDTH}d}"
+        return [sk for sk, _ in self.deltas if sk < limit]
+
+
+def _fold_state(ws: str, *, consistent: bool) -> dict[str, Any] | None:
+    raw = connection().client.get_item(TableName=_table(), Key=_fold_key(ws), ConsistentRead=consistent,
+                                       ReturnConsumedCapacity="TOTAL")
+    _units(raw, "read")
+    return raw.get("Item")
+
+
+def _deltas(ws: str, low: str, high: str | None, *, consistent: bool) -> list[tuple[str, dict[str, dict[str, int]]]]:
+    client = connection().client
+    out: list[tuple[str, dict[str, dict[str, int]]]] = []
+    start: dict[str, Any] | None = None
+    condition = "pk = :pk AND sk BETWEEN :a AND :b" if high is not None else "pk = :pk AND sk >= :a"
+    values: dict[str, Any] = {":pk": {"S": keys.counter_deltas(ws)}, ":a": {"S": low or "0"}}
+    if high is not None:
+        values[":b"] = {"S": high}
+    while True:
+        kwargs: dict[str, Any] = {"TableName": _table(), "KeyConditionExpression": condition,
+                                  "ExpressionAttributeValues": values, "ConsistentRead": consistent,
+                                  "ReturnConsumedCapacity": "TOTAL"}
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = client.query(**kwargs)
+        _units(page, "read")
+        for raw in page.get("Items", []):
+            if "f" not in raw:  # a late delta added straight into the hour items: a marker only
+                out.append((raw["sk"]["S"], sums_of(raw)))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return out
+
+
+def sums_of(raw: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """A delta item's sums: zlib-compressed JSON in base64 (sort keys and metric names repeat: under half the size;
+    a string, so backups carry it like any other attribute)."""
+    if "z" in raw:
+        return dict(json.loads(zlib.decompress(base64.b64decode(raw["z"]["S"]))))
+    return dict(json.loads(raw.get("d", {}).get("S", "{}")))
+
+
+def _low(cursor: str) -> str:
+    """Where the unfolded deltas start: a cursor inside a delta (`<delta>!<pieces>`) still reads that delta."""
+    return cursor.split("!", 1)[0]
+
+
+def tail(ws: str, *, now: datetime, fold_at: int = FOLD_AT) -> Tail:
+    """The unfolded deltas of a workspace (two small reads); folds first when many of them are final."""
+    state = _fold_state(ws, consistent=False) or {}
+    cursor = str((state.get("cur") or {}).get("S", ""))
+    found = Tail(cursor, tuple(_deltas(ws, _low(cursor), None, consistent=False)))
+    ready = found.foldable(now)
+    if ready and (len(ready) >= fold_at or ready[0][:MS_WIDTH] < f"{_ms(now - timedelta(hours=1)):0{MS_WIDTH}d}"):
+        fold(ws, now=now)
+        state = _fold_state(ws, consistent=True) or {}
+        cursor = str((state.get("cur") or {}).get("S", ""))
+        found = Tail(cursor, tuple(_deltas(ws, _low(cursor), None, consistent=True)))
+    return found
+
+
+Chunk = tuple[str, str, dict[str, dict[str, int]], int]  # (new cursor, the items' fc, sums, deltas completed)
+
+
+def _chunks(pending: Sequence[tuple[str, dict[str, dict[str, int]]]], cursor: str, limit: str) -> list[Chunk]:
+    """The deltas to fold cut into transactions of at most MAX_ITEMS counter items. A cut falls between two
+    milliseconds, so a cursor is 13 digits (hour items carry it: it stays short). A millisecond whose deltas touch
+    more items than one transaction holds is folded delta by delta, each in pieces: the cursor `<delta>!<pieces>`
+    says how far (readers then still read that delta, and the items already holding it have fc `<delta>!`)."""
+    by_ms: dict[str, list[tuple[str, dict[str, dict[str, int]]]]] = {}
+    for sk, deltas in pending:
+        by_ms.setdefault(sk[:MS_WIDTH], []).append((sk, deltas))
+    done_pieces = int(cursor.split("!", 1)[1]) if "!" in cursor else 0
+    chunks: list[Chunk] = []
+    sums: dict[str, dict[str, int]] = {}
+    count = 0
+    for ms, group in by_ms.items():
+        touched = {counter for _, deltas in group for counter in deltas}
+        if len(touched) > MAX_ITEMS:
+            if sums:
+                chunks.append((ms, ms, sums, count))
+                sums, count = {}, 0
+            for sk, deltas in group:
+                items = sorted(deltas)
+                pieces = [items[i:i + MAX_ITEMS] for i in range(0, len(items), MAX_ITEMS)]
+                for index, piece in enumerate(pieces):
+                    if sk == cursor.split("!", 1)[0] and index < done_pieces:
+                        continue  # folded by an earlier run
+                    last = index == len(pieces) - 1
+                    chunks.append((f"{sk}~" if last else f"{sk}!{index + 1}", f"{sk}~" if last else f"{sk}!",
+                                   {counter: deltas[counter] for counter in piece}, int(last)))
+            continue
+        if sums and len(set(sums) | touched) > MAX_ITEMS:
+            chunks.append((ms, ms, sums, count))
+            sums, count = {}, 0
+        for _, deltas in group:
+            for counter, metrics in deltas.items():
+                _merge(sums.setdefault(counter, {}), metrics)
+            count += 1
+    chunks.append((limit, limit, sums, count))
+    return chunks
+
+
+def fold(ws: str, *, now: datetime, sleep: Any = time.sleep) -> int:
+    """Add the final deltas (below now - SETTLE) into the hour items, moving the cursor with them. Returns the
+    deltas folded; stops (harmlessly) when another fold or a late delta moved the cursor item meanwhile."""
+    folded = 0
+    for _ in range(4):
+        state = _fold_state(ws, consistent=True)
+        cursor = str(((state or {}).get("cur") or {}).get("S", ""))
+        version = str(((state or {}).get("v") or {}).get("N", "0"))
+        limit = f"{_ms(now - SETTLE):0{MS_WIDTH}d}"
+        if cursor >= limit:
+            return folded
+        chunks = _chunks(_deltas(ws, _low(cursor), limit, consistent=True), cursor, limit)
+        moved = True
+        for new_cursor, folded_to, chunk, n in chunks:
+            condition = "cur = :cur AND v = :v" if state and "cur" in state else \
+                "attribute_not_exists(cur) AND v = :v" if state else "attribute_not_exists(pk)"
+            values: dict[str, Any] = {":new": {"S": new_cursor}, ":t": {"S": TYPE_OF[CounterFoldItem]},
+                                      ":zero": {"N": "0"}}
+            if state:
+                values[":v"] = {"N": version}
+                if "cur" in state:
+                    values[":cur"] = {"S": cursor}
+            move = {"Update": {"TableName": _table(), "Key": _fold_key(ws),
+                               "UpdateExpression": "SET cur = :new, #type = :t, v = if_not_exists(v, :zero)",
+                               "ConditionExpression": condition, "ExpressionAttributeNames": {"#type": "type"},
+                               "ExpressionAttributeValues": values}}
+            adds = [_add(ws, sk, m, cursor=folded_to) for sk, m in sorted(chunk.items()) if m]
+            if _transact([move, *adds], sleep=sleep) is not None:
+                moved = False
+                break
+            STATS.folds += 1
+            folded += n
+            state = {"cur": {"S": new_cursor}, "v": {"N": version}}
+            cursor = new_cursor
+        if moved:
+            return folded
+    return folded
 
 
 # --- reading --------------------------------------------------------------------------------------------------
 
 
-def query(ws: str, low: str, high: str) -> Iterator[tuple[str, dict[str, int]]]:
-    """Counter items whose sort key is between low and high (both included): (sort key, metrics)."""
+def query(ws: str, low: str, high: str, tail: Tail | None = None) -> Iterator[tuple[str, dict[str, int]]]:
+    """Counter items whose sort key is between low and high (both included): (sort key, metrics), with the
+    unfolded deltas of `tail` an item does not hold yet (those at or after the cursor it was folded to)."""
     client = connection().client
     start: dict[str, Any] | None = None
+    seen: set[str] = set()
+    deltas = tail.deltas if tail else ()
     while True:
         kwargs: dict[str, Any] = {
             "TableName": _table(), "KeyConditionExpression": "pk = :pk AND sk BETWEEN :a AND :b",
@@ -171,10 +424,30 @@ def query(ws: str, low: str, high: str) -> Iterator[tuple[str, dict[str, int]]]:
         page = client.query(**kwargs)
         STATS.read_units += float((page.get("ConsumedCapacity") or {}).get("CapacityUnits", 0))
         for raw in page.get("Items", []):
-            yield raw["sk"]["S"], metrics_of(raw)
+            sk = raw["sk"]["S"]
+            if sk == keys.COUNTER_FOLD or sk.startswith("s#"):
+                continue
+            seen.add(sk)
+            metrics = metrics_of(raw)
+            folded_to = str((raw.get("fc") or {}).get("S", ""))
+            for key, sums in deltas:
+                if key >= folded_to and sk in sums:
+                    _merge(metrics, sums[sk])
+            yield sk, metrics
         start = page.get("LastEvaluatedKey")
         if not start:
-            return
+            break
+    extra: dict[str, dict[str, int]] = {}
+    for _, sums in deltas:  # counter items no fold has made yet
+        for sk, metrics in sums.items():
+            if low <= sk <= high and sk not in seen:
+                _merge(extra.setdefault(sk, {}), metrics)
+    yield from sorted(extra.items())
+
+
+def _merge(into: dict[str, int], metrics: Mapping[str, int]) -> None:
+    for name, n in metrics.items():
+        into[name] = into.get(name, 0) + int(n)
 
 
 def metrics_of(raw: Mapping[str, Any]) -> dict[str, int]:
@@ -187,7 +460,9 @@ SNAPSHOT_DAYS = 3  # a snapshot serves one window end hour; kept a little longer
 
 def snapshot(ws: str, end_hour: str) -> dict[str, Any] | None:
     """The dashboard's settled sums for the window ending at this hour, or None if no dashboard made them yet."""
-    raw = _get(keys.counters(ws), f"s#{end_hour}", consistent=False)
+    raw = connection().client.get_item(TableName=_table(), Key={"pk": {"S": keys.counters(ws)},
+                                                                "sk": {"S": f"s#{end_hour}"}},
+                                       ReturnConsumedCapacity="TOTAL")
     STATS.read_units += float((raw.get("ConsumedCapacity") or {}).get("CapacityUnits", 0))
     item = raw.get("Item")
     if not item:

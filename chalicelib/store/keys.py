@@ -263,12 +263,22 @@ def rules(ws: str) -> str:
 
 
 def counters(ws: str) -> str:
-    """A workspace's analytics counters: one partition; sort keys `<kind>#<UTC hour>[#<value>]` and `g`."""
+    """A workspace's analytics counters: one partition; sort keys `<kind>#<UTC hour>[#<value>]`, `s#<hour>`
+    (dashboard snapshots) and `fold` (the deltas' fold cursor)."""
     return f"WS#{ws}#ANX"
 
 
 def counter_mark(event_id: str) -> tuple[str, str]:
+    """A stream run's marker (the transactional counting before the deltas; old items, read by nothing now)."""
     return f"ANXMARK#{event_id}", "ANXMARK"
+
+
+def counter_deltas(ws: str) -> str:
+    """A workspace's counter deltas, one item per stream batch: sort keys `<change time, ms, 13 digits>#<eventID>`."""
+    return f"WS#{ws}#ANXD"
+
+
+COUNTER_FOLD = "fold"  # the fold cursor's sort key in the counters partition
 
 
 def export(ws: str, export_id: str) -> tuple[str, str]:

@@ -692,6 +692,23 @@ class CounterMarkItem(MainItem):
     e = UnicodeAttribute(default="")
 
 
+class CounterDeltaItem(MainItem):
+    """The counter deltas of one stream batch's records of one workspace (store/analytics.py): `z` zlib-compressed
+    JSON (base64) {counter sort key: {metric: n}}, `e` the last record's sequence; folded into the hour items,
+    TTL 14 days."""
+
+    z = UnicodeAttribute(null=True)
+    e = UnicodeAttribute(default="")
+
+
+class CounterFoldItem(MainItem):
+    """A workspace's fold cursor: every delta whose sort key is below `cur` is in the hour items; `v` moves when
+    a late delta lands ahead of it (a fold in flight then starts again)."""
+
+    cur = UnicodeAttribute(default="")
+    v = NumberAttribute(default=0)
+
+
 class ExportItem(MainItem):
     """A report export (G5): written by the API, handed by the stream to the export worker, downloaded by a signed
     link when done."""
@@ -787,7 +804,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
     TaskCounterItem, TaskItem, TaskEventItem, TaskLinkItem, TaskTeamItem,
     NotificationItem, ReminderItem, HookItem, DeliveryItem, RuleItem, SurveyItem,
-    CounterItem, CounterMarkItem, ExportItem,
+    CounterItem, CounterMarkItem, CounterDeltaItem, CounterFoldItem, ExportItem,
     SurveyAskedItem,
     ArticleItem, ArticleUseItem,
     MergeItem, RecentInboundItem, ClusterNoteItem,
@@ -806,7 +823,8 @@ TYPE_OF: dict[type[MainItem], str] = {
     TaskTeamItem: "taskteam",
     ReminderItem: "reminder", HookItem: "hook", DeliveryItem: "delivery",
     RuleItem: "rule", SurveyItem: "survey",
-    CounterItem: "anx", CounterMarkItem: "anxmark", ExportItem: "export",
+    CounterItem: "anx", CounterMarkItem: "anxmark", CounterDeltaItem: "anxd", CounterFoldItem: "anxfold",
+    ExportItem: "export",
     SurveyAskedItem: "surveyasked",
     ArticleItem: "article", ArticleUseItem: "articleuse",
     MergeItem: "merge", RecentInboundItem: "recentin", ClusterNoteItem: "clusternote",

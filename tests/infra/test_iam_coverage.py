@@ -178,6 +178,11 @@ def run_slice(stack: Any) -> dict[str, Any]:
     api.patch(f"{base}/conversations/{conv['id']}", json={"status": "closed"}, timeout=30).raise_for_status()
     stack.pump.drain(timeout=60)
 
+    sla = api.get(f"{base}/team/settings", timeout=30).json()["sla_minutes"]
+    saved = api.put(f"{base}/team/settings", json={"sla_minutes": sla + 1},  # TransactWriteItems: settings + audit
+                    timeout=30)
+    assert saved.status_code == 200, saved.text
+
     from chalicelib.services import timers
 
     export = api.post(f"{base}/analytics/exports", json={"format": "xlsx"}, timeout=30)

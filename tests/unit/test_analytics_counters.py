@@ -158,17 +158,18 @@ def test_rows_give_a_channel_its_folded_counts_and_those_of_items_written_before
     }
     queries: list[str] = []
 
-    def query(ws, low, high):
+    def query(ws, low, high, tail=None):
         queries.append(low[0])
         return iter(sorted((sk, m) for sk, m in items.items() if low <= sk <= high))
 
     monkeypatch.setattr(store, "query", query)
+    monkeypatch.setattr(store, "tail", lambda ws, now, fold_at=0: store.Tail("", ()))
     low, high = datetime(2026, 12, 3, 10, tzinfo=UTC), datetime(2026, 12, 3, 12, tzinfo=UTC)
-    found = analytics.rows_by_kind("w1", ("a", "c", "o"), low, high)
+    found = analytics.rows_by_kind("w1", ("a", "c", "o"), low, high, now=high)
     assert found["a"] == [("2026-12-03T10", "", {"in": 2, "new": 1}), ("2026-12-03T11", "", {"in": 3, "out": 1})]
     assert found["c"] == [("2026-12-03T10", "ch1", {"in": 2, "new": 1}),
                           ("2026-12-03T11", "ch1", {"in": 1, "out": 1, "new": 1}), ("2026-12-03T11", "ch2", {"in": 2})]
     assert found["o"] == [("2026-12-03T11", "u7", {"out": 1, "fr": 1})]
     assert queries == ["a", "c", "o"]  # the workspace-hour items are read once for every kind
     queries.clear()
-    assert analytics.rows("w1", "c", low, high) == found["c"] and queries == ["a", "c"]
+    assert analytics.rows("w1", "c", low, high, now=high) == found["c"] and queries == ["a", "c"]
