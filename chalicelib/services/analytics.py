@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from chalicelib.domain import analytics as rules
 from chalicelib.domain.model import iso
 from chalicelib.errors import InvalidInput
-from chalicelib.services import assignment, timers
+from chalicelib.services import assignment, clusters, timers
 from chalicelib.services.deps import Deps
 from chalicelib.store import analytics as store
 from chalicelib.store import backup, repo
+from chalicelib.store import clusters as cluster_store
 from chalicelib.store.models import TYPE_OF, ConversationItem, MessageItem, SurveyItem
 
 COUNTED = {TYPE_OF[ConversationItem], TYPE_OF[MessageItem], TYPE_OF[SurveyItem]}
@@ -45,6 +46,7 @@ def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping
     """Count the records of a processed batch that will not be delivered again. Returns transactions written."""
     failed = {f.get("itemIdentifier") for f in (response or {}).get("batchItemFailures") or []}
     counted: list[store.Record] = []
+    recent: dict[str, list[list[str]]] = {}  # H2: the batch's customer messages, carried by its counter items
     now: datetime | None = None
     for record in records:
         data = record.get("dynamodb") or {}
@@ -58,7 +60,11 @@ def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping
         old = repo.decode(data["OldImage"]) if data.get("OldImage") else None
         if backup.is_restored_insert(str(record.get("eventName", "")), new):
             continue  # a backup import's item: counted before the export (the counters are imported too)
-        deltas = deltas_of(str(record.get("eventName", "")), new, old).nonzero()
+        event_name = str(record.get("eventName", ""))
+        deltas = deltas_of(event_name, new, old).nonzero()
+        if isinstance(new, MessageItem) and clusters.wanted(event_name, new):
+            now = now or d.now()
+            recent.setdefault(new.workspace_id or "", []).append(cluster_store.entry(new, now=now))
         if deltas:
             now = now or d.now()
             counted.append((str(record.get("eventID") or sequence), sequence, _ms(rules.change_time(new), now),
@@ -69,7 +75,9 @@ def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping
     for ws in sorted(workspaces):
         _book_fold(ws, now)
     _push_updated(d, workspaces)
-    return store.apply(counted, now=now)  # the batch's last write
+    if recent:
+        clusters.after_batch(d, recent)  # the sudden-cluster check sees this batch's messages in memory
+    return store.apply(counted, now=now, recent=recent)  # the batch's last write
 
 
 def _ms(when: str, now: datetime) -> int:

@@ -35,7 +35,6 @@ from chalicelib.domain.model import InboundEvent
 from chalicelib.services import (
     assignment,
     audit,
-    clusters,
     contacts,
     exports,
     hours,
@@ -102,7 +101,6 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         if event_name == "INSERT":
             hours.answer_off_hours(d, new)
             notifications.on_note(d, new)
-            clusters.on_message(d, event_name, new)  # H2: one PutItem per customer message
         knowledge.on_message(d, new, previous)  # a reply that used articles was sent: +1 use each, once
         kind = "message.new" if event_name == "INSERT" else "message.updated"
         push(d, new.workspace_id or "", {"type": kind, "conversation_id": new.conversation_id,

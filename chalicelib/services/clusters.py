@@ -1,9 +1,9 @@
 """Repeat-request detection (H2): "N customers report the same problem in the last hour", and a word to the leads
 when such a cluster appears suddenly.
 
-Cost per inbound customer message: one PutItem from the stream (the message's first 300 characters in the
-workspace's recent-messages partition, TTL 2 h), and at most every 20 s per workspace and warm process one Query of
-the last 15 minutes of that partition (the sudden-cluster check; the conversations and announcements are read only
+Cost per inbound customer message: no write of its own (its first 300 characters ride in the stream batch's
+counter delta item, store/clusters.py), and at most every 20 s per workspace and warm process one Query of the
+last 15 minutes of those items (the sudden-cluster check; the conversations and announcements are read only
 for a sudden cluster). Messages within those 20 s book a `clusters#<minute>` timer instead (once per workspace and
 minute), which checks at the minute's end. The console's clusters are computed when read (one Query of the last
 hour plus BatchGets of the conversations), never per message.
@@ -31,27 +31,29 @@ _booked: dict[str, str] = {}  # workspace -> the minute this warm process booked
 _checked: dict[str, Any] = {}  # workspace -> when this warm process last checked it
 
 
-def on_message(d: Deps, event_name: str, message: MessageItem) -> bool:
-    """Stream: a customer's new message joins the recent ones, and the sudden-cluster check runs at once unless this
-    warm process ran it for the workspace within THROTTLE; then the minute's timer runs it (booked once per
-    workspace and minute), so the tail of a burst is checked too. True when stored."""
-    if event_name != "INSERT" or message.direction != "in" or not (message.text or "").strip():
-        return False
-    ws = message.workspace_id or ""
+def wanted(event_name: str, message: MessageItem) -> bool:
+    """A customer's new message with text: it joins the recent ones (carried by its batch's counter item)."""
+    return event_name == "INSERT" and message.direction == "in" and bool((message.text or "").strip())
+
+
+def after_batch(d: Deps, pending: dict[str, list[list[str]]]) -> None:
+    """Stream, once per batch, before its counter items are written (services/analytics.py): for each workspace
+    with new customer messages the sudden-cluster check runs at once (the batch's messages given in memory) unless
+    this warm process ran it for the workspace within THROTTLE; then the minute's timer runs it (booked once per
+    workspace and minute), so the tail of a burst is checked too."""
     now = d.now()
-    store.put_recent(ws, message.conversation_id, message.message_id, message.author_id or "", message.text,
-                     at=message.created_at or iso(now), now=now)
-    last = _checked.get(ws)
-    if last is None or not timedelta(0) <= now - last < THROTTLE:
-        _checked[ws] = now
-        check(d, ws)
-        return True
-    minute = now.replace(second=0, microsecond=0)
-    bucket = minute.strftime("%Y%m%d%H%M")
-    if _booked.get(ws) != bucket:
-        repo.put_timer(ws, f"{KIND}#{bucket}", KIND, iso(minute + timedelta(minutes=1)), {}, now=now, only_new=True)
-        _booked[ws] = bucket
-    return True
+    for ws, entries in sorted(pending.items()):
+        last = _checked.get(ws)
+        if last is None or not timedelta(0) <= now - last < THROTTLE:
+            _checked[ws] = now
+            check(d, ws, entries)
+            continue
+        minute = now.replace(second=0, microsecond=0)
+        bucket = minute.strftime("%Y%m%d%H%M")
+        if _booked.get(ws) != bucket:
+            repo.put_timer(ws, f"{KIND}#{bucket}", KIND, iso(minute + timedelta(minutes=1)), {}, now=now,
+                           only_new=True)
+            _booked[ws] = bucket
 
 
 def _docs(ws: str, since: str) -> tuple[list[rules.Doc], dict[str, Any]]:
@@ -102,13 +104,13 @@ def on_timer(d: Deps, timer: TimerItem) -> None:
     check(d, timer.workspace_id or "")
 
 
-def check(d: Deps, ws: str) -> int:
+def check(d: Deps, ws: str, pending: list[list[str]] | None = None) -> int:
     """Clusters that turned sudden (SUDDEN_CUSTOMERS customers within SUDDEN_MINUTES) are announced once to the
     workspace's admins (the leads). One Query of the window's recent messages; the conversations (to leave out
     blocked customers) and the announcements are read only when a cluster is sudden. Returns how many were told."""
     now = d.now()
     since = iso(now - timedelta(minutes=rules.SUDDEN_MINUTES))
-    recent = store.recent_since(ws, since)
+    recent = store.recent_since(ws, since, pending)
     texts: dict[str, list[str]] = {}
     for item in recent:
         texts.setdefault(item.conversation_id, []).append(item.text)

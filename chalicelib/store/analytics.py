@@ -102,16 +102,20 @@ def _sum(records: Sequence[Record]) -> dict[str, dict[str, int]]:
     return {sk: {k: v for k, v in m.items() if v} for sk, m in summed.items() if any(m.values())}
 
 
-def _delta_item(ws: str, key: str, sums: Mapping[str, Mapping[str, int]], last: str,
-                now: datetime) -> dict[str, Any]:
-    body = json.dumps(sums, separators=(",", ":"), sort_keys=True).encode()
+def _delta_item(ws: str, key: str, sums: Mapping[str, Mapping[str, int]], last: str, now: datetime,
+                recent: Sequence[Sequence[str]] = ()) -> dict[str, Any]:
+    body = json.dumps({"c": sums, "r": list(recent)} if recent else {"c": sums},
+                      separators=(",", ":"), sort_keys=True).encode()
     return {"pk": {"S": keys.counter_deltas(ws)}, "sk": {"S": key}, "type": {"S": TYPE_OF[CounterDeltaItem]},
             "z": {"S": base64.b64encode(zlib.compress(body, 9)).decode()}, "e": {"S": last},
             "expires_at": {"N": str(epoch(now) + DELTA_DAYS * 86400)}}
 
 
-def apply(records: Sequence[Record], *, now: datetime, sleep: Any = time.sleep) -> int:
-    """Count these records (one shard's, in sequence order), each exactly once. Returns delta items written."""
+def apply(records: Sequence[Record], *, now: datetime, sleep: Any = time.sleep,
+          recent: Mapping[str, Sequence[Sequence[str]]] | None = None) -> int:
+    """Count these records (one shard's, in sequence order), each exactly once. Returns delta items written.
+    `recent`: per workspace, the batch's customer messages for repeat-request detection (store/clusters.py),
+    carried in the same item (on time only: a late batch's messages are older than any window that reads them)."""
     by_ws: dict[str, list[Record]] = {}
     for record in records:
         for ws in dict.fromkeys(ws for ws, _ in record[3]):
@@ -126,7 +130,8 @@ def apply(records: Sequence[Record], *, now: datetime, sleep: Any = time.sleep) 
             continue
         first = group[0]
         if first[2] >= late_before:
-            on_time.append(_delta_item(ws, delta_key(first[2], first[0]), sums, group[-1][1], now))
+            on_time.append(_delta_item(ws, delta_key(first[2], first[0]), sums, group[-1][1], now,
+                                       (recent or {}).get(ws, ())))
         else:
             written += _late(ws, group, now=now, sleep=sleep)
     for start in range(0, len(on_time), 25):
@@ -297,11 +302,38 @@ def _deltas(ws: str, low: str, high: str | None, *, consistent: bool) -> list[tu
 
 
 def sums_of(raw: Mapping[str, Any]) -> dict[str, dict[str, int]]:
-    """A delta item's sums: zlib-compressed JSON in base64 (sort keys and metric names repeat: under half the size;
-    a string, so backups carry it like any other attribute)."""
-    if "z" in raw:
-        return dict(json.loads(zlib.decompress(base64.b64decode(raw["z"]["S"]))))
-    return dict(json.loads(raw.get("d", {}).get("S", "{}")))
+    """A delta item's sums: `z` is zlib-compressed JSON in base64 (sort keys and metric names repeat: under half
+    the size; a string, so backups carry it like any other attribute): {"c": sums, "r": recent messages}."""
+    return dict(_body(raw).get("c") or {})
+
+
+def _body(raw: Mapping[str, Any]) -> dict[str, Any]:
+    if "z" not in raw:
+        return {}
+    body = json.loads(zlib.decompress(base64.b64decode(raw["z"]["S"])))
+    return dict(body) if isinstance(body, dict) else {}
+
+
+def recent_entries(ws: str, since_ms: int) -> list[list[str]]:
+    """The customer messages carried by the delta items keyed at or after `since_ms` (one Query, oldest first)."""
+    client = connection().client
+    out: list[list[str]] = []
+    start: dict[str, Any] | None = None
+    while True:
+        kwargs: dict[str, Any] = {
+            "TableName": _table(), "KeyConditionExpression": "pk = :pk AND sk >= :a",
+            "ExpressionAttributeValues": {":pk": {"S": keys.counter_deltas(ws)},
+                                          ":a": {"S": f"{max(0, since_ms):0{MS_WIDTH}d}"}},
+            "ReturnConsumedCapacity": "TOTAL"}
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = client.query(**kwargs)
+        _units(page, "read")
+        for raw in page.get("Items", []):
+            out.extend([str(v) for v in entry] for entry in _body(raw).get("r") or [] if len(entry) == 5)
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return out
 
 
 def _low(cursor: str) -> str:

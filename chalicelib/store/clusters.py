@@ -1,31 +1,52 @@
-"""Repeat-request detection (H2) in DynamoDB: the recent customer messages (one partition per workspace, sorted by
-time, TTL two hours) and the sudden clusters already announced."""
+"""Repeat-request detection (H2) in DynamoDB: the recent customer messages and the sudden clusters already announced.
+
+The recent messages are not items of their own: each stream batch's customer messages (the first 300 characters)
+ride in the batch's counter delta item (store/analytics.py, one item per workspace per batch, written anyway), and
+a window is one Query of those items by time. A replayed or bisected batch may carry a message twice: readers keep
+one per message id."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib.domain.model import iso
-from chalicelib.store import keys
+from chalicelib.store import analytics, keys
 from chalicelib.store.base import epoch, typed
-from chalicelib.store.models import ClusterNoteItem, ConversationItem, RecentInboundItem
+from chalicelib.store.models import ClusterNoteItem, ConversationItem, MessageItem
 
 KEEP = timedelta(hours=2)
 TEXT_LIMIT = 300
+SLACK = timedelta(minutes=5)  # a batch's item is keyed by its first change: its later messages may be newer
 
 
-def put_recent(ws: str, conv_id: str, message_id: str, contact_id: str, text: str, *, at: str,
-               now: datetime) -> None:
-    """One PutItem per customer message; the key derives from the message, so a replayed record rewrites the same."""
-    item = typed(RecentInboundItem, keys.recent_inbound(ws), f"{at}#{message_id}", workspace_id=ws,
-                 conversation_id=conv_id, message_id=message_id, contact_id=contact_id, text=text[:TEXT_LIMIT],
-                 at=at, expires_at=epoch(now + KEEP))
-    item.save()
+@dataclass(frozen=True)
+class Recent:
+    conversation_id: str
+    message_id: str
+    contact_id: str
+    text: str
+    at: str
 
 
-def recent_since(ws: str, since: str) -> list[RecentInboundItem]:
-    """The customer messages since `since`, oldest first: one Query (paged by DynamoDB past 1 MB)."""
-    return list(RecentInboundItem.query(keys.recent_inbound(ws), RecentInboundItem.sk >= since))
+def entry(message: MessageItem, *, now: datetime) -> list[str]:
+    """What a batch's item carries of a customer message."""
+    return [message.conversation_id, message.message_id, message.author_id or "", message.created_at or iso(now),
+            (message.text or "")[:TEXT_LIMIT]]
+
+
+def recent_since(ws: str, since: str, pending: list[list[str]] | None = None) -> list[Recent]:
+    """The customer messages since `since`, oldest first, one per message (and `pending`: a batch not written yet)."""
+    try:
+        low = datetime.fromisoformat(since.replace("Z", "+00:00")) - SLACK
+    except ValueError:
+        return []
+    found: dict[str, Recent] = {}
+    for conv, message, contact, at, text in [*analytics.recent_entries(ws, int(low.timestamp() * 1000)),
+                                             *(pending or [])]:
+        if at >= since:
+            found.setdefault(message, Recent(conv, message, contact, text, at))
+    return sorted(found.values(), key=lambda r: (r.at, r.message_id))
 
 
 def conversations(ws: str, conv_ids: list[str]) -> dict[str, ConversationItem]:

@@ -334,7 +334,7 @@ def merges_into(ws: str, contact_id: str) -> str:
 
 
 def recent_inbound(ws: str) -> str:
-    """H2: a workspace's customer messages of the last two hours, sorted by time (`<at>#<message>`)."""
+    """H2, before the messages rode in the counter delta items: old items only (TTL 2 h), read by nothing."""
     return f"WS#{ws}#RECENTIN"
 
 

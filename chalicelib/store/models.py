@@ -777,8 +777,8 @@ class MergeItem(MainItem):
 
 
 class RecentInboundItem(MainItem):
-    """A customer's message of the last two hours in one partition per workspace (H2): the repeat-request detector
-    reads them with one Query. Written once per inbound message from the stream; TTL removes it."""
+    """A customer's message of the last two hours (H2), one item per message: no longer written (the messages ride
+    in the stream batches' counter delta items, store/clusters.py); old items are read by nothing, TTL removes them."""
 
     conversation_id = UnicodeAttribute()
     message_id = UnicodeAttribute()
