@@ -3,12 +3,13 @@
 1. `analytics.dashboard_read_units_100k_over_1k`: read units of opening the dashboard (every DynamoDB read it makes,
    from DynamoDB's own `ConsumedCapacity`) in a workspace whose counters hold 100,000 messages against one with
    1,000, over the same 48 hours, 3 channels, 5 operators and 4 tags (goal <= 1.1); also the first open in an
-   hour, which sums the window's final hours into that hour's snapshot (services/analytics.py). The counters are
-   written the way the stream writes them: the same pure deltas (domain/analytics.py) from items shaped as the
-   stream decodes them, applied 25 messages (about 100 stream records) per batch through store/analytics.py.
+   hour, which folds the deltas and sums the window's final hours into that hour's snapshot (services/analytics.py).
+   The counters are written the way the stream writes them: the same pure deltas (domain/analytics.py) from items
+   shaped as the stream decodes them, 25 messages (about 100 stream records) per batch through store/analytics.py,
+   each batch counted as its first change comes in (one delta item per batch).
 2. `analytics.stream_writes_per_message`: write units the counters add per inbound follow-up message through the
    real stream (webhook -> pump -> handler), for a burst drained in full batches (goal <= 1), and for one message
-   per batch (the worst case, at a trickle of traffic).
+   per batch (the worst case, at a trickle of traffic): one delta item (1 unit under 1 KB) per workspace per batch.
 3. `analytics.export_100k_s_over_library`: time to export 100,000 rows as XLSX through services/exports.py against
    openpyxl's write-only workbook writing the same rows alone (goal <= 1.5), in the same run; CSV the same against
    the csv module; and the export's peak memory (tracemalloc) at 10,000 and 100,000 rows.
