@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from chalicelib.domain import analytics as rules
 from chalicelib.domain.model import iso
 from chalicelib.errors import InvalidInput
+from chalicelib.observability import logger
 from chalicelib.services import assignment, clusters, timers
 from chalicelib.services.deps import Deps
 from chalicelib.store import analytics as store
@@ -74,6 +75,7 @@ def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping
     workspaces = {ws for *_, deltas in counted for ws, _ in deltas}
     for ws in sorted(workspaces):
         _book_fold(ws, now)
+        _fold_when_busy(ws, now)
     _push_updated(d, workspaces)
     if recent:
         clusters.after_batch(d, recent)  # the sudden-cluster check sees this batch's messages in memory
@@ -109,8 +111,25 @@ def _book_fold(ws: str, now: datetime) -> None:
     _fold_booked[ws] = iso(due)
 
 
+_batches_since_fold: dict[str, int] = {}  # workspace -> its batches this warm process counted since it folded
+
+
+def _fold_when_busy(ws: str, now: datetime) -> None:
+    """A busy workspace is folded by the stream every STREAM_FOLD of its batches (a quiet one by its readers and the
+    weekly timer), so no reader ever has much to fold. Best effort and before the batch's own write: a failure
+    here leaves the deltas for the next fold."""
+    _batches_since_fold[ws] = _batches_since_fold.get(ws, 0) + 1
+    if _batches_since_fold[ws] < store.STREAM_FOLD:
+        return
+    _batches_since_fold[ws] = 0
+    try:
+        store.fold(ws, now=now, max_deltas=store.READER_FOLD)
+    except Exception:  # noqa: BLE001 - folding is an optimisation here; the counts are in the deltas meanwhile
+        logger.exception("fold from the stream failed", extra={"workspace_id": ws})
+
+
 @timers.register(FOLD_KIND)
-def _daily_fold(d: Deps, timer: Any) -> None:
+def _weekly_fold(d: Deps, timer: Any) -> None:
     ws = timer.workspace_id
     now = d.now()
     store.fold(ws, now=now)

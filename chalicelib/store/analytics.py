@@ -50,6 +50,8 @@ LATE = timedelta(seconds=30)  # a record changed longer ago than this when count
 SETTLE = timedelta(minutes=2)  # the fold's cursor stays this far behind now (> LATE + a write's longest time)
 DELTA_DAYS = 14  # a delta lives this long; the weekly fold (services/analytics.py) folds it within 7 days
 FOLD_AT = 16  # a reader folds when it finds at least this many foldable deltas (or one older than an hour)
+READER_FOLD = 5000  # ... at most about this many in one request (a week of a busy workspace would take long)
+STREAM_FOLD = 64  # the stream folds a workspace after this many of its batches in one warm process
 MS_WIDTH = 13
 
 
@@ -277,7 +279,8 @@ def _fold_state(ws: str, *, consistent: bool) -> dict[str, Any] | None:
     return raw.get("Item")
 
 
-def _deltas(ws: str, low: str, high: str | None, *, consistent: bool) -> list[tuple[str, dict[str, dict[str, int]]]]:
+def _deltas(ws: str, low: str, high: str | None, *, consistent: bool,
+            max_items: int | None = None) -> list[tuple[str, dict[str, dict[str, int]]]]:
     client = connection().client
     out: list[tuple[str, dict[str, dict[str, int]]]] = []
     start: dict[str, Any] | None = None
@@ -297,7 +300,7 @@ def _deltas(ws: str, low: str, high: str | None, *, consistent: bool) -> list[tu
             if "f" not in raw:  # a late delta added straight into the hour items: a marker only
                 out.append((raw["sk"]["S"], sums_of(raw)))
         start = page.get("LastEvaluatedKey")
-        if not start:
+        if not start or (max_items is not None and len(out) >= max_items):
             return out
 
 
@@ -348,7 +351,7 @@ def tail(ws: str, *, now: datetime, fold_at: int = FOLD_AT) -> Tail:
     found = Tail(cursor, tuple(_deltas(ws, _low(cursor), None, consistent=False)))
     ready = found.foldable(now)
     if ready and (len(ready) >= fold_at or ready[0][:MS_WIDTH] < f"{_ms(now - timedelta(hours=1)):0{MS_WIDTH}d}"):
-        fold(ws, now=now)
+        fold(ws, now=now, max_deltas=READER_FOLD)
         state = _fold_state(ws, consistent=True) or {}
         cursor = str((state.get("cur") or {}).get("S", ""))
         found = Tail(cursor, tuple(_deltas(ws, _low(cursor), None, consistent=True)))
@@ -397,9 +400,10 @@ def _chunks(pending: Sequence[tuple[str, dict[str, dict[str, int]]]], cursor: st
     return chunks
 
 
-def fold(ws: str, *, now: datetime, sleep: Any = time.sleep) -> int:
-    """Add the final deltas (below now - SETTLE) into the hour items, moving the cursor with them. Returns the
-    deltas folded; stops (harmlessly) when another fold or a late delta moved the cursor item meanwhile."""
+def fold(ws: str, *, now: datetime, sleep: Any = time.sleep, max_deltas: int | None = None) -> int:
+    """Add the final deltas (below now - SETTLE) into the hour items, moving the cursor with them: all of them, or
+    about the oldest `max_deltas` (a bounded share of work; the next fold goes on). Returns the deltas folded; stops
+    (harmlessly) when another fold or a late delta moved the cursor item meanwhile."""
     folded = 0
     for _ in range(4):
         state = _fold_state(ws, consistent=True)
@@ -408,7 +412,12 @@ def fold(ws: str, *, now: datetime, sleep: Any = time.sleep) -> int:
         limit = f"{_ms(now - SETTLE):0{MS_WIDTH}d}"
         if cursor >= limit:
             return folded
-        chunks = _chunks(_deltas(ws, _low(cursor), limit, consistent=True), cursor, limit)
+        pending = _deltas(ws, _low(cursor), limit, consistent=True,
+                          max_items=None if max_deltas is None else max_deltas + 1)
+        if max_deltas is not None and len(pending) > max_deltas and pending[max_deltas][0][:MS_WIDTH] > cursor:
+            limit = pending[max_deltas][0][:MS_WIDTH]  # cut between two milliseconds, as a chunk is
+            pending = [p for p in pending if p[0] < limit]
+        chunks = _chunks(pending, cursor, limit)
         moved = True
         for new_cursor, folded_to, chunk, n in chunks:
             condition = "cur = :cur AND v = :v" if state and "cur" in state else \

@@ -79,8 +79,8 @@ def test_a_late_record_ahead_of_the_cursor_makes_a_fold_in_flight_start_again(st
     real = store._deltas
     injected: list[int] = []
 
-    def deltas_then_a_late_write(ws_, low, high, *, consistent):
-        found = real(ws_, low, high, consistent=consistent)
+    def deltas_then_a_late_write(ws_, low, high, *, consistent, max_items=None):
+        found = real(ws_, low, high, consistent=consistent, max_items=max_items)
         if high is not None and not injected:  # the fold has read; a late record lands before it commits
             injected.append(store.apply(records(ws, 2, at=T + timedelta(minutes=2), start=200),
                                         now=T + timedelta(minutes=6)))
@@ -149,3 +149,29 @@ def test_the_stream_books_a_weekly_fold_that_folds_a_workspace_nobody_reads(stac
     assert tick() >= 1
     assert store.tail(ws.id, now=clock(), fold_at=10**9).deltas == ()
     assert repo.get_timer(ws.id, analytics.FOLD_TIMER) is None  # nothing more to fold: no timer left
+
+
+def test_a_bounded_fold_takes_the_oldest_deltas_and_the_next_one_goes_on(stack):
+    ws = fresh_ws()
+    for n in range(5):  # five batches, a second apart
+        store.apply(records(ws, 2, at=T + timedelta(seconds=n), start=10 * n), now=T + timedelta(seconds=n))
+    later = T + timedelta(minutes=10)
+    assert store.fold(ws, now=later, max_deltas=2) == 2
+    assert len(store.tail(ws, now=later, fold_at=10**9).deltas) == 3 and total(ws, later, fold_at=10**9) == 10
+    assert store.fold(ws, now=later) == 3 and total(ws, later) == 10
+
+
+def test_the_stream_folds_a_busy_workspace_itself(stack, clock, monkeypatch):
+    from chalicelib.services import analytics
+
+    monkeypatch.setattr(store, "STREAM_FOLD", 3)
+    ws = new_workspace(stack)
+    for n in range(3):
+        customer_writes(ws, chat_id(), f"message {n}")
+        ws.drain()
+        clock.advance(minutes=5)
+    assert analytics._batches_since_fold.get(ws.id, 0) < 3  # every third batch of the workspace folds it
+    found = store.tail(ws.id, now=clock(), fold_at=10**9)
+    assert found.cursor and all(sk >= found.cursor for sk, _ in found.deltas)
+    state = store._fold_state(ws.id, consistent=True)
+    assert state is not None and state["cur"]["S"] > "0"
