@@ -242,7 +242,7 @@ def change_time(new: Any) -> str:
     """When the change a stream record carries was made (the app's clock, ISO): the latest of the item's own
     times. Deterministic per record, so a replayed record files its counts under the same key."""
     names = ("created_at", "changed_at", "last_activity_at", "first_response_at", "closed_at", "sla_breached_at",
-             "answered_at", "occurred_at")
+             "answered_at")  # all set by our clock: never a provider's (a message's `occurred_at` may be anything)
     times = [t for t in (getattr(new, name, None) for name in names) if isinstance(t, str) and t]
     return max(times) if times else ""
 

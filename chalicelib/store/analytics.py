@@ -279,29 +279,37 @@ def _fold_state(ws: str, *, consistent: bool) -> dict[str, Any] | None:
     return raw.get("Item")
 
 
-def _deltas(ws: str, low: str, high: str | None, *, consistent: bool,
-            max_items: int | None = None) -> list[tuple[str, dict[str, dict[str, int]]]]:
+def _items(pk: str, condition: str, values: Mapping[str, Any], *, consistent: bool = False) -> Iterator[dict[str, Any]]:
+    """The raw items of one partition's key condition, page after page (read units summed in STATS)."""
     client = connection().client
-    out: list[tuple[str, dict[str, dict[str, int]]]] = []
     start: dict[str, Any] | None = None
-    condition = "pk = :pk AND sk BETWEEN :a AND :b" if high is not None else "pk = :pk AND sk >= :a"
-    values: dict[str, Any] = {":pk": {"S": keys.counter_deltas(ws)}, ":a": {"S": low or "0"}}
-    if high is not None:
-        values[":b"] = {"S": high}
     while True:
-        kwargs: dict[str, Any] = {"TableName": _table(), "KeyConditionExpression": condition,
-                                  "ExpressionAttributeValues": values, "ConsistentRead": consistent,
-                                  "ReturnConsumedCapacity": "TOTAL"}
+        kwargs: dict[str, Any] = {"TableName": _table(), "KeyConditionExpression": f"pk = :pk AND {condition}",
+                                  "ExpressionAttributeValues": {":pk": {"S": pk}, **values},
+                                  "ConsistentRead": consistent, "ReturnConsumedCapacity": "TOTAL"}
         if start:
             kwargs["ExclusiveStartKey"] = start
         page = client.query(**kwargs)
         _units(page, "read")
-        for raw in page.get("Items", []):
-            if "f" not in raw:  # a late delta added straight into the hour items: a marker only
-                out.append((raw["sk"]["S"], sums_of(raw)))
+        yield from page.get("Items", [])
         start = page.get("LastEvaluatedKey")
-        if not start or (max_items is not None and len(out) >= max_items):
-            return out
+        if not start:
+            return
+
+
+def _deltas(ws: str, low: str, high: str | None, *, consistent: bool,
+            max_items: int | None = None) -> list[tuple[str, dict[str, dict[str, int]]]]:
+    values: dict[str, Any] = {":a": {"S": low or "0"}}
+    if high is not None:
+        values[":b"] = {"S": high}
+    out: list[tuple[str, dict[str, dict[str, int]]]] = []
+    for raw in _items(keys.counter_deltas(ws), "sk BETWEEN :a AND :b" if high is not None else "sk >= :a", values,
+                      consistent=consistent):
+        if "f" not in raw:  # a late delta added straight into the hour items: a marker only
+            out.append((raw["sk"]["S"], sums_of(raw)))
+        if max_items is not None and len(out) >= max_items:
+            break
+    return out
 
 
 def sums_of(raw: Mapping[str, Any]) -> dict[str, dict[str, int]]:
@@ -319,24 +327,9 @@ def _body(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def recent_entries(ws: str, since_ms: int) -> list[list[str]]:
     """The customer messages carried by the delta items keyed at or after `since_ms` (one Query, oldest first)."""
-    client = connection().client
-    out: list[list[str]] = []
-    start: dict[str, Any] | None = None
-    while True:
-        kwargs: dict[str, Any] = {
-            "TableName": _table(), "KeyConditionExpression": "pk = :pk AND sk >= :a",
-            "ExpressionAttributeValues": {":pk": {"S": keys.counter_deltas(ws)},
-                                          ":a": {"S": f"{max(0, since_ms):0{MS_WIDTH}d}"}},
-            "ReturnConsumedCapacity": "TOTAL"}
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = client.query(**kwargs)
-        _units(page, "read")
-        for raw in page.get("Items", []):
-            out.extend([str(v) for v in entry] for entry in _body(raw).get("r") or [] if len(entry) == 5)
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return out
+    return [[str(v) for v in entry]
+            for raw in _items(keys.counter_deltas(ws), "sk >= :a", {":a": {"S": f"{max(0, since_ms):0{MS_WIDTH}d}"}})
+            for entry in _body(raw).get("r") or [] if len(entry) == 5]
 
 
 def _low(cursor: str) -> str:
@@ -451,33 +444,19 @@ def fold(ws: str, *, now: datetime, sleep: Any = time.sleep, max_deltas: int | N
 def query(ws: str, low: str, high: str, tail: Tail | None = None) -> Iterator[tuple[str, dict[str, int]]]:
     """Counter items whose sort key is between low and high (both included): (sort key, metrics), with the
     unfolded deltas of `tail` an item does not hold yet (those at or after the cursor it was folded to)."""
-    client = connection().client
-    start: dict[str, Any] | None = None
     seen: set[str] = set()
     deltas = tail.deltas if tail else ()
-    while True:
-        kwargs: dict[str, Any] = {
-            "TableName": _table(), "KeyConditionExpression": "pk = :pk AND sk BETWEEN :a AND :b",
-            "ExpressionAttributeValues": {":pk": {"S": keys.counters(ws)}, ":a": {"S": low}, ":b": {"S": high}},
-            "ReturnConsumedCapacity": "TOTAL"}
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = client.query(**kwargs)
-        STATS.read_units += float((page.get("ConsumedCapacity") or {}).get("CapacityUnits", 0))
-        for raw in page.get("Items", []):
-            sk = raw["sk"]["S"]
-            if sk == keys.COUNTER_FOLD or sk.startswith("s#"):
-                continue
-            seen.add(sk)
-            metrics = metrics_of(raw)
-            folded_to = str((raw.get("fc") or {}).get("S", ""))
-            for key, sums in deltas:
-                if key >= folded_to and sk in sums:
-                    _merge(metrics, sums[sk])
-            yield sk, metrics
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            break
+    for raw in _items(keys.counters(ws), "sk BETWEEN :a AND :b", {":a": {"S": low}, ":b": {"S": high}}):
+        sk = raw["sk"]["S"]
+        if sk == keys.COUNTER_FOLD or sk.startswith("s#"):
+            continue
+        seen.add(sk)
+        metrics = metrics_of(raw)
+        folded_to = str((raw.get("fc") or {}).get("S", ""))
+        for key, sums in deltas:
+            if key >= folded_to and sk in sums:
+                _merge(metrics, sums[sk])
+        yield sk, metrics
     extra: dict[str, dict[str, int]] = {}
     for _, sums in deltas:  # counter items no fold has made yet
         for sk, metrics in sums.items():
