@@ -43,10 +43,9 @@ FUNCTIONS = {
     "export_worker": "ExportWorker",
 }
 
-# DynamoDB item actions in transactions and batches -> IAM action
+# DynamoDB item actions in transactions -> IAM action (a transaction is authorised item by item)
 _TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem",
              "Get": "GetItem"}
-_BATCH_WRITE = {"PutRequest": "PutItem", "DeleteRequest": "DeleteItem"}
 _IAM_PREFIX = {"apigatewaymanagementapi": "execute-api", "sesv2": "ses", "dynamodbstreams": "dynamodb"}
 
 
@@ -168,10 +167,9 @@ def _dynamodb(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, str
         for item in params.get("TransactItems", []):
             for kind, body in item.items():
                 yield f"dynamodb:{_TRANSACT[kind]}", _table_arn(body["TableName"])
-    elif operation == "BatchWriteItem":
-        for table, requests in params.get("RequestItems", {}).items():
-            for kind in {k for request in requests for k in request}:
-                yield f"dynamodb:{_BATCH_WRITE[kind]}", _table_arn(table)
+    elif operation == "BatchWriteItem":  # its own IAM action (the Service Authorization Reference), per table
+        for table in params.get("RequestItems", {}):
+            yield "dynamodb:BatchWriteItem", _table_arn(table)
     elif operation == "BatchGetItem":
         for table in params.get("RequestItems", {}):
             yield "dynamodb:BatchGetItem", _table_arn(table)

@@ -55,6 +55,7 @@ NOT_EXERCISED = {
     ("every_minute", "dynamodb:PutItem"): "timer handlers (SLA, reminders) write messages and new timers",
     ("every_minute", "ses:SendEmail"): "notification digests (SES v2); embedded mode keeps them in an outbox",
     ("api_handler", "dynamodb:Scan"): "the admin's workspace export (I2): no index holds a workspace's every item",
+    ("api_handler", "dynamodb:BatchWriteItem"): "a deleted task's timeline is removed in batches (F1)",
     ("every_minute", "dynamodb:BatchGetItem"): "the repeat-request check reads a sudden cluster's conversations (H2)",
     ("handle_stream", "dynamodb:BatchGetItem"): "the repeat-request check reads a sudden cluster's conversations (H2)",
     ("api_handler", "dynamodb:DeleteItem"): "removing a team member, signing out, OIDC state: not on this path",
