@@ -163,11 +163,11 @@ def _analytics(d: dict[str, Any]) -> list[str]:
              f"({_num(d['read_units_100k'])} / {_num(d['read_units_1k'])} RCU)",
              f"<= {goals['dashboard_read_units_100k_over_1k']}",
              verdict(d["dashboard_read_units_100k_over_1k"], goals["dashboard_read_units_100k_over_1k"])),
-        _row("  first open in an hour (sums the final hours)",
+        _row("  first open in an hour (folds the deltas, sums the final hours)",
              f"{_num(d.get('first_open_of_the_hour_read_units_100k'))} / "
              f"{_num(d.get('first_open_of_the_hour_read_units_1k'))} RCU"),
         _row("analytics.stream_writes_per_message", f"{_num(d['stream_writes_per_message'])} WCU  "
-             f"(burst of {d['burst_messages']}, {d['burst_transactions']} transactions)",
+             f"(burst of {d['burst_messages']}, {d['burst_delta_items']} delta items)",
              f"<= {goals['stream_writes_per_message']}",
              verdict(d["stream_writes_per_message"], goals["stream_writes_per_message"])),
         _row("  one message per batch (a trickle)", f"{_num(d['one_message_per_batch_write_units'])} WCU"),

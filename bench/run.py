@@ -132,12 +132,13 @@ def main() -> int:
     results["deploy"] = section("Lambda bundle, packaged cold import, cost", deploy_bench.run)
     results["meta"]["seconds"] = round(time.perf_counter() - started, 1)
     results["meta"]["load_at_end"] = load_average()
-    print(report.render(results))
-    try:
+    try:  # the figures first: a report that cannot render one of them must not lose the run
         path = report.write_json(results)
-        print(f"results: {path.relative_to(REPO_ROOT)}")
+        saved = f"results: {path.relative_to(REPO_ROOT)}"
     except OSError as err:
-        print(f"could not write the results: {err}", file=sys.stderr)
+        saved = f"could not write the results: {err}"
+    print(report.render(results))
+    print(saved)
     return 0 if started_ok else 1
 
 
