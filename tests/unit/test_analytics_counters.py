@@ -173,3 +173,32 @@ def test_rows_give_a_channel_its_folded_counts_and_those_of_items_written_before
     assert queries == ["a", "c", "o"]  # the workspace-hour items are read once for every kind
     queries.clear()
     assert analytics.rows("w1", "c", low, high, now=high) == found["c"] and queries == ["a", "c"]
+
+
+def test_a_change_is_timed_by_the_latest_of_its_own_times_never_by_a_providers():
+    closed = conv(closed_at="2026-12-03T11:00:00.000Z", changed_at="2026-12-03T10:59:59.000Z")
+    assert a.change_time(closed) == "2026-12-03T11:00:00.000Z"
+    assert a.change_time(conv()) == "2026-12-03T10:05:00.000Z"
+    message = SimpleNamespace(created_at="2026-12-03T10:00:00.000Z", occurred_at="2099-01-01T00:00:00.000Z")
+    assert a.change_time(message) == "2026-12-03T10:00:00.000Z"  # a provider's clock does not key the counts
+    assert a.change_time(SimpleNamespace()) == ""
+
+
+def test_a_fold_cuts_its_transactions_between_milliseconds_and_a_wide_delta_into_pieces(monkeypatch):
+    from chalicelib.store import analytics as store
+
+    monkeypatch.setattr(store, "MAX_ITEMS", 3)
+    ms1, ms2, ms3 = "0000000001000", "0000000002000", "0000000003000"
+    pending = [(f"{ms1}#a", {"k1": {"n": 1}, "k2": {"n": 1}}), (f"{ms1}#b", {"k1": {"n": 2}}),
+               (f"{ms2}#c", {"k3": {"n": 1}, "k4": {"n": 1}}),
+               (f"{ms3}#d", {f"w{i}": {"n": 1} for i in range(5)})]  # wider than a transaction
+    chunks = store._chunks(pending, "", "0000000009000")
+    assert [(c[0], c[1], c[3]) for c in chunks] == [
+        (ms2, ms2, 2),  # both deltas of ms1 together: the cursor says "every delta before ms2"
+        (ms3, ms3, 1),
+        (f"{ms3}#d!1", f"{ms3}#d!", 0), (f"{ms3}#d~", f"{ms3}#d~", 1),  # the wide one in two pieces
+        ("0000000009000", "0000000009000", 0)]
+    assert chunks[0][2] == {"k1": {"n": 3}, "k2": {"n": 1}}
+    assert sorted(chunks[2][2]) == ["w0", "w1", "w2"] and sorted(chunks[3][2]) == ["w3", "w4"]
+    resumed = store._chunks(pending[3:], f"{ms3}#d!1", "0000000009000")  # after a crash between the pieces
+    assert [c[0] for c in resumed] == [f"{ms3}#d~", "0000000009000"] and sorted(resumed[0][2]) == ["w3", "w4"]
