@@ -48,7 +48,7 @@ def _fill_counters(ws: str, messages: int, now: datetime, seed: int) -> int:
     """Counters of `messages` customer messages (and their conversations, replies, first responses, closes) over
     the last 48 hours, written batch by batch as the stream would. Returns the delta items written."""
     from chalicelib.domain import analytics as rules
-    from chalicelib.domain.model import iso
+    from chalicelib.domain.model import iso, parse_iso
     from chalicelib.store import analytics as store
 
     rng = random.Random(seed)
@@ -86,7 +86,7 @@ def _fill_counters(ws: str, messages: int, now: datetime, seed: int) -> int:
         for event, kind, item, old in batch:
             deltas = _deltas(event, kind, item, old)
             if deltas:
-                changed = datetime.fromisoformat(rules.change_time(item).replace("Z", "+00:00"))
+                changed = parse_iso(rules.change_time(item))
                 records.append((secrets.token_hex(16), str(10**20 + len(records)), int(changed.timestamp() * 1000),
                                 deltas))
         if (n + 1) % PER_BATCH == 0 or n == messages - 1:  # counted as the batch's first change comes in

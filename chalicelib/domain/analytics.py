@@ -1,7 +1,7 @@
 """Analytics counters (G1-G5): which counters a change of the main table moves, and how counters are read.
 
-Pure functions. The stream (services/analytics.py) turns each change into deltas, sums the deltas of a whole
-batch in memory and writes every counter item once per batch (store/analytics.py).
+Pure functions. The stream (services/analytics.py) turns each change into deltas and sums the deltas of a whole
+batch in memory into one delta item per workspace, which store/analytics.py folds into the counter items.
 
 A counter item is one workspace x one UTC hour x one dimension: `a` (the whole workspace), `c` (a channel),
 `o` (an operator) or `t` (a tag). Its metrics are small integers under short names:

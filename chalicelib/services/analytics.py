@@ -1,8 +1,9 @@
 """Analytics (G1-G3, G5): counters from the stream, and the dashboard, heat map, KPIs and reports read from them.
 
 Counting: after a stream batch is processed, the deltas of every record that will not come back (those before
-the first failed record) are summed in memory and written once per counter item (store/analytics.py), and each
-workspace whose counters moved gets one small `analytics.updated` push. Reading never touches raw messages.
+the first failed record) are summed in memory into one delta item per workspace (store/analytics.py, folded into
+the hour items later), and each workspace whose counters moved gets one small `analytics.updated` push. Reading
+never touches raw messages: the hour items plus the deltas not folded yet.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.domain import analytics as rules
-from chalicelib.domain.model import iso
+from chalicelib.domain.model import iso, parse_iso
 from chalicelib.errors import InvalidInput
 from chalicelib.observability import logger
 from chalicelib.services import assignment, clusters, timers
@@ -44,7 +45,7 @@ def deltas_of(event_name: str, new: Any, old: Any) -> rules.Batch:
 
 
 def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping[str, Any] | None) -> int:
-    """Count the records of a processed batch that will not be delivered again. Returns transactions written."""
+    """Count the records of a processed batch that will not be delivered again. Returns delta items written."""
     failed = {f.get("itemIdentifier") for f in (response or {}).get("batchItemFailures") or []}
     counted: list[store.Record] = []
     recent: dict[str, list[list[str]]] = {}  # H2: the batch's customer messages, carried by its counter items
@@ -83,8 +84,9 @@ def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping
 
 
 def _ms(when: str, now: datetime) -> int:
+    """A change time in epoch ms (now when the item carries none)."""
     try:
-        return int(datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp() * 1000)
+        return int(parse_iso(when).timestamp() * 1000)
     except ValueError:
         return int(now.timestamp() * 1000)
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.domain.analytics import merge
 from chalicelib.store import keys
 from chalicelib.store.base import connection, epoch
 from chalicelib.store.models import (
@@ -84,6 +85,20 @@ def delta_key(at_ms: int, event_id: str) -> str:
     return f"{max(0, at_ms):0{MS_WIDTH}d}#{event_id}"
 
 
+def _key_at(when: datetime) -> str:
+    """The delta key prefix of a moment: every delta keyed below it changed before it."""
+    return f"{max(0, _ms(when)):0{MS_WIDTH}d}"
+
+
+def _get(key: Mapping[str, Any], *, consistent: bool) -> dict[str, Any] | None:
+    """One item of the main table by its key, or None (read units summed in STATS)."""
+    raw = connection().client.get_item(TableName=_table(), Key=dict(key), ConsistentRead=consistent,
+                                       ReturnConsumedCapacity="TOTAL")
+    _units(raw, "read")
+    item = raw.get("Item")
+    return dict(item) if item else None
+
+
 def _units(response: Mapping[str, Any], kind: str = "write") -> None:
     consumed = response.get("ConsumedCapacity")
     total = sum(float(c.get("CapacityUnits", 0)) for c in consumed) if isinstance(consumed, list) \
@@ -98,9 +113,7 @@ def _sum(records: Sequence[Record]) -> dict[str, dict[str, int]]:
     summed: dict[str, dict[str, int]] = {}
     for _, _, _, deltas in records:
         for (_, sk), metrics in deltas.items():
-            target = summed.setdefault(sk, {})
-            for name, n in metrics.items():
-                target[name] = target.get(name, 0) + int(n)
+            merge(summed.setdefault(sk, {}), metrics)
     return {sk: {k: v for k, v in m.items() if v} for sk, m in summed.items() if any(m.values())}
 
 
@@ -251,10 +264,8 @@ def _late(ws: str, group: Sequence[Record], *, now: datetime, sleep: Any) -> int
 
 
 def _delta_until(ws: str, key: str) -> str:
-    raw = connection().client.get_item(TableName=_table(), Key={"pk": {"S": keys.counter_deltas(ws)}, "sk": {"S": key}},
-                                       ConsistentRead=True, ReturnConsumedCapacity="TOTAL")
-    _units(raw, "read")
-    return str(((raw.get("Item") or {}).get("e") or {}).get("S", ""))
+    item = _get({"pk": {"S": keys.counter_deltas(ws)}, "sk": {"S": key}}, consistent=True) or {}
+    return str((item.get("e") or {}).get("S", ""))
 
 
 # --- folding ----------------------------------------------------------------------------------------------------
@@ -268,15 +279,16 @@ class Tail:
     deltas: tuple[tuple[str, dict[str, dict[str, int]]], ...]
 
     def foldable(self, now: datetime) -> list[str]:
-        limit = f"{_ms(now - SETTLE):0{MS_WIDTH}d}"
+        limit = _key_at(now - SETTLE)
         return [sk for sk, _ in self.deltas if sk < limit]
 
 
 def _fold_state(ws: str, *, consistent: bool) -> dict[str, Any] | None:
-    raw = connection().client.get_item(TableName=_table(), Key=_fold_key(ws), ConsistentRead=consistent,
-                                       ReturnConsumedCapacity="TOTAL")
-    _units(raw, "read")
-    return raw.get("Item")
+    return _get(_fold_key(ws), consistent=consistent)
+
+
+def _cursor(state: Mapping[str, Any] | None) -> str:
+    return str(((state or {}).get("cur") or {}).get("S", ""))
 
 
 def _items(pk: str, condition: str, values: Mapping[str, Any], *, consistent: bool = False) -> Iterator[dict[str, Any]]:
@@ -325,11 +337,10 @@ def _body(raw: Mapping[str, Any]) -> dict[str, Any]:
     return dict(body) if isinstance(body, dict) else {}
 
 
-def recent_entries(ws: str, since_ms: int) -> list[list[str]]:
-    """The customer messages carried by the delta items keyed at or after `since_ms` (one Query, oldest first)."""
-    return [[str(v) for v in entry]
-            for raw in _items(keys.counter_deltas(ws), "sk >= :a", {":a": {"S": f"{max(0, since_ms):0{MS_WIDTH}d}"}})
-            for entry in _body(raw).get("r") or [] if len(entry) == 5]
+def recent_entries(ws: str, since: datetime) -> list[list[str]]:
+    """The customer messages carried by the delta items keyed at or after `since` (one Query, oldest first)."""
+    items = _items(keys.counter_deltas(ws), "sk >= :a", {":a": {"S": _key_at(since)}})
+    return [[str(v) for v in entry] for raw in items for entry in _body(raw).get("r") or [] if len(entry) == 5]
 
 
 def _low(cursor: str) -> str:
@@ -339,16 +350,17 @@ def _low(cursor: str) -> str:
 
 def tail(ws: str, *, now: datetime, fold_at: int = FOLD_AT) -> Tail:
     """The unfolded deltas of a workspace (two small reads); folds first when many of them are final."""
-    state = _fold_state(ws, consistent=False) or {}
-    cursor = str((state.get("cur") or {}).get("S", ""))
-    found = Tail(cursor, tuple(_deltas(ws, _low(cursor), None, consistent=False)))
+    found = _read_tail(ws, consistent=False)
     ready = found.foldable(now)
-    if ready and (len(ready) >= fold_at or ready[0][:MS_WIDTH] < f"{_ms(now - timedelta(hours=1)):0{MS_WIDTH}d}"):
+    if ready and (len(ready) >= fold_at or ready[0] < _key_at(now - timedelta(hours=1))):
         fold(ws, now=now, max_deltas=READER_FOLD)
-        state = _fold_state(ws, consistent=True) or {}
-        cursor = str((state.get("cur") or {}).get("S", ""))
-        found = Tail(cursor, tuple(_deltas(ws, _low(cursor), None, consistent=True)))
+        found = _read_tail(ws, consistent=True)
     return found
+
+
+def _read_tail(ws: str, *, consistent: bool) -> Tail:
+    cursor = _cursor(_fold_state(ws, consistent=consistent))
+    return Tail(cursor, tuple(_deltas(ws, _low(cursor), None, consistent=consistent)))
 
 
 Chunk = tuple[str, str, dict[str, dict[str, int]], int]  # (new cursor, the items' fc, sums, deltas completed)
@@ -387,7 +399,7 @@ def _chunks(pending: Sequence[tuple[str, dict[str, dict[str, int]]]], cursor: st
             sums, count = {}, 0
         for _, deltas in group:
             for counter, metrics in deltas.items():
-                _merge(sums.setdefault(counter, {}), metrics)
+                merge(sums.setdefault(counter, {}), metrics)
             count += 1
     chunks.append((limit, limit, sums, count))
     return chunks
@@ -400,9 +412,9 @@ def fold(ws: str, *, now: datetime, sleep: Any = time.sleep, max_deltas: int | N
     folded = 0
     for _ in range(4):
         state = _fold_state(ws, consistent=True)
-        cursor = str(((state or {}).get("cur") or {}).get("S", ""))
+        cursor = _cursor(state)
         version = str(((state or {}).get("v") or {}).get("N", "0"))
-        limit = f"{_ms(now - SETTLE):0{MS_WIDTH}d}"
+        limit = _key_at(now - SETTLE)
         if cursor >= limit:
             return folded
         pending = _deltas(ws, _low(cursor), limit, consistent=True,
@@ -447,27 +459,20 @@ def query(ws: str, low: str, high: str, tail: Tail | None = None) -> Iterator[tu
     seen: set[str] = set()
     deltas = tail.deltas if tail else ()
     for raw in _items(keys.counters(ws), "sk BETWEEN :a AND :b", {":a": {"S": low}, ":b": {"S": high}}):
-        sk = raw["sk"]["S"]
-        if sk == keys.COUNTER_FOLD or sk.startswith("s#"):
-            continue
+        sk = raw["sk"]["S"]  # a kind's range: never the `fold` cursor or an `s#` snapshot
         seen.add(sk)
         metrics = metrics_of(raw)
         folded_to = str((raw.get("fc") or {}).get("S", ""))
         for key, sums in deltas:
             if key >= folded_to and sk in sums:
-                _merge(metrics, sums[sk])
+                merge(metrics, sums[sk])
         yield sk, metrics
     extra: dict[str, dict[str, int]] = {}
     for _, sums in deltas:  # counter items no fold has made yet
         for sk, metrics in sums.items():
             if low <= sk <= high and sk not in seen:
-                _merge(extra.setdefault(sk, {}), metrics)
+                merge(extra.setdefault(sk, {}), metrics)
     yield from sorted(extra.items())
-
-
-def _merge(into: dict[str, int], metrics: Mapping[str, int]) -> None:
-    for name, n in metrics.items():
-        into[name] = into.get(name, 0) + int(n)
 
 
 def metrics_of(raw: Mapping[str, Any]) -> dict[str, int]:
@@ -480,11 +485,7 @@ SNAPSHOT_DAYS = 3  # a snapshot serves one window end hour; kept a little longer
 
 def snapshot(ws: str, end_hour: str) -> dict[str, Any] | None:
     """The dashboard's settled sums for the window ending at this hour, or None if no dashboard made them yet."""
-    raw = connection().client.get_item(TableName=_table(), Key={"pk": {"S": keys.counters(ws)},
-                                                                "sk": {"S": f"s#{end_hour}"}},
-                                       ReturnConsumedCapacity="TOTAL")
-    STATS.read_units += float((raw.get("ConsumedCapacity") or {}).get("CapacityUnits", 0))
-    item = raw.get("Item")
+    item = _get({"pk": {"S": keys.counters(ws)}, "sk": {"S": f"s#{end_hour}"}}, consistent=False)
     if not item:
         return None
     return dict(json.loads(item.get("data", {}).get("S", "{}")))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chalicelib.domain.model import iso
+from chalicelib.domain.model import iso, parse_iso
 from chalicelib.store import analytics, keys
 from chalicelib.store.base import epoch, typed
 from chalicelib.store.models import ClusterNoteItem, ConversationItem, MessageItem
@@ -38,12 +38,11 @@ def entry(message: MessageItem, *, now: datetime) -> list[str]:
 def recent_since(ws: str, since: str, pending: list[list[str]] | None = None) -> list[Recent]:
     """The customer messages since `since`, oldest first, one per message (and `pending`: a batch not written yet)."""
     try:
-        low = datetime.fromisoformat(since.replace("Z", "+00:00")) - SLACK
+        low = parse_iso(since) - SLACK
     except ValueError:
         return []
     found: dict[str, Recent] = {}
-    for conv, message, contact, at, text in [*analytics.recent_entries(ws, int(low.timestamp() * 1000)),
-                                             *(pending or [])]:
+    for conv, message, contact, at, text in [*analytics.recent_entries(ws, low), *(pending or [])]:
         if at >= since:
             found.setdefault(message, Recent(conv, message, contact, text, at))
     return sorted(found.values(), key=lambda r: (r.at, r.message_id))

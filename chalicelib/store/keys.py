@@ -268,11 +268,6 @@ def counters(ws: str) -> str:
     return f"WS#{ws}#ANX"
 
 
-def counter_mark(event_id: str) -> tuple[str, str]:
-    """A stream run's marker (the transactional counting before the deltas; old items, read by nothing now)."""
-    return f"ANXMARK#{event_id}", "ANXMARK"
-
-
 def counter_deltas(ws: str) -> str:
     """A workspace's counter deltas, one item per stream batch: sort keys `<change time, ms, 13 digits>#<eventID>`."""
     return f"WS#{ws}#ANXD"
@@ -331,11 +326,6 @@ def merge(ws: str, merge_id: str) -> tuple[str, str]:
 def merges_into(ws: str, contact_id: str) -> str:
     """gsi1: the merges into one card, newest first."""
     return f"WS#{ws}#MERGES#{contact_id}"
-
-
-def recent_inbound(ws: str) -> str:
-    """H2, before the messages rode in the counter delta items: old items only (TTL 2 h), read by nothing."""
-    return f"WS#{ws}#RECENTIN"
 
 
 def cluster_notes(ws: str) -> str:

@@ -687,7 +687,7 @@ class CounterItem(MainItem):
 
 
 class CounterMarkItem(MainItem):
-    """A stream batch's counters were applied: from the record this is keyed by up to sequence `e` (exactly once)."""
+    """The transactional counting's marker (`ANXMARK#<eventID>`): no longer written; old items expire (TTL 2 days)."""
 
     e = UnicodeAttribute(default="")
 
