@@ -13,7 +13,7 @@ operator's reply / note INSERT -> its conversation's bump, if the API died befor
 message in + provider file -> copy the attachment into our storage
 message with a pending action -> edit / delete it at the provider (B4)
 contact edited              -> the new name on its conversations; the consoles' cards (contact.updated)
-conversation / message    -> live update to the workspace's consoles
+conversation / message    -> live update to the workspace's consoles (a send's outcome: by the batch that sent it)
 conversation INSERT       -> round-robin assignment (team settings)
 conversation name / title / tags changed -> its search text (services/search.py)
 message / conversation / channel changes by staff -> the action log (services/audit.py)
@@ -102,9 +102,10 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
             hours.answer_off_hours(d, new)
             notifications.on_note(d, new)
         knowledge.on_message(d, new, previous)  # a reply that used articles was sent: +1 use each, once
-        kind = "message.new" if event_name == "INSERT" else "message.updated"
-        push(d, new.workspace_id or "", {"type": kind, "conversation_id": new.conversation_id,
-                                         "message": message_json(new, d.files)})
+        if not outbound.send_outcome(new, previous):  # the batch that sent it pushed it with its outcome
+            kind = "message.new" if event_name == "INSERT" else "message.updated"
+            push(d, new.workspace_id or "", {"type": kind, "conversation_id": new.conversation_id,
+                                             "message": message_json(new, d.files)})
     elif isinstance(new, NotificationItem) and event_name == "INSERT":
         notifications.on_insert(d, new)
     elif isinstance(new, SurveyItem) and surveys.answered_now(new, old):  # the thread's rating, live

@@ -36,6 +36,14 @@ def bumped_by_writer(new: MessageItem, old: MessageItem | None) -> bool:
     return old is None and new.origin == "operator" and new.direction in ("out", "note")
 
 
+def send_outcome(new: MessageItem, old: MessageItem | None) -> bool:
+    """The sender's own record of a send (pending -> sent / failed, same generation). Sends happen only in the stream
+    batch of the message's pending record (`deliver`), which pushes the message after the send, with its outcome
+    (the update refreshes the item it holds): this record's push would say it again (API Gateway bills each)."""
+    return (old is not None and old.status == "pending" and new.status in ("sent", "failed")
+            and old.generation == new.generation)
+
+
 def needs_work(new: MessageItem, old: MessageItem | None) -> bool:
     return needs_delivery(new, old) or bumped_by_writer(new, old)
 

@@ -22,7 +22,9 @@ from chalicelib.store import repo
 from chalicelib.store.models import ConversationItem, MessageItem
 from tests.e2e.test_channel_meta import digits, only, open_shop
 from tests.e2e.test_ingest_exactly_once import Crash, race
+from tests.e2e.test_runtime import receive_json
 from tests.e2e.test_team_support import add_user
+from tests.integration.test_websocket_emulation import Client
 from tests.support import Workspace, customer_message, new_workspace
 
 pytestmark = pytest.mark.ddblocal
@@ -123,6 +125,25 @@ def test_replaying_the_records_of_a_reply_bumps_and_sends_nothing_again(stack):
     assert replies_sent(ws, "Replayed") == 1
     final = repo.get_message(ws.id, conv_id, message_id)
     assert final is not None and final.status == "sent" and final.external_message_id == stored.external_message_id
+
+
+def test_a_reply_reaches_each_console_once_already_sent(stack):
+    """The send's own record (pending -> sent) is not pushed again: the batch that sent the reply pushed it with its
+    outcome (API Gateway bills every message, per console)."""
+    ws = new_workspace(stack)
+    conv_id, _ = waiting_conversation(ws)
+    console = Client(int(stack.url.rsplit(":", 1)[1]), f"/ws?token={ws.key}")
+    assert console.status == 101
+    try:
+        resp = ws.reply(conv_id, "Pushed once")
+        assert resp.status_code == 202, resp.text
+        ws.drain()
+        events = receive_json(console, deadline_s=5.0)
+    finally:
+        console.drop()
+    mine = [e for e in events if (e.get("message") or {}).get("id") == resp.json()["id"]]
+    assert [(e["type"], e["message"]["status"]) for e in mine] == [("message.new", "sent")], events
+    assert replies_sent(ws, "Pushed once") == 1
 
 
 def test_racing_writers_of_one_reply_store_it_once_and_bump_the_conversation_once(stack):
