@@ -63,10 +63,9 @@ def handle_stream(event: Any) -> dict[str, Any]:
     with d.live.batched():  # one push per console for the whole batch (best effort: never fails the batch)
         response = process_partial_response(event=raw, record_handler=record_handler, processor=_processor(),
                                             context=event.context)
-        if "search" in vars(d):  # AWS mode: one search segment per workspace of this batch (search/engines.py);
-            d.search.flush()  # if that fails, the batch is retried whole (every side effect is idempotent)
-        # last, once per batch, what will not come back: nothing after it can fail the batch, so a retried batch
-        # is one that did not count (store/analytics.py: the counts of a batch that comes back after they were
-        # written are found by their keys)
+        # last, once per batch: the search segments (one per workspace; if writing one fails, the batch is retried
+        # whole: every side effect is idempotent), then the counts of what will not come back: nothing after them
+        # can fail the batch, so a retried batch is one that did not count (store/analytics.py: the counts of a
+        # batch that comes back after they were written are found by their keys)
         analytics.count_batch(d, raw.get("Records") or [], response)
     return response

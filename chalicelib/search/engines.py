@@ -15,6 +15,13 @@
   main table instead (`ItemSegments`: 1 write unit per KB, $0.625 per million, against a PUT's $5 per million at
   any size); the reader lists both stores and applies their segments in name order, and the compaction removes
   both.
+  Cheaper still, a small segment rides in the batch's counter delta item for that workspace (store/analytics.py,
+  attribute `s`, compressed), which the stream writes anyway: no write of its own (issue 14). `flush(carried)`
+  hands those back to the caller instead of writing them; only an on-time delta carries one (a late batch's delta
+  is keyed by an old time). The reader lists the deltas from CARRIED_MARGIN before its base's last segment (a delta
+  is written at most LATE seconds after its key's time) and skips what the base already applied (the index keeps
+  every applied segment's name); the compaction leaves them to their 14-day expiry, and a workspace's weekly
+  counter fold compacts its index first (services/analytics.py), so none expires before a base holds it.
 
 Why not OpenSearch Serverless: docs/ARCHITECTURE.md ("Full-text search").
 """
@@ -26,11 +33,12 @@ import os
 import random
 import re
 import threading
+import zlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Protocol
 
-from chalicelib.domain.model import new_id
+from chalicelib.domain.model import new_id, stable_hash
 from chalicelib.search.analyze import Query
 from chalicelib.search.index import Filter, Hit, Op, SqliteIndex
 from chalicelib.store import keys
@@ -40,6 +48,9 @@ COMPACT_AFTER = 20  # about this many segments of a workspace before they are fo
 SMALL_SEGMENT = 8 * 1024  # bytes: up to here an item (1 write unit per KB) costs less than an S3 PUT (8 units)
 ITEM_TYPE = "searchseg"
 ITEM_REF = "item:"  # a segment kept as an item: "item:<name>.json" beside S3's ".../seg/<name>.json"
+CARRIED_REF = "delta:"  # a segment carried by a counter delta item: "delta:<name>.json"
+CARRIED_MARGIN_MS = 10 * 60 * 1000  # deltas listed from this long before the base's last segment (a delta is late
+# by at most LATE = 30 s plus the batch's run: store/analytics.py)
 
 
 def segment_body(ops: Iterable[Op]) -> bytes:
@@ -49,7 +60,21 @@ def segment_body(ops: Iterable[Op]) -> bytes:
 
 def segment_name(ref: str) -> str:
     """`<time-sortable id>.json`, whichever store the segment is in."""
-    return ref.removeprefix(ITEM_REF).rsplit("/", 1)[-1]
+    return ref.removeprefix(ITEM_REF).removeprefix(CARRIED_REF).rsplit("/", 1)[-1]
+
+
+def carried_name(delta_key: str) -> str:
+    """A carried segment's name, in the same time-sortable form as `new_id`'s: from its delta's key
+    (`<ms, 13 digits>#<eventID>`), so the same delta is always the same segment."""
+    return f"s{int(delta_key[:13]):012x}{stable_hash(delta_key, length=8)}.json"
+
+
+def name_ms(name: str) -> int:
+    """The milliseconds in a segment's (or base's) name, 0 when it has none."""
+    try:
+        return int(name[1:13], 16)
+    except ValueError:
+        return 0
 
 
 class ItemSegments:
@@ -84,6 +109,29 @@ class ItemSegments:
     def delete(self, ws: str, name: str) -> None:
         self.client.delete_item(TableName=self.table, Key={"pk": self._pk(ws), "sk": {"S": name}})
 
+    def carried(self, ws: str, since_ms: int) -> dict[str, bytes]:
+        """The segments the workspace's counter deltas carry, from `since_ms` on: name -> operations (one strongly
+        consistent Query, paged; deltas carrying none are read too, and left out)."""
+        found: dict[str, bytes] = {}
+        params: dict[str, Any] = {
+            "TableName": self.table, "KeyConditionExpression": "pk = :pk AND sk >= :since",
+            "FilterExpression": "attribute_exists(#s)", "ProjectionExpression": "sk, #s",
+            "ExpressionAttributeNames": {"#s": "s"}, "ConsistentRead": True,
+            "ExpressionAttributeValues": {":pk": {"S": keys.counter_deltas(ws)}, ":since": {"S": f"{since_ms:013d}"}}}
+        while True:
+            page = self.client.query(**params)
+            for item in page.get("Items", []):
+                found[carried_name(item["sk"]["S"])] = zlib.decompress(bytes(item["s"]["B"]))
+            if "LastEvaluatedKey" not in page:
+                return found
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _carried(pending: Mapping[str, list[Op]], carried: Collection[str]) -> dict[str, bytes]:
+    """The small segments of the workspaces in `carried`."""
+    bodies = {ws: segment_body(ops) for ws, ops in pending.items() if ws in carried and ops}
+    return {ws: body for ws, body in bodies.items() if len(body) <= SMALL_SEGMENT}
+
 
 def file_name(ws: str) -> str:
     return _SAFE.sub("_", ws)[:120] or "_"
@@ -92,7 +140,7 @@ def file_name(ws: str) -> str:
 class Engine(Protocol):
     def add(self, ws: str, ops: Iterable[Op]) -> None: ...
 
-    def flush(self) -> None: ...
+    def flush(self, carried: Collection[str] = ()) -> dict[str, bytes]: ...
 
     def search(self, ws: str, query: Query, flt: Filter, *, limit: int, offset: int) -> list[Hit]: ...
 
@@ -106,6 +154,7 @@ class LocalEngine:
         self.root = root
         self._open: dict[str, SqliteIndex] = {}
         self._lock = threading.Lock()
+        self._batch = threading.local()  # this thread's stream batch: ws -> its operations (what a delta carries)
 
     def index_of(self, ws: str) -> SqliteIndex:
         with self._lock:
@@ -117,9 +166,17 @@ class LocalEngine:
         batch = list(ops)
         if batch:
             self.index_of(ws).apply(batch)
+            pending = getattr(self._batch, "ops", None)
+            if pending is None:
+                pending = self._batch.ops = defaultdict(list)
+            pending[ws].extend(batch)
 
-    def flush(self) -> None:
-        return None
+    def flush(self, carried: Collection[str] = ()) -> dict[str, bytes]:
+        """Applied already; what AWS mode's delta items would carry is handed back all the same, so that embedded
+        mode writes the same delta items (and the benchmarks count their real size)."""
+        pending = getattr(self._batch, "ops", None) or {}
+        self._batch.ops = None
+        return _carried(pending, carried)
 
     def search(self, ws: str, query: Query, flt: Filter, *, limit: int, offset: int) -> list[Hit]:
         return self.index_of(ws).search(query, flt, limit=limit, offset=offset)
@@ -144,11 +201,15 @@ class S3Engine:
     def add(self, ws: str, ops: Iterable[Op]) -> None:
         self._pending[ws].extend(ops)
 
-    def flush(self) -> None:
-        """One segment per workspace touched by the batch; called once at the end of the batch."""
+    def flush(self, carried: Collection[str] = ()) -> dict[str, bytes]:
+        """One segment per workspace touched by the batch; called once at the end of the batch. A small one of a
+        workspace in `carried` is handed back (its counter delta item carries it) instead of written."""
         pending, self._pending = self._pending, defaultdict(list)
+        handed = _carried(pending, carried) if self.items is not None else {}
         for ws, ops in pending.items():
-            if ops:
+            if not ops:
+                continue
+            if ws not in handed:  # a handed one is written by the caller, in the delta item
                 body = segment_body(ops)
                 name = f"{new_id('s')}.json"
                 if self.items is not None and len(body) <= SMALL_SEGMENT:
@@ -157,8 +218,9 @@ class S3Engine:
                 else:
                     self._call("put", Bucket=self.bucket, Key=f"{self._ws(ws)}seg/{name}", Body=body,
                                ContentType="application/json")
-                if self._chance() < 1 / COMPACT_AFTER:
-                    self.compact(ws)
+            if self._chance() < 1 / COMPACT_AFTER:
+                self.compact(ws)
+        return handed
 
     # --- the reader (API Lambda) ---
 
@@ -212,6 +274,8 @@ class S3Engine:
         new_base = f"{self._ws(ws)}base/{last}.sqlite"
         self._call("put_file", index.path, self.bucket, new_base)
         for key in [*segments, *([base] if base else [])]:
+            if key.startswith(CARRIED_REF):
+                continue  # the delta item is the counters' too: it expires with them
             if key.startswith(ITEM_REF) and self.items is not None:
                 self.requests["item_delete"] += 1
                 self.items.delete(ws, segment_name(key))
@@ -231,14 +295,17 @@ class S3Engine:
         base = bases[-1] if bases else ""
         covered = base.rsplit("/", 1)[-1].removesuffix(".sqlite") if base else ""
         refs = [k for k in keys if "/seg/" in k]
+        carried: list[str] = []
         if self.items is not None:
             self.requests["item_list"] += 1
             bodies = self.items.listing(ws)
+            riding = self.items.carried(ws, max(0, name_ms(covered) - CARRIED_MARGIN_MS) if covered else 0)
             self._item_bodies = {key: body for key, body in self._item_bodies.items() if key[0] != ws}
-            self._item_bodies.update({(ws, name): body for name, body in bodies.items()})
+            self._item_bodies.update({(ws, name): body for name, body in [*bodies.items(), *riding.items()]})
             refs += [ITEM_REF + name for name in bodies]
-        segments = sorted((r for r in refs if segment_name(r).removesuffix(".json") > covered), key=segment_name)
-        return base, segments
+            carried = [CARRIED_REF + name for name in riding]  # those the base holds: skipped as applied (_sync)
+        kept = [r for r in refs if segment_name(r).removesuffix(".json") > covered]
+        return base, sorted([*kept, *carried], key=segment_name)
 
     def _pages(self, **params: Any) -> Iterable[dict[str, Any]]:
         token = None
@@ -251,7 +318,7 @@ class S3Engine:
                 return
 
     def _segment_ops(self, ws: str, key: str) -> list[Op]:
-        if key.startswith(ITEM_REF):
+        if key.startswith((ITEM_REF, CARRIED_REF)):
             body = self._item_bodies[(ws, segment_name(key))]  # read by the listing just before
         else:
             body = self._call("get", Bucket=self.bucket, Key=key)["Body"].read()

@@ -45,7 +45,8 @@ def deltas_of(event_name: str, new: Any, old: Any) -> rules.Batch:
 
 
 def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping[str, Any] | None) -> int:
-    """Count the records of a processed batch that will not be delivered again. Returns delta items written."""
+    """Count the records of a processed batch that will not be delivered again, and flush the batch's search
+    segments (a workspace's small one rides in its on-time delta item). Returns delta items written."""
     failed = {f.get("itemIdentifier") for f in (response or {}).get("batchItemFailures") or []}
     counted: list[store.Record] = []
     recent: dict[str, list[list[str]]] = {}  # H2: the batch's customer messages, carried by its counter items
@@ -71,6 +72,9 @@ def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping
             now = now or d.now()
             counted.append((str(record.get("eventID") or sequence), sequence, _ms(rules.change_time(new), now),
                             deltas))
+    carried = store.on_time(counted, now=now) if counted and now is not None else set()
+    engine = vars(d).get("search")  # built only by a batch that changed something searchable
+    segments = engine.flush(carried) if engine is not None else {}  # the others written here, before the deltas
     if not counted or now is None:
         return 0
     workspaces = {ws for *_, deltas in counted for ws, _ in deltas}
@@ -80,7 +84,7 @@ def count_batch(d: Deps, records: Sequence[Mapping[str, Any]], response: Mapping
     _push_updated(d, workspaces)
     if recent:
         clusters.after_batch(d, recent)  # the sudden-cluster check sees this batch's messages in memory
-    return store.apply(counted, now=now, recent=recent)  # the batch's last write
+    return store.apply(counted, now=now, recent=recent, segments=segments)  # the batch's last write
 
 
 def _ms(when: str, now: datetime) -> int:
@@ -134,6 +138,9 @@ def _fold_when_busy(ws: str, now: datetime) -> None:
 def _weekly_fold(d: Deps, timer: Any) -> None:
     ws = timer.workspace_id
     now = d.now()
+    compact = getattr(d.search, "compact", None)  # AWS mode: the search segments the deltas carry, into a base
+    if compact is not None:  # before they expire with them
+        compact(ws)
     store.fold(ws, now=now)
     if store.tail(ws, now=now, fold_at=10**9).deltas:  # deltas still to come due: book the next fold
         repo.put_timer(ws, FOLD_TIMER, FOLD_KIND, iso(_fold_due(now)), {}, now=now)

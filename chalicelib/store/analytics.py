@@ -17,6 +17,9 @@ version, so a fold in flight starts again; a delta that exists already is a mark
 counted), and one the cursor has passed is added into the hour items directly. SETTLE > LATE + the longest a
 write may take after its decision (the client's timeouts), so no on-time write lands behind a fold.
 
+An on-time delta also carries its batch's small search segment for the workspace (`s`, compressed: the full-text
+index's operations, search/engines.py), so the search index costs no write of its own in a trickle of traffic.
+
 Consumed units are summed in `STATS` (benchmarks).
 """
 
@@ -118,41 +121,58 @@ def _sum(records: Sequence[Record]) -> dict[str, dict[str, int]]:
 
 
 def _delta_item(ws: str, key: str, sums: Mapping[str, Mapping[str, int]], last: str, now: datetime,
-                recent: Sequence[Sequence[str]] = ()) -> dict[str, Any]:
+                recent: Sequence[Sequence[str]] = (), segment: bytes | None = None) -> dict[str, Any]:
     body = json.dumps({"c": sums, "r": list(recent)} if recent else {"c": sums},
                       separators=(",", ":"), sort_keys=True).encode()
-    return {"pk": {"S": keys.counter_deltas(ws)}, "sk": {"S": key}, "type": {"S": TYPE_OF[CounterDeltaItem]},
-            "z": {"S": base64.b64encode(zlib.compress(body, 9)).decode()}, "e": {"S": last},
-            "expires_at": {"N": str(epoch(now) + DELTA_DAYS * 86400)}}
+    item: dict[str, Any] = {
+        "pk": {"S": keys.counter_deltas(ws)}, "sk": {"S": key}, "type": {"S": TYPE_OF[CounterDeltaItem]},
+        "z": {"S": base64.b64encode(zlib.compress(body, 9)).decode()}, "e": {"S": last},
+        "expires_at": {"N": str(epoch(now) + DELTA_DAYS * 86400)}}
+    if segment:
+        item["s"] = {"B": zlib.compress(segment, 9)}
+    return item
 
 
-def apply(records: Sequence[Record], *, now: datetime, sleep: Any = time.sleep,
-          recent: Mapping[str, Sequence[Sequence[str]]] | None = None) -> int:
-    """Count these records (one shard's, in sequence order), each exactly once. Returns delta items written.
-    `recent`: per workspace, the batch's customer messages for repeat-request detection (store/clusters.py),
-    carried in the same item (on time only: a late batch's messages are older than any window that reads them)."""
+def _by_workspace(records: Sequence[Record]) -> dict[str, list[Record]]:
+    """Each workspace's records, each with only its own deltas, in sequence order."""
     by_ws: dict[str, list[Record]] = {}
     for record in records:
         for ws in dict.fromkeys(ws for ws, _ in record[3]):
             by_ws.setdefault(ws, []).append((record[0], record[1], record[2],
                                              {k: v for k, v in record[3].items() if k[0] == ws}))
-    on_time: list[dict[str, Any]] = []
+    return by_ws
+
+
+def on_time(records: Sequence[Record], *, now: datetime) -> set[str]:
+    """The workspaces whose delta `apply` writes on time (a plain put that may carry more: see `apply`)."""
+    late_before = _ms(now - LATE)
+    return {ws for ws, group in _by_workspace(records).items() if _sum(group) and group[0][2] >= late_before}
+
+
+def apply(records: Sequence[Record], *, now: datetime, sleep: Any = time.sleep,
+          recent: Mapping[str, Sequence[Sequence[str]]] | None = None,
+          segments: Mapping[str, bytes] | None = None) -> int:
+    """Count these records (one shard's, in sequence order), each exactly once. Returns delta items written.
+    Carried in the same item, on time only (`on_time` says which; a late batch's delta is keyed by an old time):
+    `recent`, per workspace, the batch's customer messages for repeat-request detection (store/clusters.py);
+    `segments`, per workspace, the batch's small search segment (search/engines.py)."""
+    timely: list[dict[str, Any]] = []
     written = 0
     late_before = _ms(now - LATE)
-    for ws, group in by_ws.items():
+    for ws, group in _by_workspace(records).items():
         sums = _sum(group)
         if not sums:
             continue
         first = group[0]
         if first[2] >= late_before:
-            on_time.append(_delta_item(ws, delta_key(first[2], first[0]), sums, group[-1][1], now,
-                                       (recent or {}).get(ws, ())))
+            timely.append(_delta_item(ws, delta_key(first[2], first[0]), sums, group[-1][1], now,
+                                      (recent or {}).get(ws, ()), (segments or {}).get(ws)))
         else:
             written += _late(ws, group, now=now, sleep=sleep)
-    for start in range(0, len(on_time), 25):
-        _batch_put(on_time[start:start + 25], sleep=sleep)
-        written += len(on_time[start:start + 25])
-    STATS.deltas_written += len(on_time)
+    for start in range(0, len(timely), 25):
+        _batch_put(timely[start:start + 25], sleep=sleep)
+        written += len(timely[start:start + 25])
+    STATS.deltas_written += len(timely)
     return written
 
 

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.store.files import FileStore
-from chalicelib.store.models import MainItem
+from chalicelib.store.models import TYPE_OF, CounterDeltaItem, MainItem
 
 FORMAT = "zabota-export"
 SCHEMA_VERSION = 1
@@ -97,8 +97,13 @@ def _sealed(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+DERIVED = {TYPE_OF[CounterDeltaItem]: "s"}  # a counter delta's search segment: the index is rebuilt, not restored
+
+
 def _clean(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in raw.items() if k != RESTORED}
+    """As exported: without the import's mark, nor what a restore rebuilds (`reindex-search`)."""
+    derived = DERIVED.get(raw.get("type", {}).get("S", ""))
+    return {k: v for k, v in raw.items() if k != RESTORED and k != derived}
 
 
 class _Writer:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,6 +17,7 @@ from moto import mock_aws
 from chalicelib.search import analyze, documents
 from chalicelib.search.engines import ItemSegments, S3Engine
 from chalicelib.search.index import Filter, Op
+from chalicelib.store import analytics as analytics_store
 from chalicelib.store.base import connection
 from chalicelib.store.models import MainItem
 
@@ -102,3 +104,67 @@ def test_a_replayed_batch_writes_another_item_with_the_same_result(aws):
         written(writer, ws, ops("m1", "Где мой заказ?"))
     assert len(items.listing(ws)) == 2
     assert found(engine("reader"), ws, "заказ ") == ["m1"]
+
+
+def carried(writer: S3Engine, ws: str, batch: list[Op], at: datetime, *, now: datetime | None = None) -> str:
+    """A stream batch whose counter delta is on time: its small segment rides in the delta item (no write of its
+    own). Returns the delta's key."""
+    event_id = secrets.token_hex(8)
+    record = (event_id, str(10**20), int(at.timestamp() * 1000), {(ws, "a#2031-05-06T10"): {"in": 1}})
+    writer.add(ws, batch)
+    when = now or at
+    handed = writer.flush(analytics_store.on_time([record], now=when))
+    assert set(handed) == {ws}
+    assert analytics_store.apply([record], now=when, segments=handed) == 1
+    return analytics_store.delta_key(record[2], event_id)
+
+
+def test_a_segment_carried_by_the_counter_delta_is_read_compacted_and_left_to_expire_with_it(aws):
+    engine, s3, items = aws
+    ws = f"ws-{secrets.token_hex(4)}"
+    writer = engine("writer")
+    t = datetime.now(UTC) - timedelta(minutes=1)  # segments written as items are named by the clock's time
+    carried(writer, ws, ops("m1", "Где мой заказ?"), t)
+    assert writer.requests["item_put"] == 0 and writer.requests["put"] == 0 and items.listing(ws) == {}
+    assert found(engine("cold"), ws, "заказ ") == ["m1"]  # a cold reader finds it in the delta
+
+    assert engine("job").compact(ws) is True
+    assert len(items.carried(ws, 0)) == 1  # the delta stays (the counters' item: it expires with them)
+    # a delta written after the compaction with a key older than the base's last segment (late by 20 s) is applied
+    # all the same; the one in the base is not applied twice (an edit after it would be undone)
+    carried(writer, ws, ops("m2", "Возврат денег"), t - timedelta(seconds=20), now=t + timedelta(seconds=5))
+    reader = engine("reader")
+    assert found(reader, ws, "заказ ") == ["m1"] and found(reader, ws, "возврат ") == ["m2"]
+    written(writer, ws, ops("m1", "Жду ответ", before=message("m1", "Где мой заказ?"), second=5))
+    assert found(reader, ws, "заказ ") == [] and found(reader, ws, "ответ ") == ["m1"]
+    assert found(engine("cold2"), ws, "заказ ") == []  # a cold one too: base, its late delta, the edit
+
+
+def test_a_late_batch_or_one_without_counts_writes_its_segment_item_as_before(aws):
+    engine, _, items = aws
+    ws = f"ws-{secrets.token_hex(4)}"
+    writer = engine("writer")
+    t = datetime(2031, 5, 6, 10, 0, tzinfo=UTC)
+    late = (secrets.token_hex(8), str(10**20), int(t.timestamp() * 1000), {(ws, "a#2031-05-06T10"): {"in": 1}})
+    writer.add(ws, ops("m1", "Где мой заказ?"))
+    assert analytics_store.on_time([late], now=t + timedelta(minutes=5)) == set()  # the checked path: no carrying
+    assert writer.flush(set()) == {} and len(items.listing(ws)) == 1
+    analytics_store.apply([late], now=t + timedelta(minutes=5))
+    assert items.carried(ws, 0) == {}
+    assert found(engine("reader"), ws, "заказ ") == ["m1"]
+
+
+def test_the_weekly_counter_fold_puts_carried_segments_into_a_base_before_their_deltas_expire(aws):
+    from chalicelib.services import analytics
+
+    engine, s3, items = aws
+    ws = f"ws-{secrets.token_hex(4)}"
+    t = datetime.now(UTC) - timedelta(minutes=1)
+    key = carried(engine("writer"), ws, ops("m1", "Где мой заказ?"), t)
+    schedule = SimpleNamespace(search=engine("schedule"), now=lambda: t + timedelta(days=7))
+    analytics._weekly_fold(schedule, SimpleNamespace(workspace_id=ws))  # the `analytics-fold` timer's handler
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="files", Prefix=f"search/{ws}/base/").get("Contents", [])]
+    connection().client.delete_item(TableName=str(MainItem.Meta.table_name),  # the delta expires (TTL)
+                                    Key={"pk": {"S": f"WS#{ws}#ANXD"}, "sk": {"S": key}})
+    assert items.carried(ws, 0) == {}
+    assert found(engine("cold"), ws, "заказ ") == ["m1"]  # in the base
