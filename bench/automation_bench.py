@@ -88,8 +88,9 @@ def _sla(stack: Any, d: Any, counter: DynamoCallCounter, when: Any) -> float:
 
     ws = harness.new_channel(stack).workspace_id
     for n in range(20):
-        repo.put_timer(ws, f"sla#bench-{n}", "sla", iso(when), {"conversation_id": f"bench-{n}", "since": "x",
-                                                              "stage": "warning", "breach_at": iso(when)}, now=when)
+        repo.put_due_timer(ws, f"sla#bench-{n}", "sla", iso(when), {"conversation_id": f"bench-{n}", "since": "x",
+                                                                  "stage": "warning", "breach_at": iso(when)},
+                           now=when)
     counter.take()
     d.clock = lambda: when
     fired = timers.fire_due(d)

@@ -46,10 +46,11 @@ def create_table_like(ddb: Any, source_table: str, name: str = BARE_TABLE) -> st
 
 
 def sample_inbound_item(ddb: Any, table: str) -> dict[str, Any]:
-    """One stored inbound (`IN#`) item of the main table, as the template of the bare puts."""
-    kwargs: dict[str, Any] = {"TableName": table, "FilterExpression": "#t = :t",
+    """One item the webhook stored (a customer's message under its pointer, or an `IN#` event), as the template of
+    the bare puts."""
+    kwargs: dict[str, Any] = {"TableName": table, "FilterExpression": "#t IN (:t, :q)",
                               "ExpressionAttributeNames": {"#t": "type"},
-                              "ExpressionAttributeValues": {":t": {"S": "inbound"}}}
+                              "ExpressionAttributeValues": {":t": {"S": "inbound"}, ":q": {"S": "inmsg"}}}
     while True:
         page = ddb.scan(**kwargs)
         if page.get("Items"):

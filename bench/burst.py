@@ -68,8 +68,9 @@ def measure(stack: Any, channel: harness.Channel, *, total: int = 2000, threads:
     drained = int(stack.pump.drain(timeout=drain_timeout))
     drain_seconds = time.perf_counter() - drain_started
     stored = _stored_inbound(ddb, main_table, channel.workspace_id)
-    inbound_items = _count(ddb, main_table, "#t = :t AND channel_id = :c",
-                           {":t": {"S": "inbound"}, ":c": {"S": channel.channel_id}})
+    # the webhook's items: a customer's message is queued under its provider-id pointer, other events as IN#
+    inbound_items = _count(ddb, main_table, "#t IN (:t, :q) AND channel_id = :c",
+                           {":t": {"S": "inbound"}, ":q": {"S": "inmsg"}, ":c": {"S": channel.channel_id}})
     conversations = _count(ddb, main_table, "#t = :t AND workspace_id = :w",
                            {":t": {"S": "conversation"}, ":w": {"S": channel.workspace_id}})
 

@@ -280,7 +280,7 @@ def _burst(d: dict[str, Any]) -> list[str]:
         _row("lost (unique - stored)", f"{d['lost']}  (never acknowledged: {d['never_acknowledged']})", "0",
              verdict(d["lost"], 0)),
         _row("doubled (stored - unique)", str(d["doubled"]), "0", verdict(d["doubled"], 0)),
-        _row("  stored msgs / IN# items / convs", f"{d['stored_messages']} / {d['inbound_items']} / "
+        _row("  stored msgs / webhook items / convs", f"{d['stored_messages']} / {d['inbound_items']} / "
              f"{d['conversations']}  (unexpected {d['unexpected']})"),
         _row("webhook throughput", f"{d['webhooks_per_second']:.0f}/s  ({d['wall_seconds']} s)"),
         _row("bare PutItem throughput, 16 threads", f"{d['bare_puts_per_second']:.0f}/s  (before "

@@ -161,6 +161,26 @@ def conversation_id_for(workspace_id: str, channel_id: str, external_conversatio
     return "c_" + stable_hash(workspace_id, channel_id, external_conversation_id)
 
 
+MESSAGE_EVENTS = ("message", "comment")
+
+
+def message_id_for(event: InboundEvent) -> str:
+    """Our id of an inbound message: time-sortable (the thread's order), derived from the event (safe retries)."""
+    return derived_id("m", parse_iso(event.received_at), event.dedupe_key)
+
+
+def queued_by_pointer(event: InboundEvent) -> bool:
+    """Is this webhook event stored under its provider-id pointer (store/repo.put_inbound)? A customer's message
+    or comment with the provider's id; echoes of the brand's messages, edits, statuses and the rest are not."""
+    return event.event_type in MESSAGE_EVENTS and event.direction != "out" and bool(event.external_message_id)
+
+
+def pointer_of(event: InboundEvent) -> tuple[str, str]:
+    """The conversation and message ids a queued event's pointer holds: those the stream derives anyway."""
+    return (conversation_id_for(event.workspace_id, event.channel_id, event.external_conversation_id),
+            message_id_for(event))
+
+
 def contact_id_for(workspace_id: str, channel_id: str, external_user_id: str) -> str:
     """The contact first created for an identity; merging (C2) later points identities elsewhere."""
     return "p_" + stable_hash("contact", workspace_id, channel_id, external_user_id)

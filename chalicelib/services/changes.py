@@ -1,6 +1,7 @@
 """What happens when the main table changes: the stream handler's dispatch table (one record at a time).
 
-inbound INSERT            -> contact, identity, conversation, message
+inbound INSERT            -> contact, identity, conversation, message (also a customer's message queued under
+                             its provider-id pointer by the webhook)
 conversation INSERT       -> auto-greeting (once), inside working hours (services/hours.py)
 customer message INSERT   -> off-hours reply, once per conversation per closed period
 conversation waiting / answered -> SLA timer written / removed (services/sla.py)
@@ -62,6 +63,7 @@ from chalicelib.store.models import (
     MainItem,
     MessageItem,
     NotificationItem,
+    QueuedMessageItem,
     SurveyItem,
     TaskEventItem,
     TaskItem,
@@ -74,6 +76,8 @@ def handle_change(d: Deps, event_name: str, new: MainItem | None, old: MainItem 
         return
     if isinstance(new, InboundItem) and event_name == "INSERT":
         inbound.process_inbound(d, InboundEvent.from_json(new.event))
+    elif isinstance(new, QueuedMessageItem) and event_name == "INSERT":  # the webhook's, under its pointer
+        inbound.process_inbound(d, InboundEvent.from_json(new.event), queued=new.message_id)
     elif isinstance(new, ConversationItem):
         previous_conv = old if isinstance(old, ConversationItem) else None
         if event_name == "INSERT":

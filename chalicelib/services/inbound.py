@@ -9,18 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
-from chalicelib.domain.model import InboundEvent, Sender, contact_id_for, conversation_id_for, derived_id, parse_iso
+from chalicelib.domain.model import (
+    MESSAGE_EVENTS,
+    InboundEvent,
+    Sender,
+    contact_id_for,
+    conversation_id_for,
+    message_id_for,
+)
 from chalicelib.errors import ChannelError
 from chalicelib.observability import logger
 from chalicelib.services import surveys
 from chalicelib.services.deps import Deps
 from chalicelib.store import repo
-
-MESSAGE_EVENTS = ("message", "comment")
-
-
-def message_id_for(event: InboundEvent) -> str:
-    return derived_id("m", parse_iso(event.received_at), event.dedupe_key)
 
 
 def _profile_lookup(d: Deps, event: InboundEvent) -> Callable[[], Sender | None] | None:
@@ -45,17 +46,19 @@ def _profile_lookup(d: Deps, event: InboundEvent) -> Callable[[], Sender | None]
     return enrich
 
 
-def _record_customer_message(d: Deps, event: InboundEvent, conv_id: str) -> None:
+def _record_customer_message(d: Deps, event: InboundEvent, conv_id: str, queued: str = "") -> None:
     now = d.now()
     contact_id, name = repo.ensure_identity(
         event, contact_id_for(event.workspace_id, event.channel_id, event.sender.external_user_id), now=now,
         enrich=_profile_lookup(d, event))
     conv = repo.get_conversation(event.workspace_id, conv_id, consistent=True) or repo.draft_conversation(
         event, conv_id, contact_id, name, now=now)  # stored with its first message counted, in one write
-    repo.record_inbound_message(event, conv, message_id_for(event), now=now, quiet=bool(conv.blocked))
+    repo.record_inbound_message(event, conv, queued or message_id_for(event), now=now, quiet=bool(conv.blocked),
+                                pointer_ours=bool(queued))
 
 
-def process_inbound(d: Deps, event: InboundEvent) -> None:
+def process_inbound(d: Deps, event: InboundEvent, *, queued: str = "") -> None:
+    """`queued`: the message id of an event the webhook stored under its pointer (its QueuedMessageItem)."""
     now = d.now()
     conv_id = conversation_id_for(event.workspace_id, event.channel_id, event.external_conversation_id)
     logger.append_keys(kind=event.channel_kind, channel_id=event.channel_id, conversation_id=conv_id,
@@ -71,7 +74,7 @@ def process_inbound(d: Deps, event: InboundEvent) -> None:
         surveys.on_answer_event(d, event, conv_id)  # a pressed survey button (G4): never a message
     elif event.event_type in MESSAGE_EVENTS:
         if not surveys.take_text_answer(d, event, conv_id):  # "5" for the open survey is its answer, not a request
-            _record_customer_message(d, event, conv_id)
+            _record_customer_message(d, event, conv_id, queued)
     elif event.event_type in ("message_edited", "comment_edited"):
         if repo.apply_inbound_edit(event, conv_id) is None and event.direction != "out":
             # an edit of a message we never received (sent before the channel was connected) or not yet (its

@@ -31,6 +31,7 @@ WRITTEN = (INSERT, MODIFY)
 # item model -> the events some consumer of the stream reacts to (REMOVE records carry only the old image)
 WANTED: dict[type[MainItem], tuple[str, ...]] = {
     m.InboundItem: (INSERT,),  # changes: contact, identity, conversation, message
+    m.QueuedMessageItem: (INSERT,),  # the same, for a customer's message stored under its pointer
     m.ConversationItem: (*WRITTEN, REMOVE),  # changes (greeting, SLA, rules, webhooks, push), analytics, search, audit
     m.MessageItem: (*WRITTEN, REMOVE),  # changes (delivery, media, off-hours, clusters, push), analytics, search
     m.ContactItem: (*WRITTEN, REMOVE),  # search (INSERT / MODIFY / REMOVE), changes (name, push), audit (edits)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from chalicelib.channels.base import WebhookRequest, WebhookResult
 from chalicelib.channels.registry import WEBHOOK_RULES
-from chalicelib.domain.model import Channel, InboundEvent
+from chalicelib.domain.model import Channel, InboundEvent, pointer_of, queued_by_pointer
 from chalicelib.errors import InvalidPayload, NotFound
 from chalicelib.observability import logger
 from chalicelib.services.deps import Deps
@@ -41,8 +41,9 @@ def receive_webhook(d: Deps, kind: str, channel_id: str, request: WebhookRequest
         logger.warning("webhook payload not stored", extra={"kind": kind, "channel_id": channel_id,
                                                             "code": err.code, "reason": err.message})
         return WebhookResult(status=200, body=acknowledge, ignored=err.code)
-    for event in result.events:
-        stored = repo.put_inbound(event, now=d.now())
+    for event in result.events:  # a customer's message is stored under its provider-id pointer (one write, 2 uses)
+        pointer = pointer_of(event) if queued_by_pointer(event) else None
+        stored = repo.put_inbound(event, now=d.now(), pointer=pointer)
         logger.info("inbound event", extra={"kind": kind, "channel_id": channel_id, "duplicate": not stored,
                                             "external_event_id": event.external_event_id})
     return result

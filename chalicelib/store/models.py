@@ -268,6 +268,15 @@ class ExternalMessageItem(MainItem):
     message_id = UnicodeAttribute()
 
 
+class QueuedMessageItem(ExternalMessageItem):
+    """A customer's message from a provider's webhook, stored under its pointer's key: the webhook's one write is
+    the deduplication, the stream's work item (`event`, as an inbound item's) and the pointer at once, so the
+    stream writes no pointer for it (issue 14). Read as a pointer like any other."""
+
+    channel_id = UnicodeAttribute()
+    event = UnicodeAttribute()  # InboundEvent JSON
+
+
 class InboundItem(MainItem):
     """One verified, deduplicated inbound event: the webhook's only write. The stream does the rest."""
 
@@ -798,7 +807,7 @@ class ClusterNoteItem(MainItem):
 
 MAIN_MODELS: tuple[type[MainItem], ...] = (
     WorkspaceItem, ChannelItem, ContactItem, IdentityItem, ConversationItem, MessageItem,
-    ExternalMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
+    ExternalMessageItem, QueuedMessageItem, InboundItem, ApiKeyItem, TimerItem, ParkedItem,
     UserItem, EmailItem, MemberItem, SessionItem, LoginTokenItem, LoginRateItem, InviteItem, OidcStateItem,
     AuditItem, PresenceItem, TeamSettingsItem,
     VisitorItem, WidgetTicketItem, RateWindowItem, WidgetSeqItem, RequestItem, TemplateItem,
@@ -813,7 +822,7 @@ MAIN_MODELS: tuple[type[MainItem], ...] = (
 TYPE_OF: dict[type[MainItem], str] = {
     WorkspaceItem: "workspace", ChannelItem: "channel", ContactItem: "contact", IdentityItem: "identity",
     ConversationItem: "conversation", MessageItem: "message", ExternalMessageItem: "extmsg",
-    InboundItem: "inbound", ApiKeyItem: "apikey", TimerItem: "timer", ParkedItem: "parked",
+    QueuedMessageItem: "inmsg", InboundItem: "inbound", ApiKeyItem: "apikey", TimerItem: "timer", ParkedItem: "parked",
     UserItem: "user", EmailItem: "email", MemberItem: "member", SessionItem: "session", LoginTokenItem: "login",
     LoginRateItem: "loginrate", InviteItem: "invite", OidcStateItem: "oidcstate", AuditItem: "audit",
     PresenceItem: "presence", TeamSettingsItem: "teamsettings",

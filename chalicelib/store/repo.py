@@ -42,6 +42,7 @@ from chalicelib.store.models import (
     MainItem,
     MessageItem,
     ParkedItem,
+    QueuedMessageItem,
     SendLeaseItem,
     TimerItem,
     WorkspaceItem,
@@ -151,11 +152,22 @@ def set_channel_health(channel_id: str, health: dict[str, Any]) -> None:
 # --- inbound: the webhook's one write ----------------------------------------------------------------
 
 
-def put_inbound(event: InboundEvent, *, now: datetime) -> bool:
+def put_inbound(event: InboundEvent, *, now: datetime, pointer: tuple[str, str] | None = None) -> bool:
     """Store a verified event unless its dedupe key was seen. Returns False for a duplicate.
 
     Only the parsed event is kept, not the provider's payload beside it: under 1 KB for a usual message, so the
-    webhook's one write is one write unit."""
+    webhook's one write is one write unit.
+
+    With `pointer` (the conversation and message ids of a customer's message from a provider's webhook) the event is
+    stored under the provider-id pointer's key instead (`QueuedMessageItem`, kept like any pointer): a duplicate is
+    then the same provider message, however late, and the stream has no pointer to write (1 write unit less)."""
+    if pointer is not None:
+        ws = event.workspace_id
+        ppk, psk = keys.external_message(ws, event.channel_id, event.external_conversation_id,
+                                         event.external_message_id)
+        return put_new(typed(QueuedMessageItem, ppk, psk, workspace_id=ws, conversation_id=pointer[0],
+                             message_id=pointer[1], channel_id=event.channel_id, event=event.to_json(),
+                             created_at=iso(now)))
     pk, sk = keys.inbound(event.dedupe_key)
     item = typed(
         InboundItem, pk, sk, workspace_id=event.workspace_id, channel_id=event.channel_id, event=event.to_json(),
@@ -442,12 +454,14 @@ def counted_tag(message_id: str) -> str:
 
 
 def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_id: str, *, now: datetime,
-                           retries: int = 5, quiet: bool = False) -> bool:
+                           retries: int = 5, quiet: bool = False, pointer_ours: bool = False) -> bool:
     """Write a customer's message, then bump its conversation: conditional writes, no transaction (a transaction
     costs twice the write units, on the table and on every index).
 
     Exactly once, in this order, so that a retry after a crash at any point finishes the job and doubles nothing:
-    1. the pointer from the provider's message id (an edit may have recorded the message first: then stop);
+    1. the pointer from the provider's message id (an edit may have recorded the message first: then stop; the
+       webhook may have stored the event under it, `pointer_ours`: nothing to write; an edit of a message queued
+       so, not processed yet, becomes the message under the pointer's id);
     2. if the message exists, it was counted: stop (a redelivered stream record; one strongly consistent read);
     3. the conversation, unless it already counted this message (`recent_ids`, guarded by its revision: a crash
        between 3 and 4 is retried within seconds, long before 12 newer messages push the id out), so the stream
@@ -458,6 +472,11 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
     Returns False when the message was there already. A closed conversation reopens as new (B9).
     """
     ws = event.workspace_id
+    if event.external_message_id and not pointer_ours:
+        owner = _claim_pointer(ws, event, conv.conversation_id, message_id)
+        if owner != message_id and get_message(ws, conv.conversation_id, owner) is not None:
+            return False  # the provider's message is in the thread already (its edit came first)
+        message_id = owner  # ours, or a message queued under its pointer whose edit came first: the edit is it
     mpk, msk = keys.message(ws, conv.conversation_id, message_id)
     reply_to_id = None
     if event.reply_to_external_message_id:
@@ -480,8 +499,6 @@ def record_inbound_message(event: InboundEvent, conv: ConversationItem, message_
         comment=event.comment or None, edited=event.is_edited, edit_count=1 if event.is_edited else 0,
         last_edit_event=event.external_event_id if event.is_edited else None,
     )
-    if event.external_message_id and not _claim_pointer(ws, event, conv.conversation_id, message_id):
-        return False  # the provider's message is in the thread already (its edit came first)
     if get_message(ws, conv.conversation_id, message_id) is not None:
         return False
     if conv.revision == 0:  # a draft: created counting this message (a customer's), or the racer's stored one
@@ -530,18 +547,18 @@ def _count_message(event: InboundEvent, conv: ConversationItem, message: Message
     raise Conflict("conversation kept changing while recording a message")
 
 
-def _claim_pointer(ws: str, event: InboundEvent, conv_id: str, message_id: str) -> bool:
-    """The provider's message id points at ours; True when it points at this message (new, or a retry)."""
+def _claim_pointer(ws: str, event: InboundEvent, conv_id: str, message_id: str) -> str:
+    """Point the provider's message id at `message_id` unless it points elsewhere: the id it points at."""
     ppk, psk = keys.external_message(ws, event.channel_id, event.external_conversation_id, event.external_message_id)
     pointer = typed(ExternalMessageItem, ppk, psk, workspace_id=ws, conversation_id=conv_id, message_id=message_id)
     try:
         pointer.save(condition=ExternalMessageItem.pk.does_not_exist()
                      | (ExternalMessageItem.message_id == message_id))
-        return True
+        return message_id
     except PutError as err:
-        if condition_failed(err):
-            return False
-        raise
+        if not condition_failed(err):
+            raise
+    return str(ExternalMessageItem.get(ppk, psk, consistent_read=True).message_id)  # it exists: the put said so
 
 
 def find_message_id(ws: str, channel_id: str, ext_conv: str, ext_msg: str) -> str | None:
@@ -556,7 +573,8 @@ def apply_inbound_edit(event: InboundEvent, conv_id: str) -> bool | None:
     """A customer edited a message: replace its text, once per edit event.
 
     True: applied; False: an older or repeated edit; None: the original is not known here (never received, or
-    not yet: the caller records the edit as the message). Providers date edits in whole seconds, so an edit in
+    not yet: its pointer may hold it queued, unprocessed; the caller records the edit as the message, under the
+    pointer's id when there is one). Providers date edits in whole seconds, so an edit in
     the same second as the message (or as the edit before) applies too, unless it is the same edit event again.
     """
     ws = event.workspace_id
@@ -578,9 +596,9 @@ def apply_inbound_edit(event: InboundEvent, conv_id: str) -> bool | None:
         )
         return True
     except UpdateError as err:
-        if condition_failed(err):
-            return False  # an older or repeated edit
-        raise
+        if not condition_failed(err):
+            raise
+    return False if get_message(ws, conv_id, msg_id) is not None else None  # older or repeated / not stored yet
 
 
 def apply_delivery_status(event: InboundEvent, conv_id: str) -> bool:
@@ -1073,6 +1091,23 @@ def delete_timer(ws: str, timer_id: str) -> None:
     TimerItem(pk, sk).delete()
 
 
+def put_due_timer(ws: str, timer_id: str, kind: str, due_at: str, target: dict[str, Any], *, now: datetime) -> None:
+    """A timer keyed by its due time on the table (`keys.due_timer`): 1 write unit to book and 1 to remove, where
+    `put_timer`'s pays 2 each (its index entry). The same id and time again is the same item (a replay); moving it
+    is a new item (a handler moving its own timer: the fired one is deleted under its lease as usual), and
+    `delete_due_timer` needs the due time. Fired like any timer; its handler checks that it still applies."""
+    shard = int(stable_shard(timer_id), 16) % keys.TIMER_SHARDS
+    pk, sk = keys.due_timer(shard, due_at, ws, timer_id)
+    typed(TimerItem, pk, sk, workspace_id=ws, timer_id=timer_id, kind=kind, due_at=due_at, target=target,
+          created_at=iso(now)).save()
+
+
+def delete_due_timer(ws: str, timer_id: str, due_at: str) -> None:
+    shard = int(stable_shard(timer_id), 16) % keys.TIMER_SHARDS
+    pk, sk = keys.due_timer(shard, due_at, ws, timer_id)
+    TimerItem(pk, sk).delete()
+
+
 def get_timer(ws: str, timer_id: str) -> TimerItem | None:
     pk, sk = keys.timer(ws, timer_id)
     try:
@@ -1088,9 +1123,11 @@ def stable_shard(text: str) -> str:
 
 
 def due_timers(now: datetime, *, page_size: int = 100) -> Iterator[TimerItem]:
-    """Timers due by `now`, oldest first, page by page (leased ones included: their claim fails until the lease
-    runs out). An idle tick is one Query."""
+    """Timers due by `now`, oldest first in each place (those keyed by their due time, then the index's), page by
+    page (leased ones included: their claim fails until the lease runs out). An idle tick is two Queries."""
     for shard in range(keys.TIMER_SHARDS):
+        yield from TimerItem.query(keys.due_timers(shard), TimerItem.sk <= f"{iso(now)}#~",
+                                   page_size=page_size)
         yield from TimerItem.gsi1.query(keys.timers_due(shard), TimerItem.gsi1sk <= f"{iso(now)}#~",
                                         page_size=page_size)
 

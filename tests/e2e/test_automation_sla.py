@@ -55,9 +55,15 @@ def set_settings(ws, **body):
 
 
 def timer_of(ws, conv_id: str):
-    from chalicelib.store import repo
+    """The conversation's SLA timer, kept in due order on the table (`repo.put_due_timer`), if any."""
+    from chalicelib.store import keys
+    from chalicelib.store.models import TimerItem
 
-    return repo.get_timer(ws.id, f"sla#{conv_id}")
+    found = [t for shard in range(keys.TIMER_SHARDS) for t in TimerItem.query(
+        keys.due_timers(shard), filter_condition=(TimerItem.workspace_id == ws.id)
+        & (TimerItem.timer_id == f"sla#{conv_id}"), consistent_read=True)]
+    assert len(found) <= 1, found
+    return found[0] if found else None
 
 
 def test_sla_warning_at_80_percent_and_breach_at_100_fire_once_each_at_the_right_minute(stack, clock):
@@ -102,11 +108,27 @@ def test_an_answer_removes_the_timer_and_a_stale_timer_fires_nothing(stack, cloc
     ws.drain()
     assert timer_of(ws, conv_id) is None
     # a replayed record could write the timer back: its handler sees that the wait is over
-    repo.put_timer(ws.id, f"sla#{conv_id}", "sla", timer.due_at, plain(timer.target), now=clock())
+    repo.put_due_timer(ws.id, f"sla#{conv_id}", "sla", timer.due_at, plain(timer.target), now=clock())
     clock.advance(hours=1)
     assert tick() == 1
     ws.drain()
     assert kinds(lead) == []
+
+
+def test_an_answer_after_the_warning_removes_the_breach_timer(stack, clock):
+    ws = new_workspace(stack)
+    lead = add_user(stack, ws.id, "admin")
+    set_settings(ws, sla_minutes=10)
+    conv_id = customer_writes(ws, chat_id(), "anyone?")
+    clock.advance(minutes=8)
+    assert tick() == 1  # the warning; the timer moves to the breach time
+    ws.drain()
+    assert timer_of(ws, conv_id).target["stage"] == "breach"
+    assert ws.reply(conv_id, "Sorry for the wait").status_code in (200, 201, 202)
+    ws.drain()
+    assert timer_of(ws, conv_id) is None  # removed where it was (a second put of the wait would show here too)
+    clock.advance(hours=1)
+    assert tick() == 0 and kinds(lead) == ["sla_warning"]
 
 
 def test_two_overlapping_ticks_fire_a_breach_once(stack, clock):

@@ -49,8 +49,9 @@ class Mailbox:
 
     def customer_writes(self, text: str, *, subject: str = "Where is my order 1234?", in_reply_to: str = "",
                         references: list[str] | None = None, to: str = "", ses_message_id: str = "",
-                        attachments: list[MailAttachment] | None = None) -> tuple[str, dict[str, Any]]:
-        message_id = f"<{secrets.token_hex(6)}@mail.customer.example>"
+                        attachments: list[MailAttachment] | None = None,
+                        message_id: str = "") -> tuple[str, dict[str, Any]]:
+        message_id = f"<{message_id}>" if message_id else f"<{secrets.token_hex(6)}@mail.customer.example>"
         mime = customer_mime(from_address="olga@customer.example", name="Ольга", to=to or self.address,
                              subject=subject, text=text, message_id=message_id, in_reply_to=in_reply_to,
                              references=references, attachments=attachments)
@@ -143,10 +144,11 @@ def test_a_reply_that_kept_only_in_reply_to_comes_back_through_the_plus_address(
 
 def test_a_replayed_notification_is_stored_once(stack):
     box = new_mailbox(stack)
-    _, body = box.customer_writes("Is anyone there?")
+    header_id, body = box.customer_writes("Is anyone there?")
     assert box.deliver(body).status_code == 200  # SNS retried the same delivery
     ses_id = json.loads(body["Message"])["mail"]["messageId"]
-    box.customer_writes("Is anyone there?", ses_message_id=ses_id)  # a new SNS delivery of the same mail
+    # a new SNS delivery of the same mail: the same SES id and the same message (its Message-ID header)
+    box.customer_writes("Is anyone there?", ses_message_id=ses_id, message_id=header_id)
     box.ws.drain()
     (conv,) = box.ws.conversations()
     assert [m["text"] for m in box.ws.messages(conv["id"]) if m["direction"] == "in"] == ["Is anyone there?"]

@@ -37,9 +37,9 @@ def recorded_events(monkeypatch: pytest.MonkeyPatch) -> list[InboundEvent]:
     seen: list[InboundEvent] = []
     real = inbound.process_inbound
 
-    def recording(d: Any, event: InboundEvent) -> None:
+    def recording(d: Any, event: InboundEvent, **kwargs: Any) -> None:
         seen.append(event)
-        real(d, event)
+        real(d, event, **kwargs)
 
     monkeypatch.setattr(inbound, "process_inbound", recording)
     return seen
@@ -233,3 +233,70 @@ def test_racing_first_deliveries_of_a_conversations_first_message_create_and_cou
     new_id = conversation_id_for(ws.id, template.channel_id, other_chat)
     assert counts_of(ws, new_id)[:3] == (1, 1, 1)
     assert len(ws.conversations()) == 2
+
+
+def stored_under_pointer(ws: Any, event: InboundEvent) -> dict[str, Any] | None:
+    """The raw item at the event's provider-id pointer key."""
+    from chalicelib.store import keys
+    from chalicelib.store.base import connection
+    from chalicelib.store.models import MainItem
+
+    pk, sk = keys.external_message(ws.id, event.channel_id, event.external_conversation_id, event.external_message_id)
+    got = connection().client.get_item(TableName=str(MainItem.Meta.table_name), ConsistentRead=True,
+                                       Key={"pk": {"S": pk}, "sk": {"S": sk}})
+    return got.get("Item")
+
+
+def test_a_customers_message_is_one_webhook_item_under_its_pointer_and_a_redelivery_is_a_duplicate(stack,
+                                                                                                  monkeypatch):
+    from chalicelib.store import keys
+    from chalicelib.store.models import InboundItem
+
+    ws = new_workspace(stack)
+    events = recorded_events(monkeypatch)
+    update = customer_message(chat(), "where is my parcel?")
+    assert ws.post_update(update).status_code == 200
+    ws.drain()
+    (event,) = events
+    item = stored_under_pointer(ws, event)
+    assert item is not None and item["type"]["S"] == "inmsg"  # the webhook's item: the stream wrote no pointer
+    (conv,) = ws.conversations()
+    (message,) = [m for m in ws.messages(conv["id"]) if m["direction"] == "in"]
+    assert item["message_id"]["S"] == message["id"] and item["conversation_id"]["S"] == conv["id"]
+    with pytest.raises(InboundItem.DoesNotExist):  # no IN# item beside it
+        InboundItem.get(*keys.inbound(event.dedupe_key), consistent_read=True)
+
+    again = {**update, "update_id": update["update_id"] + 1_000_000}  # the same message, another delivery id
+    assert ws.post_update(again).status_code == 200
+    ws.drain()
+    assert len(events) == 1 and conversation_counts(ws) == (1, 1, 1)
+    inbound.process_inbound(deps(), event, queued=message["id"])  # its record replayed, as the stream would
+    assert conversation_counts(ws) == (1, 1, 1)
+
+
+def test_an_edit_handled_before_its_queued_original_is_the_message_and_the_original_adds_nothing(stack,
+                                                                                                monkeypatch):
+    """The original is stored under its pointer by the webhook, but its record is handled after the edit's (two
+    shards): the edit becomes the message under the pointer's id, counted once; the original then writes nothing."""
+    ws = new_workspace(stack)
+    chat_id = chat()
+    real = inbound.process_inbound
+    order: list[str] = []
+
+    def edit_first(d: Any, event: InboundEvent, **kwargs: Any) -> None:
+        if kwargs.get("queued") and event.text == "Где мой заказ":
+            edit = dataclasses.replace(event, event_type="message_edited", text="Где мой заказ №5", is_edited=True,
+                                       external_event_id=event.external_event_id + "e")
+            order.append("edit")
+            real(d, edit)  # the edit's record, on another shard, first
+        order.append(event.event_type)
+        real(d, event, **kwargs)
+
+    monkeypatch.setattr(inbound, "process_inbound", edit_first)
+    assert ws.post_update(customer_message(chat_id, "Где мой заказ")).status_code == 200
+    ws.drain()
+    assert order == ["edit", "message"]
+    assert conversation_counts(ws) == (1, 1, 1)
+    (conv,) = ws.conversations()
+    (message,) = [m for m in ws.messages(conv["id"]) if m["direction"] == "in"]
+    assert message["text"] == "Где мой заказ №5" and message["edited"] is True
