@@ -115,11 +115,16 @@ def test_an_answer_removes_the_timer_and_a_stale_timer_fires_nothing(stack, cloc
     assert kinds(lead) == []
 
 
-def test_an_answer_after_the_warning_removes_the_breach_timer(stack, clock):
+def waiting_customer(stack, text: str, *, sla_minutes: int):
+    """A workspace with a lead and this SLA, and a customer who just wrote: (workspace, lead, conversation id)."""
     ws = new_workspace(stack)
     lead = add_user(stack, ws.id, "admin")
-    set_settings(ws, sla_minutes=10)
-    conv_id = customer_writes(ws, chat_id(), "anyone?")
+    set_settings(ws, sla_minutes=sla_minutes)
+    return ws, lead, customer_writes(ws, chat_id(), text)
+
+
+def test_an_answer_after_the_warning_removes_the_breach_timer(stack, clock):
+    ws, lead, conv_id = waiting_customer(stack, "anyone?", sla_minutes=10)
     clock.advance(minutes=8)
     assert tick() == 1  # the warning; the timer moves to the breach time
     ws.drain()
@@ -132,10 +137,7 @@ def test_an_answer_after_the_warning_removes_the_breach_timer(stack, clock):
 
 
 def test_two_overlapping_ticks_fire_a_breach_once(stack, clock):
-    ws = new_workspace(stack)
-    lead = add_user(stack, ws.id, "admin")
-    set_settings(ws, sla_minutes=5)
-    conv_id = customer_writes(ws, chat_id(), "are you there?")
+    ws, lead, conv_id = waiting_customer(stack, "are you there?", sla_minutes=5)
     clock.advance(minutes=4)
     assert tick() == 1  # the warning
     clock.advance(minutes=1)
@@ -160,10 +162,7 @@ def test_two_overlapping_ticks_fire_a_breach_once(stack, clock):
 def test_a_tick_that_dies_half_way_is_finished_by_a_later_tick_without_doubling(stack, clock):
     from chalicelib.services import sla, timers
 
-    ws = new_workspace(stack)
-    lead = add_user(stack, ws.id, "admin")
-    set_settings(ws, sla_minutes=5)
-    conv_id = customer_writes(ws, chat_id(), "still waiting")
+    ws, lead, conv_id = waiting_customer(stack, "still waiting", sla_minutes=5)
     clock.advance(minutes=5)
     assert tick() == 1  # the warning (its breach is due now too)
 
