@@ -334,11 +334,16 @@ def take_oidc_state(state_hash: str, *, now: datetime) -> OidcStateItem | None:
 # --- the action log ----------------------------------------------------------------------------------------
 
 
+THREAD_ACTIONS = ("reply", "note")  # a staff message's own entry: by conversation, found from the thread itself
+
+
 def new_audit(ws: str, audit_id: str, *, at: str, actor: str, action: str, target_type: str, target_id: str,
               conversation_id: str | None = None, before: Any = None, after: Any = None,
               note: str = "") -> AuditItem:
+    """An entry of the log (table: the workspace's; gsi1: by actor; gsi2: by conversation). A reply's or note's has no
+    gsi2 entry (1 write unit less for every staff message): `query_audit` finds it from its message."""
     attrs: dict[str, Any] = {}
-    if conversation_id:
+    if conversation_id and action not in THREAD_ACTIONS:
         attrs = {"gsi2pk": keys.audit_by_conversation(ws, conversation_id), "gsi2sk": f"{at}#{audit_id}"}
     return typed(AuditItem, keys.audit(ws), f"{at}#{audit_id}", workspace_id=ws, audit_id=audit_id, at=at,
                   actor=actor, action=action, target_type=target_type, target_id=target_id,
@@ -388,6 +393,9 @@ class AuditPage:
 def query_audit(ws: str, *, actor: str | None, conversation_id: str | None, actions: Iterable[str] | None,
                 since: str | None, until: str | None, limit: int, cursor: str | None) -> AuditPage:
     """Newest first. One of three partitions (all, by actor, by conversation); the action filter is a query filter."""
+    if conversation_id and not actor:
+        return _conversation_audit(ws, conversation_id, actions=list(actions or []), since=since, until=until,
+                                   limit=limit, cursor=cursor)
     index: Any
     sk_attr: Any
     cond: Any = None
@@ -492,3 +500,51 @@ def revoke_api_key(item: ApiKeyItem, audit: AuditItem | None) -> None:
         if "ConditionalCheckFailed" in cancel_codes(err):
             raise Conflict("the key is already revoked") from err
         raise
+
+
+def _conversation_audit(ws: str, conv_id: str, *, actions: list[str], since: str | None, until: str | None,
+                        limit: int, cursor: str | None) -> AuditPage:
+    """One conversation's log: its entries on gsi2 (a conversation has few) and the entries of its staff replies and
+    notes, whose keys derive from the thread's operator messages (`audit._message_entries`), read by key for the
+    page only; older replies that also have a gsi2 entry are counted once. The cursor is the sort key of the last
+    entry considered (`{"before": ...}`)."""
+    from chalicelib.store import repo
+    from chalicelib.store.models import MessageItem
+
+    before = _before(cursor)
+    low, high = since or "", min(f"{until}~" if until else "\uffff", before or "\uffff")
+
+    def wanted(sk: str, action: str) -> bool:
+        return low <= sk < high and (not actions or action in actions)
+
+    found: dict[str, AuditItem | None] = {}
+    for item in AuditItem.gsi2.query(keys.audit_by_conversation(ws, conv_id), scan_index_forward=False):
+        if wanted(item.sk, item.action):
+            found[item.sk] = item
+    pk, _ = keys.conversation(ws, conv_id)
+    for message in MessageItem.query(pk, MessageItem.sk.startswith(keys.MESSAGE_PREFIX)):
+        if message.origin != "operator" or message.direction not in ("out", "note") or not message.created_at:
+            continue
+        action = "reply" if message.direction == "out" else "note"
+        sk = f"{message.created_at}#{action}#{message.message_id}"
+        if wanted(sk, action) and sk not in found:
+            found[sk] = None  # read below if on this page
+    page = sorted(found, reverse=True)[:limit]
+    missing = [(keys.audit(ws), sk) for sk in page if found[sk] is None]
+    for item in repo.read_by_keys(AuditItem, missing):
+        found[item.sk] = item
+    items = [i for sk in page if (i := found[sk]) is not None]
+    more = len(found) > limit
+    return AuditPage(items, json.dumps({"before": page[-1]}, separators=(",", ":")) if more and page else None)
+
+
+def _before(cursor: str | None) -> str | None:
+    """A conversation log's cursor back to its sort key; ValueError for one we did not make."""
+    if not cursor:
+        return None
+    from chalicelib import safejson
+
+    value = safejson.loads(cursor)
+    if not isinstance(value, dict) or set(value) != {"before"} or not isinstance(value["before"], str):
+        raise ValueError("not a cursor of ours")
+    return str(value["before"])
