@@ -35,13 +35,14 @@ import re
 import threading
 import zlib
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from chalicelib.domain.model import new_id, stable_hash
 from chalicelib.search.analyze import Query
 from chalicelib.search.index import Filter, Hit, Op, SqliteIndex
 from chalicelib.store import keys
+from chalicelib.store.models import DELTA_SEGMENT
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 COMPACT_AFTER = 20  # about this many segments of a workspace before they are folded into its base
@@ -93,18 +94,20 @@ class ItemSegments:
         self.client.put_item(TableName=self.table, Item={"pk": self._pk(ws), "sk": {"S": name},
                                                          "type": {"S": ITEM_TYPE}, "ops": {"B": body}})
 
-    def listing(self, ws: str) -> dict[str, bytes]:
-        """Every segment item of the workspace: name -> operations (one strongly consistent Query, paged)."""
-        found: dict[str, bytes] = {}
-        params: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": "pk = :pk",
-                                  "ExpressionAttributeValues": {":pk": self._pk(ws)}, "ConsistentRead": True}
+    def _query(self, **params: Any) -> Iterator[dict[str, Any]]:
+        """The items of one strongly consistent Query, page after page."""
+        params = {"TableName": self.table, "ConsistentRead": True, **params}
         while True:
             page = self.client.query(**params)
-            for item in page.get("Items", []):
-                found[item["sk"]["S"]] = bytes(item["ops"]["B"])
+            yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
-                return found
+                return
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def listing(self, ws: str) -> dict[str, bytes]:
+        """Every segment item of the workspace: name -> operations (one strongly consistent Query, paged)."""
+        items = self._query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": self._pk(ws)})
+        return {item["sk"]["S"]: bytes(item["ops"]["B"]) for item in items}
 
     def delete(self, ws: str, name: str) -> None:
         self.client.delete_item(TableName=self.table, Key={"pk": self._pk(ws), "sk": {"S": name}})
@@ -112,19 +115,11 @@ class ItemSegments:
     def carried(self, ws: str, since_ms: int) -> dict[str, bytes]:
         """The segments the workspace's counter deltas carry, from `since_ms` on: name -> operations (one strongly
         consistent Query, paged; deltas carrying none are read too, and left out)."""
-        found: dict[str, bytes] = {}
-        params: dict[str, Any] = {
-            "TableName": self.table, "KeyConditionExpression": "pk = :pk AND sk >= :since",
-            "FilterExpression": "attribute_exists(#s)", "ProjectionExpression": "sk, #s",
-            "ExpressionAttributeNames": {"#s": "s"}, "ConsistentRead": True,
-            "ExpressionAttributeValues": {":pk": {"S": keys.counter_deltas(ws)}, ":since": {"S": f"{since_ms:013d}"}}}
-        while True:
-            page = self.client.query(**params)
-            for item in page.get("Items", []):
-                found[carried_name(item["sk"]["S"])] = zlib.decompress(bytes(item["s"]["B"]))
-            if "LastEvaluatedKey" not in page:
-                return found
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = self._query(
+            KeyConditionExpression="pk = :pk AND sk >= :since", FilterExpression="attribute_exists(#s)",
+            ProjectionExpression="sk, #s", ExpressionAttributeNames={"#s": DELTA_SEGMENT},
+            ExpressionAttributeValues={":pk": {"S": keys.counter_deltas(ws)}, ":since": {"S": f"{since_ms:013d}"}})
+        return {carried_name(item["sk"]["S"]): zlib.decompress(bytes(item[DELTA_SEGMENT]["B"])) for item in items}
 
 
 def _carried(pending: Mapping[str, list[Op]], carried: Collection[str]) -> dict[str, bytes]:

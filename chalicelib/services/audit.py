@@ -98,13 +98,14 @@ def _derived_id(action: str, target: str, at: str, *parts: Any) -> str:
 
 def _message_entries(event_name: str, new: MessageItem, old: MessageItem | None) -> list[Derived]:
     ws = new.workspace_id or ""
-    ours = new.origin == "operator" and new.direction in ("out", "note")
+    action = team.thread_action(new)
+    ours = action is not None
     if event_name == "INSERT":
-        if not ours:
+        if action is None:
             return []
-        action = "reply" if new.direction == "out" else "note"
         after = {"text": new.text, "attachments": len(new.attachments or []), "reply_to": new.reply_to_id}
-        return [Derived(team.new_audit(ws, f"{action}#{new.message_id}", at=new.created_at or _now_iso(),
+        return [Derived(team.new_audit(ws, team.thread_audit_id(action, new.message_id),
+                                       at=new.created_at or _now_iso(),
                                        actor=new.author_id or UNKNOWN_ACTOR, action=action, target_type="message",
                                        target_id=new.message_id, conversation_id=new.conversation_id, after=after))]
     if old is None:

@@ -41,6 +41,7 @@ from chalicelib.domain.analytics import merge
 from chalicelib.store import keys
 from chalicelib.store.base import connection, epoch
 from chalicelib.store.models import (
+    DELTA_SEGMENT,
     TYPE_OF,
     CounterDeltaItem,
     CounterFoldItem,
@@ -129,7 +130,7 @@ def _delta_item(ws: str, key: str, sums: Mapping[str, Mapping[str, int]], last: 
         "z": {"S": base64.b64encode(zlib.compress(body, 9)).decode()}, "e": {"S": last},
         "expires_at": {"N": str(epoch(now) + DELTA_DAYS * 86400)}}
     if segment:
-        item["s"] = {"B": zlib.compress(segment, 9)}
+        item[DELTA_SEGMENT] = {"B": zlib.compress(segment, 9)}
     return item
 
 

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.store.files import FileStore
-from chalicelib.store.models import TYPE_OF, CounterDeltaItem, MainItem
+from chalicelib.store.models import DELTA_SEGMENT, TYPE_OF, CounterDeltaItem, MainItem
 
 FORMAT = "zabota-export"
 SCHEMA_VERSION = 1
@@ -97,7 +97,7 @@ def _sealed(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-DERIVED = {TYPE_OF[CounterDeltaItem]: "s"}  # a counter delta's search segment: the index is rebuilt, not restored
+DERIVED = {TYPE_OF[CounterDeltaItem]: DELTA_SEGMENT}  # a delta's search segment: the index is rebuilt, not restored
 
 
 def _clean(raw: dict[str, Any]) -> dict[str, Any]:

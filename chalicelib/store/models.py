@@ -701,10 +701,13 @@ class CounterMarkItem(MainItem):
     e = UnicodeAttribute(default="")
 
 
+DELTA_SEGMENT = "s"  # a counter delta's attribute carrying its batch's small search segment (zlib, binary)
+
+
 class CounterDeltaItem(MainItem):
     """The counter deltas of one stream batch's records of one workspace (store/analytics.py): `z` zlib-compressed
     JSON (base64) {counter sort key: {metric: n}}, `e` the last record's sequence; folded into the hour items,
-    TTL 14 days."""
+    TTL 14 days. On time, it may also carry its batch's search segment (`DELTA_SEGMENT`, search/engines.py)."""
 
     z = UnicodeAttribute(null=True)
     e = UnicodeAttribute(default="")

@@ -1076,10 +1076,9 @@ def put_timer(ws: str, timer_id: str, kind: str, due_at: str, target: dict[str, 
               only_new: bool = False) -> bool:
     """Write (or move) a timer: the same id again replaces it, lease and all, so a moved deadline moves it.
     With `only_new`, a timer already booked under this id keeps its time (False then)."""
-    shard = int(stable_shard(timer_id), 16) % keys.TIMER_SHARDS
     pk, sk = keys.timer(ws, timer_id)
     item = typed(TimerItem, pk, sk, workspace_id=ws, timer_id=timer_id, kind=kind, due_at=due_at, target=target,
-                 created_at=iso(now), gsi1pk=keys.timers_due(shard), gsi1sk=f"{due_at}#{timer_id}")
+                 created_at=iso(now), gsi1pk=keys.timers_due(_timer_shard(timer_id)), gsi1sk=f"{due_at}#{timer_id}")
     if only_new:
         return put_new(item)
     item.save()
@@ -1096,16 +1095,17 @@ def put_due_timer(ws: str, timer_id: str, kind: str, due_at: str, target: dict[s
     `put_timer`'s pays 2 each (its index entry). The same id and time again is the same item (a replay); moving it
     is a new item (a handler moving its own timer: the fired one is deleted under its lease as usual), and
     `delete_due_timer` needs the due time. Fired like any timer; its handler checks that it still applies."""
-    shard = int(stable_shard(timer_id), 16) % keys.TIMER_SHARDS
-    pk, sk = keys.due_timer(shard, due_at, ws, timer_id)
+    pk, sk = keys.due_timer(_timer_shard(timer_id), due_at, ws, timer_id)
     typed(TimerItem, pk, sk, workspace_id=ws, timer_id=timer_id, kind=kind, due_at=due_at, target=target,
           created_at=iso(now)).save()
 
 
 def delete_due_timer(ws: str, timer_id: str, due_at: str) -> None:
-    shard = int(stable_shard(timer_id), 16) % keys.TIMER_SHARDS
-    pk, sk = keys.due_timer(shard, due_at, ws, timer_id)
-    TimerItem(pk, sk).delete()
+    TimerItem(*keys.due_timer(_timer_shard(timer_id), due_at, ws, timer_id)).delete()
+
+
+def _timer_shard(timer_id: str) -> int:
+    return int(stable_shard(timer_id), 16) % keys.TIMER_SHARDS
 
 
 def get_timer(ws: str, timer_id: str) -> TimerItem | None:

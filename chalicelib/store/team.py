@@ -28,6 +28,7 @@ from chalicelib.store.models import (
     LoginRateItem,
     LoginTokenItem,
     MemberItem,
+    MessageItem,
     OidcStateItem,
     PresenceItem,
     SessionItem,
@@ -337,6 +338,21 @@ def take_oidc_state(state_hash: str, *, now: datetime) -> OidcStateItem | None:
 THREAD_ACTIONS = ("reply", "note")  # a staff message's own entry: by conversation, found from the thread itself
 
 
+def thread_action(message: MessageItem) -> str | None:
+    """The action of a staff message's own entry ("reply" or "note"), None for any other message."""
+    if message.origin != "operator" or message.direction not in ("out", "note"):
+        return None
+    return "reply" if message.direction == "out" else "note"
+
+
+def thread_audit_id(action: str, message_id: str) -> str:
+    return f"{action}#{message_id}"
+
+
+def _audit_sk(at: str, audit_id: str) -> str:
+    return f"{at}#{audit_id}"
+
+
 def new_audit(ws: str, audit_id: str, *, at: str, actor: str, action: str, target_type: str, target_id: str,
               conversation_id: str | None = None, before: Any = None, after: Any = None,
               note: str = "") -> AuditItem:
@@ -344,11 +360,11 @@ def new_audit(ws: str, audit_id: str, *, at: str, actor: str, action: str, targe
     gsi2 entry (1 write unit less for every staff message): `query_audit` finds it from its message."""
     attrs: dict[str, Any] = {}
     if conversation_id and action not in THREAD_ACTIONS:
-        attrs = {"gsi2pk": keys.audit_by_conversation(ws, conversation_id), "gsi2sk": f"{at}#{audit_id}"}
-    return typed(AuditItem, keys.audit(ws), f"{at}#{audit_id}", workspace_id=ws, audit_id=audit_id, at=at,
+        attrs = {"gsi2pk": keys.audit_by_conversation(ws, conversation_id), "gsi2sk": _audit_sk(at, audit_id)}
+    return typed(AuditItem, keys.audit(ws), _audit_sk(at, audit_id), workspace_id=ws, audit_id=audit_id, at=at,
                   actor=actor, action=action, target_type=target_type, target_id=target_id,
                   conversation_id=conversation_id, before=before, after=after, note=note[:1000], created_at=at,
-                  gsi1pk=keys.audit_by_actor(ws, actor), gsi1sk=f"{at}#{audit_id}", **attrs)
+                  gsi1pk=keys.audit_by_actor(ws, actor), gsi1sk=_audit_sk(at, audit_id), **attrs)
 
 
 AUDIT_MARKER_SECONDS = 86_400  # a stream keeps records for 24 hours: replays come within that
@@ -505,11 +521,10 @@ def revoke_api_key(item: ApiKeyItem, audit: AuditItem | None) -> None:
 def _conversation_audit(ws: str, conv_id: str, *, actions: list[str], since: str | None, until: str | None,
                         limit: int, cursor: str | None) -> AuditPage:
     """One conversation's log: its entries on gsi2 (a conversation has few) and the entries of its staff replies and
-    notes, whose keys derive from the thread's operator messages (`audit._message_entries`), read by key for the
-    page only; older replies that also have a gsi2 entry are counted once. The cursor is the sort key of the last
-    entry considered (`{"before": ...}`)."""
+    notes, whose keys derive from the thread's operator messages (`thread_action`, as services/audit.py writes
+    them), read by key for the page only; older replies that also have a gsi2 entry are counted once. The cursor is
+    the sort key of the last entry considered (`{"before": ...}`)."""
     from chalicelib.store import repo
-    from chalicelib.store.models import MessageItem
 
     before = _before(cursor)
     low, high = since or "", min(f"{until}~" if until else "\uffff", before or "\uffff")
@@ -518,15 +533,16 @@ def _conversation_audit(ws: str, conv_id: str, *, actions: list[str], since: str
         return low <= sk < high and (not actions or action in actions)
 
     found: dict[str, AuditItem | None] = {}
-    for item in AuditItem.gsi2.query(keys.audit_by_conversation(ws, conv_id), scan_index_forward=False):
+    within = AuditItem.gsi2sk <= high if not low else AuditItem.gsi2sk.between(low, high)  # `wanted` ends it at <
+    for item in AuditItem.gsi2.query(keys.audit_by_conversation(ws, conv_id), within):
         if wanted(item.sk, item.action):
             found[item.sk] = item
     pk, _ = keys.conversation(ws, conv_id)
     for message in MessageItem.query(pk, MessageItem.sk.startswith(keys.MESSAGE_PREFIX)):
-        if message.origin != "operator" or message.direction not in ("out", "note") or not message.created_at:
+        action = thread_action(message)
+        if action is None or not message.created_at:
             continue
-        action = "reply" if message.direction == "out" else "note"
-        sk = f"{message.created_at}#{action}#{message.message_id}"
+        sk = _audit_sk(message.created_at, thread_audit_id(action, message.message_id))
         if wanted(sk, action) and sk not in found:
             found[sk] = None  # read below if on this page
     page = sorted(found, reverse=True)[:limit]
